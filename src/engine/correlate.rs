@@ -1,0 +1,261 @@
+//! Correlation: detections of one incident kind in the same cell or its
+//! ring of neighbours, within the correlation window of event time, are one
+//! incident. Its severity is the most severe rule's, raised one level per
+//! extra independent source kind (smoke sensor + camera fire: major +1 =
+//! critical).
+//!
+//! A warning goes out when an incident opens and again (same incident id,
+//! next revision) when a new source kind joins or the severity rises.
+//! Joins that arrive together (one shard output) coalesce into one
+//! revision. An incident closes when every shard's watermark has passed its
+//! last event time plus the window.
+
+use super::detection::{Detection, Warning};
+use super::rules::RuleSet;
+use super::settings::EngineSettings;
+use crate::geo;
+use crate::model::{Severity, Source};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+#[derive(Debug)]
+struct Incident {
+    kind: u16,
+    anchor: u64,
+    sources: u8,
+    lead_severity: Severity,
+    detections: Vec<Detection>,
+    detection_count: u64,
+    first_ms: i64,
+    last_ms: i64,
+    revision: u32,
+    dirty: bool,
+    arrival: u64,
+}
+
+impl Incident {
+    fn severity(&self) -> Severity {
+        self.lead_severity
+            .raised((self.sources.count_ones() as usize).saturating_sub(1))
+    }
+}
+
+/// Counts since the last [`Correlator::take_stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CorrelatorStats {
+    /// Incidents opened.
+    pub opened: u64,
+    /// Detections that joined an open incident.
+    pub joined: u64,
+    /// Incidents closed by the watermark.
+    pub closed: u64,
+    /// Detections joined but not kept (the incident's list was full).
+    pub detections_dropped: u64,
+}
+
+/// The correlator: one for the whole hub, fed by every shard.
+pub struct Correlator {
+    rules: Arc<RuleSet>,
+    settings: EngineSettings,
+    incidents: FxHashMap<u64, Incident>,
+    anchors: FxHashMap<(u16, u64), u64>,
+    shard_watermarks: Vec<i64>,
+    next_id: u64,
+    dirty: Vec<u64>,
+    out: VecDeque<Warning>,
+    stats: CorrelatorStats,
+}
+
+impl Correlator {
+    /// A correlator fed by `shards` shards.
+    pub fn new(rules: Arc<RuleSet>, settings: EngineSettings, shards: usize) -> Correlator {
+        Correlator {
+            rules,
+            settings,
+            incidents: FxHashMap::default(),
+            anchors: FxHashMap::default(),
+            shard_watermarks: vec![i64::MIN; shards.max(1)],
+            next_id: 1,
+            dirty: Vec::new(),
+            out: VecDeque::new(),
+            stats: CorrelatorStats::default(),
+        }
+    }
+
+    /// Swaps in new rules; open incidents keep their plans.
+    pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        self.rules = rules;
+    }
+
+    /// Takes in one detection. Warnings become available after
+    /// [`Correlator::flush`].
+    pub fn handle_detection(&mut self, d: Detection) {
+        let Some(rule) = self.rules.get(d.category) else {
+            return;
+        };
+        let kind = rule.incident;
+        let severity = rule.severity;
+        let window = self.settings.correlation_window_ms;
+        let source_bit = 1u8 << d.source.index();
+        // A re-notification always opens a new incident: the earlier order
+        // may be closed by now, and a condition still present after the
+        // repeat interval is news of its own.
+        let existing = if d.repeat == 0 {
+            geo::neighbourhood(d.cell).find_map(|c| {
+                let id = *self.anchors.get(&(kind, c))?;
+                let inc = &self.incidents[&id];
+                let in_window = d.time_ms >= inc.first_ms.saturating_sub(window)
+                    && d.time_ms <= inc.last_ms.saturating_add(window);
+                in_window.then_some(id)
+            })
+        } else {
+            None
+        };
+        match existing {
+            Some(id) => {
+                let inc = self.incidents.get_mut(&id).expect("anchored incident exists");
+                self.stats.joined += 1;
+                let before = inc.severity();
+                let new_source = inc.sources & source_bit == 0;
+                inc.sources |= source_bit;
+                inc.lead_severity = inc.lead_severity.max(severity);
+                inc.first_ms = inc.first_ms.min(d.first_seen_ms.min(d.time_ms));
+                inc.last_ms = inc.last_ms.max(d.time_ms);
+                inc.detection_count += 1;
+                let arrival = d.arrival;
+                if inc.detections.len() < self.settings.max_incident_detections {
+                    inc.detections.push(d);
+                } else {
+                    self.stats.detections_dropped += 1;
+                }
+                if (new_source || inc.severity() > before) && !inc.dirty {
+                    inc.dirty = true;
+                    inc.arrival = arrival;
+                    self.dirty.push(id);
+                }
+            }
+            None => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.stats.opened += 1;
+                // A newer incident of the same kind in this cell takes the
+                // anchor; the older one still closes by the watermark.
+                if let Some(old) = self.anchors.insert((kind, d.cell), id) {
+                    if let Some(inc) = self.incidents.get_mut(&old) {
+                        inc.anchor = u64::MAX;
+                    }
+                }
+                self.incidents.insert(
+                    id,
+                    Incident {
+                        kind,
+                        anchor: d.cell,
+                        sources: source_bit,
+                        lead_severity: severity,
+                        first_ms: d.first_seen_ms.min(d.time_ms),
+                        last_ms: d.time_ms,
+                        revision: 0,
+                        dirty: true,
+                        arrival: d.arrival,
+                        detection_count: 1,
+                        detections: vec![d],
+                    },
+                );
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// Turns every incident changed since the last flush into a warning.
+    pub fn flush(&mut self) {
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(inc) = self.incidents.get_mut(&id) else {
+                continue;
+            };
+            inc.dirty = false;
+            inc.revision += 1;
+            let severity = inc.severity();
+            let lead = inc
+                .detections
+                .iter()
+                .filter_map(|d| self.rules.get(d.category))
+                .max_by_key(|r| r.severity)
+                .expect("an incident holds at least one detection of a ruled category");
+            let deadline_ms = inc
+                .detections
+                .iter()
+                .filter_map(|d| self.rules.get(d.category))
+                .map(|r| r.deadline_ms)
+                .min()
+                .unwrap_or(lead.deadline_ms);
+            let first = &inc.detections[0];
+            let sources = Source::ALL
+                .into_iter()
+                .filter(|s| inc.sources & (1 << s.index()) != 0)
+                .collect();
+            self.out.push_back(Warning {
+                incident: id,
+                revision: inc.revision,
+                kind: self.rules.incident_kinds()[usize::from(inc.kind)].clone(),
+                category: lead.category,
+                severity,
+                cell: first.cell,
+                lat: first.lat,
+                lon: first.lon,
+                sources,
+                detections: inc.detections.clone(),
+                detection_count: inc.detection_count,
+                plan: lead.plan.clone(),
+                deadline_ms,
+                first_ms: inc.first_ms,
+                last_ms: inc.last_ms,
+                arrival: inc.arrival,
+                repeat: first.repeat,
+            });
+        }
+    }
+
+    /// Records a shard's watermark and closes incidents every shard has
+    /// moved past.
+    pub fn handle_watermark(&mut self, shard: usize, watermark_ms: i64) {
+        let slot = &mut self.shard_watermarks[shard];
+        *slot = (*slot).max(watermark_ms);
+        let low = self.watermark();
+        if low == i64::MIN {
+            return;
+        }
+        let window = self.settings.correlation_window_ms;
+        let before = self.incidents.len();
+        let anchors = &mut self.anchors;
+        self.incidents.retain(|id, inc| {
+            let open = inc.dirty || inc.last_ms.saturating_add(window) >= low;
+            if !open && inc.anchor != u64::MAX && anchors.get(&(inc.kind, inc.anchor)) == Some(id) {
+                anchors.remove(&(inc.kind, inc.anchor));
+            }
+            open
+        });
+        self.stats.closed += (before - self.incidents.len()) as u64;
+    }
+
+    /// The lowest shard watermark, Unix ms.
+    pub fn watermark(&self) -> i64 {
+        self.shard_watermarks.iter().copied().min().unwrap_or(i64::MIN)
+    }
+
+    /// The next warning, oldest first.
+    #[must_use]
+    pub fn poll_warning(&mut self) -> Option<Warning> {
+        self.out.pop_front()
+    }
+
+    /// Open incidents.
+    pub fn open_incidents(&self) -> usize {
+        self.incidents.len()
+    }
+
+    /// Counts since the last call, then zeroed.
+    pub fn take_stats(&mut self) -> CorrelatorStats {
+        std::mem::take(&mut self.stats)
+    }
+}

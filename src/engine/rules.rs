@@ -1,0 +1,320 @@
+//! Rules: what turns events into detections, per category. Written in TOML
+//! (`[[rule]]` tables), checked and compiled into a [`RuleSet`] the shards
+//! read without locks (it is shared behind an `Arc` and never mutated).
+//!
+//! One rule per category. A rule names its incident kind: detections of
+//! rules with the same kind (smoke and camera fire are both `fire`)
+//! correlate into one multi-source warning.
+
+use crate::model::{Category, Severity};
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The default rules, embedded in the binary.
+pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
+
+/// A rules file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    /// The rules, one per category.
+    #[serde(rename = "rule", default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// How a rule decides that a condition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// Value at or above `limit` for `for`; clears at or below `clear`.
+    Above,
+    /// Value at or below `limit` for `for`; clears at or above `clear`.
+    Below,
+    /// Value rising by at least `limit` per minute between two readings of
+    /// one device; clears when the rise per minute is at or below `clear`.
+    Rate,
+    /// At least `count` events of the category in one cell within `window`.
+    Count,
+}
+
+/// One rule as written in TOML.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// A name for logs and orders.
+    pub name: String,
+    /// The category it watches (snake_case name).
+    pub category: String,
+    /// How it decides.
+    pub kind: RuleKind,
+    /// The limit (above, below, rate).
+    #[serde(default)]
+    pub limit: Option<f64>,
+    /// The clear level (hysteresis); defaults to the limit.
+    #[serde(default)]
+    pub clear: Option<f64>,
+    /// How long the limit must hold before the rule fires.
+    #[serde(default, rename = "for", with = "humantime_serde")]
+    pub hold: Option<Duration>,
+    /// Events needed (count rules).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Window for count rules.
+    #[serde(default, with = "humantime_serde")]
+    pub window: Option<Duration>,
+    /// Severity of a single-source warning.
+    pub severity: Severity,
+    /// Incident kind for correlation; defaults to the category name.
+    #[serde(default)]
+    pub incident: Option<String>,
+    /// Time the street has to acknowledge an order.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Duration,
+    /// The disposal plan (处置方案) sent with the order.
+    pub plan: String,
+}
+
+/// A rule ready for the engine: times in milliseconds, names resolved.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Its name.
+    pub name: Arc<str>,
+    /// The category it watches.
+    pub category: Category,
+    /// How it decides, with its numbers.
+    pub test: Test,
+    /// Severity of a single-source warning.
+    pub severity: Severity,
+    /// Index of its incident kind in [`RuleSet::incident_kinds`].
+    pub incident: u16,
+    /// Acknowledgement deadline, ms.
+    pub deadline_ms: i64,
+    /// The disposal plan.
+    pub plan: Arc<str>,
+}
+
+/// A rule's decision, with its numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Test {
+    /// See [`RuleKind::Above`].
+    Above {
+        /// Fires at or above this.
+        limit: f64,
+        /// Clears at or below this.
+        clear: f64,
+        /// For at least this long, ms.
+        hold_ms: i64,
+    },
+    /// See [`RuleKind::Below`].
+    Below {
+        /// Fires at or below this.
+        limit: f64,
+        /// Clears at or above this.
+        clear: f64,
+        /// For at least this long, ms.
+        hold_ms: i64,
+    },
+    /// See [`RuleKind::Rate`].
+    Rate {
+        /// Fires at or above this rise per minute.
+        limit_per_min: f64,
+        /// Clears at or below this rise per minute.
+        clear_per_min: f64,
+    },
+    /// See [`RuleKind::Count`].
+    Count {
+        /// Events needed.
+        count: u32,
+        /// Within this window, ms.
+        window_ms: i64,
+    },
+}
+
+/// Why a rules file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    /// Not valid TOML, or a field unknown or of the wrong type.
+    #[error("{0}")]
+    Parse(String),
+    /// A rule that makes no sense.
+    #[error("rule {name:?}: {what}")]
+    Rule {
+        /// The rule's name.
+        name: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// Longest count a count rule may ask for (it keeps that many timestamps
+/// per cell).
+pub const MAX_COUNT: u32 = 64;
+
+/// The compiled rules.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    by_category: Vec<Option<Rule>>,
+    incident_kinds: Vec<Arc<str>>,
+}
+
+impl RuleSet {
+    /// The embedded default rules.
+    pub fn defaults() -> RuleSet {
+        RuleSet::from_toml(DEFAULT_RULES).expect("embedded default rules are valid")
+    }
+
+    /// Parses and compiles a rules file.
+    pub fn from_toml(text: &str) -> Result<RuleSet, RulesError> {
+        let file: RulesFile = toml::from_str(text).map_err(|e| RulesError::Parse(e.to_string()))?;
+        RuleSet::compile(&file.rules)
+    }
+
+    /// Compiles rule specs.
+    pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, RulesError> {
+        let mut by_category: Vec<Option<Rule>> = vec![None; Category::ALL.len()];
+        let mut incident_kinds: Vec<Arc<str>> = Vec::new();
+        for spec in specs {
+            let bad = |what: String| RulesError::Rule {
+                name: spec.name.clone(),
+                what,
+            };
+            let category = Category::from_name(&spec.category).ok_or_else(|| {
+                let known: Vec<&str> = Category::ALL.iter().map(|c| c.name()).collect();
+                bad(format!(
+                    "unknown category {:?}; expected one of {}",
+                    spec.category,
+                    known.join(", ")
+                ))
+            })?;
+            if by_category[category.index()].is_some() {
+                return Err(bad(format!("a second rule for category {category}")));
+            }
+            let need = |v: Option<f64>, field: &str| {
+                v.filter(|x| x.is_finite())
+                    .ok_or_else(|| bad(format!("{:?} rules need a finite `{field}`", spec.kind)))
+            };
+            let hold_ms = ms(spec.hold.unwrap_or_default());
+            let test = match spec.kind {
+                RuleKind::Above | RuleKind::Below => {
+                    let limit = need(spec.limit, "limit")?;
+                    let clear = spec.clear.unwrap_or(limit);
+                    let above = spec.kind == RuleKind::Above;
+                    if !clear.is_finite() || (above && clear > limit) || (!above && clear < limit) {
+                        return Err(bad(format!(
+                            "clear level {clear} must be on the safe side of the limit {limit}"
+                        )));
+                    }
+                    if above {
+                        Test::Above { limit, clear, hold_ms }
+                    } else {
+                        Test::Below { limit, clear, hold_ms }
+                    }
+                }
+                RuleKind::Rate => {
+                    let limit = need(spec.limit, "limit")?;
+                    let clear = spec.clear.unwrap_or(limit);
+                    if !clear.is_finite() || clear > limit {
+                        return Err(bad(format!("clear rate {clear} must not exceed the limit {limit}")));
+                    }
+                    Test::Rate {
+                        limit_per_min: limit,
+                        clear_per_min: clear,
+                    }
+                }
+                RuleKind::Count => {
+                    let count = spec.count.ok_or_else(|| bad("count rules need `count`".into()))?;
+                    if !(1..=MAX_COUNT).contains(&count) {
+                        return Err(bad(format!("count must be 1..={MAX_COUNT}, not {count}")));
+                    }
+                    let window = spec.window.ok_or_else(|| bad("count rules need `window`".into()))?;
+                    Test::Count {
+                        count,
+                        window_ms: ms(window).max(1),
+                    }
+                }
+            };
+            let kind_name = spec.incident.clone().unwrap_or_else(|| category.name().to_owned());
+            let incident = match incident_kinds.iter().position(|k| **k == *kind_name) {
+                Some(i) => i,
+                None => {
+                    incident_kinds.push(kind_name.into());
+                    incident_kinds.len() - 1
+                }
+            } as u16;
+            if spec.plan.trim().is_empty() {
+                return Err(bad("the disposal plan is empty".into()));
+            }
+            by_category[category.index()] = Some(Rule {
+                name: spec.name.as_str().into(),
+                category,
+                test,
+                severity: spec.severity,
+                incident,
+                deadline_ms: ms(spec.deadline).max(1),
+                plan: spec.plan.as_str().into(),
+            });
+        }
+        Ok(RuleSet {
+            by_category,
+            incident_kinds,
+        })
+    }
+
+    /// The rule for a category, if any.
+    #[inline]
+    pub fn get(&self, category: Category) -> Option<&Rule> {
+        self.by_category[category.index()].as_ref()
+    }
+
+    /// Names of the incident kinds, indexed by [`Rule::incident`].
+    pub fn incident_kinds(&self) -> &[Arc<str>] {
+        &self.incident_kinds
+    }
+
+    /// All rules, in category order.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.by_category.iter().flatten()
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_rules_cover_every_category() {
+        let rules = RuleSet::defaults();
+        for &c in Category::ALL {
+            assert!(rules.get(c).is_some(), "no default rule for {c}");
+        }
+        let smoke = rules.get(Category::Smoke).unwrap();
+        let fire = rules.get(Category::Fire).unwrap();
+        assert_eq!(smoke.incident, fire.incident, "smoke and camera fire correlate");
+        assert_eq!(&*rules.incident_kinds()[usize::from(fire.incident)], "fire");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = |text: &str| RuleSet::from_toml(text).unwrap_err().to_string();
+        let base = "name='x'\nseverity='major'\ndeadline='10m'\nplan='go'\n";
+        let e = err(&format!("[[rule]]\n{base}category='lava'\nkind='above'\nlimit=1"));
+        assert!(e.contains("unknown category \"lava\""), "{e}");
+        let e = err(&format!("[[rule]]\n{base}category='smoke'\nkind='above'"));
+        assert!(e.contains("limit"), "{e}");
+        let e = err(&format!("[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\nclear=2"));
+        assert!(e.contains("safe side"), "{e}");
+        let e = err(&format!("[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\ncolour=2"));
+        assert!(e.contains("colour"), "{e}");
+        let e = err(&format!(
+            "[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\n[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1"
+        ));
+        assert!(e.contains("second rule"), "{e}");
+        let e = err(&format!("[[rule]]\n{base}category='noise_complaint'\nkind='count'\ncount=100\nwindow='1h'"));
+        assert!(e.contains("count must be"), "{e}");
+    }
+}

@@ -1,0 +1,16 @@
+//! tongguan: a real-time alert hub for a city district's unified operations
+//! platform (一网统管).
+//!
+//! Devices stream event batches over QUIC ([`wire`], [`hub`]); the
+//! [`engine`] deduplicates, applies thresholds and correlates sources into
+//! warnings; [`dispatch`] turns warnings into orders for the street
+//! platforms that own the place ([`geo`]); [`metrics`] exports it all.
+//! [`client`] is the one Rust client of the protocol, used by gateways,
+//! `loadgen` and the tests.
+
+#![warn(missing_docs)]
+
+pub mod engine;
+pub mod geo;
+pub mod model;
+pub mod wire;

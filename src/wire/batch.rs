@@ -1,0 +1,387 @@
+//! The event batch: an rkyv archive of [`WireBatch`], validated with
+//! bytecheck before any field is read, then checked event by event.
+//!
+//! The archive layout (little-endian, 8-byte aligned, 32-bit relative
+//! pointers) is pinned by the crate features in Cargo.toml and written out
+//! in docs/PROTOCOL.md; `documented_layout_is_what_rkyv_writes` below keeps
+//! the two in step.
+
+use crate::geo;
+use crate::model::{CameraRef, Category, Event, Source};
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+
+/// One event as a device sends it. 72 bytes archived.
+#[derive(Debug, Clone, Copy, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct WireEvent {
+    /// The device's id, unique in the district.
+    pub device_id: u64,
+    /// Per-device sequence number: +1 per event, kept across reconnects.
+    pub seq: u64,
+    /// Event time, Unix milliseconds.
+    pub time_ms: i64,
+    /// Measurement or detection confidence (unit by category).
+    pub value: f64,
+    /// Latitude, degrees WGS-84.
+    pub lat: f64,
+    /// Longitude, degrees WGS-84.
+    pub lon: f64,
+    /// Category wire code.
+    pub category: u16,
+    /// Source wire code.
+    pub source: u8,
+    /// Reserved, must be zero.
+    pub flags: u8,
+    /// Camera code (20 ASCII digits) or 20 zero bytes.
+    pub camera: [u8; 20],
+}
+
+/// A batch of events with the device's batch number (echoed in the ack).
+#[derive(Debug, Clone, PartialEq, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub struct WireBatch {
+    /// Chosen by the sender, echoed in the [`BatchAck`].
+    pub batch_seq: u64,
+    /// The events, at most the hub's `max_batch_events`.
+    pub events: Vec<WireEvent>,
+}
+
+/// Why an event in an otherwise valid batch was rejected. The first reason
+/// in a batch is reported in its ack; every rejection is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum RejectReason {
+    /// Category code not in the protocol's table.
+    UnknownCategory = 1,
+    /// Source code not in the protocol's table.
+    UnknownSource = 2,
+    /// Value is NaN or infinite.
+    ValueNotFinite = 3,
+    /// Latitude/longitude not a valid WGS-84 position.
+    BadPosition = 4,
+    /// Event time too far ahead of the hub's clock.
+    TimeInFuture = 5,
+    /// Event time too far behind the hub's clock.
+    TimeTooOld = 6,
+    /// Reserved flags set, or a camera code that is not 20 digits.
+    BadField = 7,
+}
+
+impl RejectReason {
+    /// Every reason, in code order.
+    pub const ALL: [RejectReason; 7] = [
+        RejectReason::UnknownCategory,
+        RejectReason::UnknownSource,
+        RejectReason::ValueNotFinite,
+        RejectReason::BadPosition,
+        RejectReason::TimeInFuture,
+        RejectReason::TimeTooOld,
+        RejectReason::BadField,
+    ];
+
+    /// Metric label.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::UnknownCategory => "unknown_category",
+            RejectReason::UnknownSource => "unknown_source",
+            RejectReason::ValueNotFinite => "value_not_finite",
+            RejectReason::BadPosition => "bad_position",
+            RejectReason::TimeInFuture => "time_in_future",
+            RejectReason::TimeTooOld => "time_too_old",
+            RejectReason::BadField => "bad_field",
+        }
+    }
+
+    /// The code sent in a [`BatchAck`].
+    pub fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The reason with this code, if any.
+    pub fn from_code(code: u16) -> Option<RejectReason> {
+        RejectReason::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+/// Why a batch as a whole was refused (the connection is closed with
+/// [`crate::wire::ErrorCode::InvalidBatch`]).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// bytecheck found the archive malformed.
+    #[error("batch archive failed validation: {0}")]
+    Invalid(String),
+    /// More events than the hub accepts in one batch.
+    #[error("batch of {len} events is over the limit of {max}")]
+    TooManyEvents {
+        /// Events in the batch.
+        len: usize,
+        /// The limit in force.
+        max: usize,
+    },
+}
+
+/// Validates the archive in `bytes` and returns a view of it. `bytes` must
+/// start at an 8-byte aligned address (an [`AlignedVec`] does).
+pub fn access_batch(bytes: &[u8], max_events: usize) -> Result<&ArchivedWireBatch, BatchError> {
+    let batch = rkyv::access::<ArchivedWireBatch, rancor::Error>(bytes)
+        .map_err(|e| BatchError::Invalid(e.to_string()))?;
+    if batch.events.len() > max_events {
+        return Err(BatchError::TooManyEvents {
+            len: batch.events.len(),
+            max: max_events,
+        });
+    }
+    Ok(batch)
+}
+
+/// The window of event times the hub accepts, relative to its clock.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeBounds {
+    /// Earliest accepted event time, Unix ms.
+    pub min_ms: i64,
+    /// Latest accepted event time, Unix ms.
+    pub max_ms: i64,
+}
+
+impl ArchivedWireEvent {
+    /// Checks every field and turns the event into the hub's [`Event`],
+    /// computing its map cell.
+    pub fn validate(&self, bounds: TimeBounds) -> Result<Event, RejectReason> {
+        let category =
+            Category::from_code(self.category.to_native()).ok_or(RejectReason::UnknownCategory)?;
+        let source = Source::from_code(self.source).ok_or(RejectReason::UnknownSource)?;
+        let value = self.value.to_native();
+        if !value.is_finite() {
+            return Err(RejectReason::ValueNotFinite);
+        }
+        let time_ms = self.time_ms.to_native();
+        if time_ms > bounds.max_ms {
+            return Err(RejectReason::TimeInFuture);
+        }
+        if time_ms < bounds.min_ms {
+            return Err(RejectReason::TimeTooOld);
+        }
+        let camera = CameraRef(self.camera);
+        if self.flags != 0 || (camera.is_some() && camera.as_str().is_none()) {
+            return Err(RejectReason::BadField);
+        }
+        let (lat, lon) = (self.lat.to_native(), self.lon.to_native());
+        let cell = geo::cell_of(lat, lon).ok_or(RejectReason::BadPosition)?;
+        Ok(Event {
+            device: self.device_id.to_native(),
+            seq: self.seq.to_native(),
+            time_ms,
+            value,
+            lat,
+            lon,
+            cell,
+            category,
+            source,
+            camera,
+        })
+    }
+}
+
+/// Serializes batches into a reused buffer: one allocation per encoder,
+/// not per batch.
+#[derive(Default)]
+pub struct BatchEncoder {
+    batch: WireBatch,
+    buf: AlignedVec,
+}
+
+impl BatchEncoder {
+    /// A new encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The archive of a batch holding `events`, valid until the next call.
+    pub fn encode(&mut self, batch_seq: u64, events: &[WireEvent]) -> &[u8] {
+        self.batch.batch_seq = batch_seq;
+        self.batch.events.clear();
+        self.batch.events.extend_from_slice(events);
+        let buf = std::mem::take(&mut self.buf);
+        self.buf = rkyv::api::high::to_bytes_in::<_, rancor::Error>(&self.batch, reset(buf))
+            .expect("serializing plain data cannot fail");
+        &self.buf
+    }
+}
+
+fn reset(mut buf: AlignedVec) -> AlignedVec {
+    buf.clear();
+    buf
+}
+
+/// The hub's answer to a batch: it is in the pipeline. Fixed 20 bytes:
+/// `batch_seq` u64, `accepted` u32, `rejected` u32, `first_reject` u16
+/// (0 = none), 2 reserved zero bytes; all little-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchAck {
+    /// The batch's `batch_seq`.
+    pub batch_seq: u64,
+    /// Events that passed validation and entered the pipeline.
+    pub accepted: u32,
+    /// Events rejected (counted by reason on the hub).
+    pub rejected: u32,
+    /// The first rejection's reason, if any.
+    pub first_reject: Option<RejectReason>,
+}
+
+impl BatchAck {
+    /// Size on the wire.
+    pub const LEN: usize = 20;
+
+    /// The payload bytes.
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut out = [0u8; Self::LEN];
+        out[0..8].copy_from_slice(&self.batch_seq.to_le_bytes());
+        out[8..12].copy_from_slice(&self.accepted.to_le_bytes());
+        out[12..16].copy_from_slice(&self.rejected.to_le_bytes());
+        let code = self.first_reject.map_or(0, RejectReason::code);
+        out[16..18].copy_from_slice(&code.to_le_bytes());
+        out
+    }
+
+    /// Parses a payload; `None` if it is not exactly 20 bytes.
+    pub fn decode(bytes: &[u8]) -> Option<BatchAck> {
+        let bytes: &[u8; Self::LEN] = bytes.try_into().ok()?;
+        let code = u16::from_le_bytes([bytes[16], bytes[17]]);
+        Some(BatchAck {
+            batch_seq: u64::from_le_bytes(bytes[0..8].try_into().ok()?),
+            accepted: u32::from_le_bytes(bytes[8..12].try_into().ok()?),
+            rejected: u32::from_le_bytes(bytes[12..16].try_into().ok()?),
+            first_reject: RejectReason::from_code(code),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(i: u64) -> WireEvent {
+        let mut camera = [0u8; 20];
+        camera.copy_from_slice(b"31010700001320000001");
+        WireEvent {
+            device_id: 0x0102_0304_0506_0708 + i,
+            seq: 42 + i,
+            time_ms: 1_780_000_000_000,
+            value: 0.93,
+            lat: 31.25,
+            lon: 121.40,
+            category: Category::Fire.code(),
+            source: Source::Video.code(),
+            flags: 0,
+            camera,
+        }
+    }
+
+    /// Builds a batch by hand from docs/PROTOCOL.md's layout and checks
+    /// that rkyv writes exactly these bytes and reads them back.
+    #[test]
+    fn documented_layout_is_what_rkyv_writes() {
+        let events = [sample(0), sample(1)];
+        let mut by_hand = Vec::new();
+        for e in &events {
+            by_hand.extend_from_slice(&e.device_id.to_le_bytes()); // 0
+            by_hand.extend_from_slice(&e.seq.to_le_bytes()); // 8
+            by_hand.extend_from_slice(&e.time_ms.to_le_bytes()); // 16
+            by_hand.extend_from_slice(&e.value.to_le_bytes()); // 24
+            by_hand.extend_from_slice(&e.lat.to_le_bytes()); // 32
+            by_hand.extend_from_slice(&e.lon.to_le_bytes()); // 40
+            by_hand.extend_from_slice(&e.category.to_le_bytes()); // 48
+            by_hand.push(e.source); // 50
+            by_hand.push(e.flags); // 51
+            by_hand.extend_from_slice(&e.camera); // 52..72
+        }
+        let root = by_hand.len();
+        by_hand.extend_from_slice(&7u64.to_le_bytes()); // batch_seq
+        let rel = -(root as i64 + 8) as i32; // events start at 0, pointer at root+8
+        by_hand.extend_from_slice(&rel.to_le_bytes());
+        by_hand.extend_from_slice(&(events.len() as u32).to_le_bytes());
+        assert_eq!(by_hand.len(), 72 * 2 + 16);
+
+        let mut enc = BatchEncoder::new();
+        assert_eq!(enc.encode(7, &events), &by_hand[..]);
+
+        let mut aligned = AlignedVec::<16>::new();
+        aligned.extend_from_slice(&by_hand);
+        let batch = access_batch(&aligned, 10).unwrap();
+        assert_eq!(batch.batch_seq.to_native(), 7);
+        assert_eq!(batch.events.len(), 2);
+        assert_eq!(batch.events[1].seq.to_native(), 43);
+    }
+
+    #[test]
+    fn empty_batch_is_sixteen_bytes() {
+        let mut enc = BatchEncoder::new();
+        let bytes = enc.encode(1, &[]).to_vec();
+        assert_eq!(bytes.len(), 16);
+        // With no events rkyv points the offset at the start of the buffer
+        // (-8 from the pointer at byte 8); readers ignore it when len is 0.
+        assert_eq!(&bytes[8..12], &(-8i32).to_le_bytes());
+        assert_eq!(&bytes[12..16], &[0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn corrupt_archives_are_refused() {
+        let mut enc = BatchEncoder::new();
+        let good = enc.encode(1, &[sample(0)]).to_vec();
+        let mut bad = AlignedVec::<16>::new();
+        bad.extend_from_slice(&good);
+        let n = bad.len();
+        bad[n - 8..n - 4].copy_from_slice(&(-4096i32).to_le_bytes());
+        assert!(matches!(access_batch(&bad, 10), Err(BatchError::Invalid(_))));
+        let mut short = AlignedVec::<16>::new();
+        short.extend_from_slice(&good[..10]);
+        assert!(access_batch(&short, 10).is_err());
+        let mut ok = AlignedVec::<16>::new();
+        ok.extend_from_slice(&good);
+        assert!(matches!(
+            access_batch(&ok, 0),
+            Err(BatchError::TooManyEvents { len: 1, max: 0 })
+        ));
+    }
+
+    #[test]
+    fn events_are_checked_field_by_field() {
+        let bounds = TimeBounds {
+            min_ms: 1_779_000_000_000,
+            max_ms: 1_781_000_000_000,
+        };
+        let mut enc = BatchEncoder::new();
+        let check = |e: WireEvent, enc: &mut BatchEncoder| {
+            let mut buf = AlignedVec::<16>::new();
+            buf.extend_from_slice(enc.encode(1, &[e]));
+            let batch = access_batch(&buf, 10).unwrap();
+            batch.events[0].validate(bounds).map(|e| e.cell)
+        };
+        assert!(check(sample(0), &mut enc).is_ok());
+        let cases = [
+            (WireEvent { category: 999, ..sample(0) }, RejectReason::UnknownCategory),
+            (WireEvent { source: 9, ..sample(0) }, RejectReason::UnknownSource),
+            (WireEvent { value: f64::NAN, ..sample(0) }, RejectReason::ValueNotFinite),
+            (WireEvent { lat: 91.0, ..sample(0) }, RejectReason::BadPosition),
+            (WireEvent { lon: f64::INFINITY, ..sample(0) }, RejectReason::BadPosition),
+            (WireEvent { time_ms: 1_790_000_000_000, ..sample(0) }, RejectReason::TimeInFuture),
+            (WireEvent { time_ms: 0, ..sample(0) }, RejectReason::TimeTooOld),
+            (WireEvent { flags: 1, ..sample(0) }, RejectReason::BadField),
+            (WireEvent { camera: [b'x'; 20], ..sample(0) }, RejectReason::BadField),
+        ];
+        for (event, reason) in cases {
+            assert_eq!(check(event, &mut enc), Err(reason), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn ack_round_trips() {
+        let ack = BatchAck {
+            batch_seq: 9,
+            accepted: 1000,
+            rejected: 2,
+            first_reject: Some(RejectReason::BadPosition),
+        };
+        assert_eq!(BatchAck::decode(&ack.encode()), Some(ack));
+        assert_eq!(BatchAck::decode(&[0; 19]), None);
+    }
+}

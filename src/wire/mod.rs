@@ -1,0 +1,19 @@
+//! The wire protocol between the hub, devices and street platforms, as
+//! docs/PROTOCOL.md describes it byte by byte: frames ([`frame`]), the rkyv
+//! event batch ([`batch`]), the JSON control messages ([`control`]) and the
+//! QUIC close codes ([`error_code`]).
+//!
+//! Nothing here owns a socket: encoding and decoding are plain functions,
+//! and [`frame::read_frame`] works on any `AsyncRead`.
+
+pub mod batch;
+pub mod control;
+pub mod error_code;
+pub mod frame;
+
+pub use batch::{BatchAck, BatchEncoder, RejectReason, WireBatch, WireEvent};
+pub use error_code::ErrorCode;
+pub use frame::{FrameError, FrameType};
+
+/// The ALPN protocol id every connection must offer.
+pub const ALPN: &[u8] = b"tongguan/1";
