@@ -10,7 +10,13 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
+pub mod config;
+pub mod dispatch;
 pub mod engine;
 pub mod geo;
+pub mod hub;
+pub mod metrics;
 pub mod model;
+pub mod tls;
 pub mod wire;

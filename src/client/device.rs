@@ -1,0 +1,128 @@
+//! The device side: send batches (pipelined, one stream write per frame),
+//! receive their acks in order.
+
+use super::connect::{explain, open, ClientError, ClientOptions, Session};
+use crate::wire::batch::{BatchAck, BatchEncoder, WireEvent};
+use crate::wire::control::{Role, Welcome};
+use crate::wire::frame::{encode_header, read_frame, FrameType, HEADER_LEN};
+use rkyv::util::AlignedVec;
+use tokio::sync::mpsc;
+
+/// A connected device (or gateway).
+pub struct DeviceClient {
+    endpoint: quinn::Endpoint,
+    conn: quinn::Connection,
+    send: quinn::SendStream,
+    acks: mpsc::UnboundedReceiver<Result<BatchAck, ClientError>>,
+    encoder: BatchEncoder,
+    frame: Vec<u8>,
+    next_batch: u64,
+    welcome: Welcome,
+}
+
+impl DeviceClient {
+    /// Connects and authenticates as a device.
+    pub async fn connect(opts: &ClientOptions) -> Result<DeviceClient, ClientError> {
+        let Session {
+            endpoint,
+            conn,
+            send,
+            mut recv,
+            welcome,
+        } = open(opts, Role::Device).await?;
+        let (tx, acks) = mpsc::unbounded_channel();
+        let c = conn.clone();
+        tokio::spawn(async move {
+            let mut buf = AlignedVec::new();
+            loop {
+                let item = match read_frame(&mut recv, 1024, &mut buf).await {
+                    Ok(Some(FrameType::BatchAck)) => BatchAck::decode(&buf)
+                        .ok_or_else(|| ClientError::Protocol("BATCH_ACK is not 20 bytes".into())),
+                    Ok(Some(other)) => Err(ClientError::Protocol(format!("unexpected {other:?} frame"))),
+                    Ok(None) => Err(explain(&c, "stream ended")),
+                    Err(e) => Err(explain(&c, e)),
+                };
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(DeviceClient {
+            endpoint,
+            conn,
+            send,
+            acks,
+            encoder: BatchEncoder::new(),
+            frame: Vec::new(),
+            next_batch: 1,
+            welcome,
+        })
+    }
+
+    /// The hub's WELCOME (its limits).
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// Sends a batch without waiting for its ack; returns its batch number.
+    pub async fn send_batch(&mut self, events: &[WireEvent]) -> Result<u64, ClientError> {
+        let seq = self.next_batch;
+        self.next_batch += 1;
+        let payload = self.encoder.encode(seq, events);
+        self.frame.clear();
+        self.frame.reserve(HEADER_LEN + payload.len());
+        self.frame.extend_from_slice(&encode_header(FrameType::Batch, payload.len()));
+        self.frame.extend_from_slice(payload);
+        self.send
+            .write_all(&self.frame)
+            .await
+            .map_err(|e| explain(&self.conn, e))?;
+        Ok(seq)
+    }
+
+    /// The next ack, in batch order.
+    pub async fn recv_ack(&mut self) -> Result<BatchAck, ClientError> {
+        match self.acks.recv().await {
+            Some(r) => r,
+            None => Err(explain(&self.conn, "ack reader ended")),
+        }
+    }
+
+    /// Sends a batch and waits for its ack.
+    pub async fn send_and_wait(&mut self, events: &[WireEvent]) -> Result<BatchAck, ClientError> {
+        let seq = self.send_batch(events).await?;
+        let ack = self.recv_ack().await?;
+        if ack.batch_seq != seq {
+            return Err(ClientError::Protocol(format!(
+                "ack for batch {} while waiting for {seq}",
+                ack.batch_seq
+            )));
+        }
+        Ok(ack)
+    }
+
+    /// Sends a HEARTBEAT.
+    pub async fn heartbeat(&mut self) -> Result<(), ClientError> {
+        let frame = encode_header(FrameType::Heartbeat, 0);
+        self.send.write_all(&frame).await.map_err(|e| explain(&self.conn, e))
+    }
+
+    /// Writes raw bytes on the stream: for testing how the hub answers
+    /// malformed input.
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.send.write_all(bytes).await.map_err(|e| explain(&self.conn, e))
+    }
+
+    /// Waits until the hub closes the connection and returns why.
+    pub async fn closed(&self) -> ClientError {
+        self.conn.closed().await.into()
+    }
+
+    /// Finishes the stream and closes the connection politely.
+    pub async fn close(mut self) {
+        let _ = self.send.finish();
+        self.conn.close(0u32.into(), b"done");
+        self.endpoint.wait_idle().await;
+    }
+}

@@ -1,0 +1,123 @@
+//! The street-platform side: subscribe to a street (or the district),
+//! receive orders, acknowledge them with an outcome.
+
+use super::connect::{explain, open, ClientError, ClientOptions, Session};
+use crate::dispatch::Order;
+use crate::wire::control::{Outcome, OrderAck, Role, Subscribe, Subscribed, Welcome};
+use crate::wire::frame::{encode_frame, read_frame, FrameType};
+use rkyv::util::AlignedVec;
+use tokio::sync::mpsc;
+
+/// Largest ORDER frame the client reads.
+const MAX_ORDER_FRAME: u32 = 4 << 20;
+
+/// A connected, subscribed street platform.
+pub struct SubscriberClient {
+    endpoint: quinn::Endpoint,
+    conn: quinn::Connection,
+    send: quinn::SendStream,
+    orders: mpsc::UnboundedReceiver<Result<Order, ClientError>>,
+    welcome: Welcome,
+    subscribed: Subscribed,
+}
+
+impl SubscriberClient {
+    /// Connects, authenticates and subscribes to `street` (a 12-digit code
+    /// or `"district"`) from `from_seq`.
+    pub async fn connect(
+        opts: &ClientOptions,
+        street: &str,
+        from_seq: u64,
+    ) -> Result<SubscriberClient, ClientError> {
+        let Session {
+            endpoint,
+            conn,
+            mut send,
+            mut recv,
+            welcome,
+        } = open(opts, Role::Subscriber).await?;
+        let sub = Subscribe {
+            street: street.into(),
+            from_seq,
+        };
+        let json = serde_json::to_vec(&sub).expect("serializes");
+        send.write_all(&encode_frame(FrameType::Subscribe, &json))
+            .await
+            .map_err(|e| explain(&conn, e))?;
+        let mut buf = AlignedVec::new();
+        let subscribed: Subscribed = match read_frame(&mut recv, MAX_ORDER_FRAME, &mut buf).await {
+            Ok(Some(FrameType::Subscribed)) => serde_json::from_slice(&buf)
+                .map_err(|e| ClientError::Protocol(format!("bad SUBSCRIBED: {e}")))?,
+            Ok(Some(other)) => {
+                return Err(ClientError::Protocol(format!("expected SUBSCRIBED, got {other:?}")))
+            }
+            Ok(None) => return Err(explain(&conn, "stream ended before SUBSCRIBED")),
+            Err(e) => return Err(explain(&conn, e)),
+        };
+        let (tx, orders) = mpsc::unbounded_channel();
+        let c = conn.clone();
+        tokio::spawn(async move {
+            let mut buf = AlignedVec::new();
+            loop {
+                let item = match read_frame(&mut recv, MAX_ORDER_FRAME, &mut buf).await {
+                    Ok(Some(FrameType::Order)) => serde_json::from_slice::<Order>(&buf)
+                        .map_err(|e| ClientError::Protocol(format!("bad ORDER: {e}"))),
+                    Ok(Some(other)) => Err(ClientError::Protocol(format!("unexpected {other:?} frame"))),
+                    Ok(None) => Err(explain(&c, "stream ended")),
+                    Err(e) => Err(explain(&c, e)),
+                };
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(SubscriberClient {
+            endpoint,
+            conn,
+            send,
+            orders,
+            welcome,
+            subscribed,
+        })
+    }
+
+    /// The hub's WELCOME (which streets the token may see).
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// The hub's SUBSCRIBED answer.
+    pub fn subscribed(&self) -> &Subscribed {
+        &self.subscribed
+    }
+
+    /// The next order (or update of one).
+    pub async fn next_order(&mut self) -> Result<Order, ClientError> {
+        match self.orders.recv().await {
+            Some(r) => r,
+            None => Err(explain(&self.conn, "order reader ended")),
+        }
+    }
+
+    /// Acknowledges an order with an outcome and a note.
+    pub async fn ack(&mut self, order_id: &str, outcome: Outcome, note: &str) -> Result<(), ClientError> {
+        let ack = OrderAck {
+            order_id: order_id.into(),
+            outcome,
+            note: note.into(),
+        };
+        let json = serde_json::to_vec(&ack).expect("serializes");
+        self.send
+            .write_all(&encode_frame(FrameType::OrderAck, &json))
+            .await
+            .map_err(|e| explain(&self.conn, e))
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(mut self) {
+        let _ = self.send.finish();
+        self.conn.close(0u32.into(), b"done");
+        self.endpoint.wait_idle().await;
+    }
+}

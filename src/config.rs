@@ -1,0 +1,339 @@
+//! The hub's configuration: embedded defaults (src/default_config.toml)
+//! with the user's TOML file laid over them, checked strictly (unknown
+//! fields are errors) and turned into typed values.
+
+use crate::engine::EngineSettings;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The embedded default config.
+pub const DEFAULT_CONFIG: &str = include_str!("default_config.toml");
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a field unknown or of the wrong type.
+    #[error("config {origin}: {message}")]
+    Parse {
+        /// The file, or "embedded defaults".
+        origin: String,
+        /// What the parser said, with line and column.
+        message: String,
+    },
+    /// Valid TOML whose values do not work together.
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Addresses, files and threads.
+    pub hub: HubConfig,
+    /// Sizes and timeouts of the protocol and queues.
+    pub limits: Limits,
+    /// Engine timing.
+    pub engine: EngineConfig,
+    /// Tokens.
+    pub auth: AuthConfig,
+}
+
+/// `[hub]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubConfig {
+    /// QUIC listen address (UDP).
+    pub listen: SocketAddr,
+    /// HTTP listen address for metrics and health.
+    pub admin: SocketAddr,
+    /// Where the hub keeps its data.
+    pub data_dir: PathBuf,
+    /// Engine shard threads; 0 means one per core.
+    pub shards: usize,
+    /// Region map (GeoJSON); the embedded sample map when absent.
+    #[serde(default)]
+    pub region_map: Option<PathBuf>,
+    /// Rules file (TOML); the embedded rules when absent.
+    #[serde(default)]
+    pub rules: Option<PathBuf>,
+    /// TLS certificate chain (PEM); a self-signed one when absent.
+    #[serde(default)]
+    pub cert: Option<PathBuf>,
+    /// TLS private key (PEM), with `cert`.
+    #[serde(default)]
+    pub key: Option<PathBuf>,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest frame payload read, bytes.
+    pub max_frame_bytes: u32,
+    /// Most events in one batch.
+    pub max_batch_events: u32,
+    /// Batches queued per shard before ingest stops reading.
+    pub shard_queue_batches: usize,
+    /// Orders queued per subscriber before it is closed as too slow.
+    pub subscriber_queue_orders: usize,
+    /// Time a new connection has to send HELLO.
+    #[serde(with = "humantime_serde")]
+    pub hello_timeout: Duration,
+    /// A silent QUIC connection is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub quic_idle_timeout: Duration,
+    /// Events further ahead of the hub's clock are rejected.
+    #[serde(with = "humantime_serde")]
+    pub max_future: Duration,
+    /// Events further behind the hub's clock are rejected.
+    #[serde(with = "humantime_serde")]
+    pub max_past: Duration,
+}
+
+/// `[engine]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// An open condition is re-notified after this.
+    #[serde(with = "humantime_serde")]
+    pub repeat_interval: Duration,
+    /// Detections this close in event time correlate.
+    #[serde(with = "humantime_serde")]
+    pub correlation_window: Duration,
+    /// Events this far behind the newest are still on time.
+    #[serde(with = "humantime_serde")]
+    pub allowed_lateness: Duration,
+    /// A shard quiet this long lets its watermark follow the clock.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Conditions untouched this long are forgotten.
+    #[serde(with = "humantime_serde")]
+    pub state_ttl: Duration,
+    /// Detections an order lists.
+    pub max_incident_detections: usize,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// These are development tokens: refused on non-loopback addresses.
+    #[serde(default)]
+    pub development: bool,
+    /// Device tokens.
+    #[serde(default)]
+    pub device: Vec<DeviceToken>,
+    /// Subscriber tokens.
+    #[serde(default)]
+    pub subscriber: Vec<SubscriberToken>,
+}
+
+/// A device token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceToken {
+    /// Who holds it, for logs.
+    pub name: String,
+    /// The secret.
+    pub token: String,
+}
+
+/// A subscriber token, bound to one street.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriberToken {
+    /// Who holds it, for logs.
+    pub name: String,
+    /// A 12-digit street code, `"district"` for every street, or `"*"`
+    /// (development only): the token is a prefix, and the street code
+    /// follows it (`dev-street-310107005000`).
+    pub street: String,
+    /// The secret (a prefix when `street = "*"`).
+    pub token: String,
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl EngineConfig {
+    /// The engine's settings in milliseconds.
+    pub fn settings(&self) -> EngineSettings {
+        EngineSettings {
+            repeat_interval_ms: ms(self.repeat_interval).max(1),
+            correlation_window_ms: ms(self.correlation_window),
+            allowed_lateness_ms: ms(self.allowed_lateness),
+            idle_timeout_ms: ms(self.idle_timeout).max(1),
+            state_ttl_ms: ms(self.state_ttl).max(1),
+            max_incident_detections: self.max_incident_detections.max(1),
+        }
+    }
+}
+
+impl Config {
+    /// The embedded defaults alone.
+    pub fn embedded() -> Config {
+        Config::from_layers(None).expect("embedded defaults are valid")
+    }
+
+    /// Defaults with the file at `path` laid over them.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_layers(Some((path.display().to_string(), &text)))
+    }
+
+    /// Defaults with `text` (named `origin` in errors) laid over them.
+    pub fn from_layers(user: Option<(String, &str)>) -> Result<Config, ConfigError> {
+        let parse = |origin: &str, text: &str| {
+            text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+                origin: origin.to_owned(),
+                message: e.to_string(),
+            })
+        };
+        let mut merged = parse("embedded defaults", DEFAULT_CONFIG)?;
+        let origin = match &user {
+            Some((origin, text)) => {
+                let mut layer = parse(origin, text)?;
+                if let Some(auth) = layer.remove("auth") {
+                    merged.insert("auth".into(), auth);
+                }
+                overlay(&mut merged, layer);
+                origin.clone()
+            }
+            None => "embedded defaults".to_owned(),
+        };
+        let config: Config = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                origin,
+                message: e.to_string(),
+            })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let l = &self.limits;
+        if l.max_batch_events == 0 || l.max_frame_bytes < 1024 {
+            return bad("limits.max_batch_events must be > 0 and limits.max_frame_bytes >= 1024".into());
+        }
+        if l.shard_queue_batches == 0 || l.subscriber_queue_orders == 0 {
+            return bad("queue limits must be > 0".into());
+        }
+        if self.hub.cert.is_some() != self.hub.key.is_some() {
+            return bad("hub.cert and hub.key go together".into());
+        }
+        for t in &self.auth.subscriber {
+            let ok = t.street == crate::wire::control::DISTRICT
+                || (t.street == "*" && self.auth.development)
+                || (t.street.len() == 12 && t.street.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return bad(format!(
+                    "auth.subscriber {:?}: street {:?} is not a 12-digit code or \"district\"",
+                    t.name, t.street
+                ));
+            }
+        }
+        if self.auth.device.iter().any(|t| t.token.len() < 8)
+            || self.auth.subscriber.iter().any(|t| t.token.len() < 8)
+        {
+            return bad("tokens must be at least 8 characters".into());
+        }
+        Ok(())
+    }
+
+    /// Refuses development tokens on an address others can reach.
+    pub fn check_exposure(&self) -> Result<(), ConfigError> {
+        if !self.auth.development {
+            return Ok(());
+        }
+        for (what, addr) in [("QUIC", self.hub.listen), ("HTTP", self.hub.admin)] {
+            if !addr.ip().is_loopback() {
+                return Err(ConfigError::Invalid(format!(
+                    "the development tokens of the embedded config are refused on the non-loopback \
+                     {what} address {addr}: give an [auth] table with your own tokens"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The number of engine shards to run.
+    pub fn shard_count(&self) -> usize {
+        match self.hub.shards {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+/// Lays `layer` over `base`: tables merge key by key, anything else is
+/// replaced.
+fn overlay(base: &mut toml::Table, layer: toml::Table) {
+    for (key, value) in layer {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(l)) => overlay(b, l),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_serve_on_loopback() {
+        let c = Config::embedded();
+        assert_eq!(c.hub.listen, "127.0.0.1:4433".parse::<SocketAddr>().unwrap());
+        assert_eq!(c.hub.admin, "127.0.0.1:9464".parse::<SocketAddr>().unwrap());
+        assert!(c.auth.development);
+        c.check_exposure().unwrap();
+        assert_eq!(c.engine.settings().correlation_window_ms, 60_000);
+    }
+
+    #[test]
+    fn a_file_overrides_only_what_it_says() {
+        let c = Config::from_layers(Some(("t.toml".into(), "[engine]\nrepeat_interval = \"10s\"\n"))).unwrap();
+        assert_eq!(c.engine.repeat_interval, Duration::from_secs(10));
+        assert_eq!(c.engine.correlation_window, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn development_tokens_are_refused_off_loopback() {
+        let c = Config::from_layers(Some(("t.toml".into(), "[hub]\nlisten = \"0.0.0.0:4433\"\n"))).unwrap();
+        let e = c.check_exposure().unwrap_err().to_string();
+        assert!(e.contains("0.0.0.0:4433"), "{e}");
+        let own = "[hub]\nlisten = \"0.0.0.0:4433\"\n[[auth.device]]\nname=\"gw\"\ntoken=\"0123456789abcdef\"\n";
+        let c = Config::from_layers(Some(("t.toml".into(), own))).unwrap();
+        c.check_exposure().unwrap();
+        assert!(c.auth.subscriber.is_empty(), "an [auth] table replaces the defaults whole");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_named() {
+        let e = Config::from_layers(Some(("t.toml".into(), "[hub]\nlisten_addr = 1\n"))).unwrap_err().to_string();
+        assert!(e.contains("listen_addr") && e.contains("t.toml"), "{e}");
+        let e = Config::from_layers(Some(("t.toml".into(), "[limits]\nhello_timeout = \"soon\"\n")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("hello_timeout") || e.contains("soon"), "{e}");
+    }
+}

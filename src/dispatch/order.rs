@@ -1,0 +1,165 @@
+//! The dispatch order: what a street platform receives (the JSON payload
+//! of an ORDER frame), built from a [`Warning`] and the street that owns
+//! its place.
+
+use crate::engine::Warning;
+use crate::geo::{self, Street};
+use crate::model::{Category, Severity, Source};
+use serde::{Deserialize, Serialize};
+
+/// A dispatch order (派单). An update of an incident keeps the order `id`
+/// and raises `revision`: the id is the idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// Unique id, stable across revisions.
+    pub id: String,
+    /// 1 for a new order, +1 for each update.
+    pub revision: u32,
+    /// Sequence number within the owning street's orders (district-only
+    /// orders have their own sequence).
+    pub seq: u64,
+    /// When the hub made this revision, Unix ms.
+    pub created_ms: i64,
+    /// Severity after multi-source raising.
+    pub severity: Severity,
+    /// Category of the lead rule.
+    pub category: Category,
+    /// Incident kind (fire, flood, gas, ...).
+    pub incident_kind: String,
+    /// More than one kind of source agrees (多源预警).
+    pub multi_source: bool,
+    /// Source kinds involved.
+    pub sources: Vec<Source>,
+    /// Where.
+    pub place: Place,
+    /// The triggering events of the detections, oldest first (at most the
+    /// engine's `max_incident_detections`).
+    pub events: Vec<OrderEvent>,
+    /// All detections that joined, including those not listed.
+    pub event_count: u64,
+    /// The disposal plan (处置方案).
+    pub plan: String,
+    /// Acknowledge by this time, Unix ms.
+    pub deadline_ms: i64,
+    /// Camera for video look-up (视频调阅), when video took part.
+    pub camera: Option<String>,
+    /// Earliest event time involved, Unix ms.
+    pub first_seen_ms: i64,
+    /// Latest event time involved, Unix ms.
+    pub last_seen_ms: i64,
+    /// 0 for a new condition; n for the n-th re-notification.
+    pub repeat: u32,
+}
+
+/// Where an order happened and who owns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    /// H3 cell (resolution 9), as 15 hex digits.
+    pub cell: String,
+    /// Latitude of the first detection, degrees.
+    pub lat: f64,
+    /// Longitude of the first detection, degrees.
+    pub lon: f64,
+    /// The owning street, or none outside the region map (district only).
+    pub street: Option<StreetRef>,
+}
+
+/// A street as named in an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreetRef {
+    /// 12-digit division code.
+    pub code: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+}
+
+/// One event behind an order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderEvent {
+    /// Reporting device.
+    pub device: u64,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Source kind.
+    pub source: Source,
+    /// Category.
+    pub category: Category,
+    /// Value reported.
+    pub value: f64,
+    /// Event time, Unix ms.
+    pub time_ms: i64,
+    /// When the condition began, Unix ms.
+    pub first_seen_ms: i64,
+    /// Reports of the condition so far.
+    pub count: u64,
+    /// Position.
+    pub lat: f64,
+    /// Position.
+    pub lon: f64,
+    /// Camera code, for video events.
+    pub camera: Option<String>,
+}
+
+impl Order {
+    /// Builds revision `w.revision` of the order for `w`.
+    pub fn from_warning(
+        id: String,
+        seq: u64,
+        created_ms: i64,
+        w: &Warning,
+        street: Option<&Street>,
+    ) -> Order {
+        Order {
+            id,
+            revision: w.revision,
+            seq,
+            created_ms,
+            severity: w.severity,
+            category: w.category,
+            incident_kind: w.kind.to_string(),
+            multi_source: w.is_multi_source(),
+            sources: w.sources.clone(),
+            place: Place {
+                cell: geo::cell_name(w.cell),
+                lat: w.lat,
+                lon: w.lon,
+                street: street.map(|s| StreetRef {
+                    code: s.code.clone(),
+                    name: s.name.clone(),
+                    name_en: s.name_en.clone(),
+                }),
+            },
+            events: w
+                .detections
+                .iter()
+                .map(|d| OrderEvent {
+                    device: d.device,
+                    seq: d.seq,
+                    source: d.source,
+                    category: d.category,
+                    value: d.value,
+                    time_ms: d.time_ms,
+                    first_seen_ms: d.first_seen_ms,
+                    count: d.count,
+                    lat: d.lat,
+                    lon: d.lon,
+                    camera: d.camera.as_str().map(str::to_owned),
+                })
+                .collect(),
+            event_count: w.detection_count,
+            plan: w.plan.to_string(),
+            deadline_ms: created_ms.saturating_add(w.deadline_ms),
+            camera: w.camera().and_then(|c| c.as_str().map(str::to_owned)),
+            first_seen_ms: w.first_ms,
+            last_seen_ms: w.last_ms,
+            repeat: w.repeat,
+        }
+    }
+
+    /// The street code, if the order has an owning street.
+    pub fn street_code(&self) -> Option<&str> {
+        self.place.street.as_ref().map(|s| s.code.as_str())
+    }
+}

@@ -1,0 +1,18 @@
+//! The shell's clocks: wall time in Unix ms for the engine's `now`, and a
+//! monotonic nanosecond stamp for latency, both read here and only here.
+
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Wall-clock time, Unix ms.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Monotonic nanoseconds since the first call in this process.
+pub fn stamp_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}

@@ -1,0 +1,135 @@
+//! A device session: read BATCH frames, validate the archive and each
+//! event, split the events among the shards by map cell, queue them, and
+//! acknowledge. When a shard queue is full the session stops reading until
+//! there is room, so QUIC flow control pushes back on the device: nothing
+//! is dropped.
+
+use super::engine_threads::ShardBatch;
+use super::session::Close;
+use super::{clock, Shared};
+use crate::engine::pipeline::shard_of;
+use crate::model::{Category, Source};
+use crate::wire::batch::{access_batch, BatchAck, RejectReason, TimeBounds};
+use crate::wire::frame::{encode_header, read_frame, FrameType};
+use crate::wire::ErrorCode;
+use crossbeam_channel::TrySendError;
+use rkyv::util::AlignedVec;
+use std::sync::Arc;
+use std::time::Duration;
+
+const RECEIVED_SLOTS: usize = Source::ALL.len() * Category::ALL.len();
+
+/// Runs a device session until the stream ends or a frame is bad.
+pub async fn run(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    shared: &Arc<Shared>,
+) -> Result<(), Close> {
+    let limits = &shared.config.limits;
+    let max_events = limits.max_batch_events as usize;
+    let max_future = limits.max_future.as_millis() as i64;
+    let max_past = limits.max_past.as_millis() as i64;
+    let shards = shared.shard_txs.len();
+    let mut buf = AlignedVec::new();
+    let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
+    loop {
+        let Some(ty) = read_frame(&mut recv, limits.max_frame_bytes, &mut buf).await? else {
+            return Ok(());
+        };
+        match ty {
+            FrameType::Batch => {}
+            FrameType::Heartbeat => continue,
+            other => {
+                return Err(Close::new(
+                    ErrorCode::ProtocolViolation,
+                    format!("{other:?} frame is not allowed from a device"),
+                ))
+            }
+        }
+        let arrival = clock::stamp_ns();
+        let now = clock::now_ms();
+        let bounds = TimeBounds {
+            min_ms: now - max_past,
+            max_ms: now + max_future,
+        };
+        let batch = access_batch(&buf, max_events)
+            .map_err(|e| Close::new(ErrorCode::InvalidBatch, e.to_string()))?;
+        let batch_seq = batch.batch_seq.to_native();
+        let mut received = [0u32; RECEIVED_SLOTS];
+        let mut rejected = [0u32; RejectReason::ALL.len()];
+        let mut first_reject = None;
+        let mut accepted = 0u32;
+        for e in batch.events.iter() {
+            match e.validate(bounds) {
+                Ok(event) => {
+                    received[event.source.index() * Category::ALL.len() + event.category.index()] += 1;
+                    accepted += 1;
+                    parts[shard_of(event.cell, shards)].push(event);
+                }
+                Err(reason) => {
+                    rejected[reason as usize - 1] += 1;
+                    first_reject.get_or_insert(reason);
+                }
+            }
+        }
+        for (i, part) in parts.iter_mut().enumerate() {
+            if part.is_empty() {
+                continue;
+            }
+            let events = std::mem::replace(part, Vec::with_capacity(part.capacity()));
+            enqueue(shared, i, ShardBatch { arrival, events }).await?;
+        }
+        count(shared, &received, &rejected);
+        shared.metrics.batches.inc();
+        let ack = BatchAck {
+            batch_seq,
+            accepted,
+            rejected: rejected.iter().sum(),
+            first_reject,
+        };
+        let mut frame = [0u8; 5 + BatchAck::LEN];
+        frame[..5].copy_from_slice(&encode_header(FrameType::BatchAck, BatchAck::LEN));
+        frame[5..].copy_from_slice(&ack.encode());
+        send.write_all(&frame)
+            .await
+            .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))?;
+    }
+}
+
+/// Queues a batch to a shard, waiting (without reading the stream) while
+/// the queue is full.
+async fn enqueue(shared: &Shared, shard: usize, mut batch: ShardBatch) -> Result<(), Close> {
+    let tx = &shared.shard_txs[shard];
+    let mut waited = false;
+    loop {
+        match tx.try_send(batch) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(b)) => {
+                if !waited {
+                    shared.metrics.backpressure.inc();
+                    waited = true;
+                }
+                batch = b;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Close::new(ErrorCode::GoingAway, "the hub is shutting down"));
+            }
+        }
+    }
+}
+
+fn count(shared: &Shared, received: &[u32; RECEIVED_SLOTS], rejected: &[u32]) {
+    for (i, &n) in received.iter().enumerate() {
+        if n > 0 {
+            let source = Source::ALL[i / Category::ALL.len()];
+            let category = Category::ALL[i % Category::ALL.len()];
+            shared.metrics.received(source, category).inc_by(u64::from(n));
+        }
+    }
+    for (i, &n) in rejected.iter().enumerate() {
+        if n > 0 {
+            shared.metrics.rejected(RejectReason::ALL[i]).inc_by(u64::from(n));
+        }
+    }
+}

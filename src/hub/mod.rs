@@ -1,0 +1,233 @@
+//! The async shell around the engine: the QUIC endpoint and its sessions
+//! (quinn, tokio), the engine threads, the dispatcher, and the HTTP admin
+//! server (axum). It moves bytes and calls the engine; every decision is
+//! made in [`crate::engine`].
+
+pub mod admin;
+pub mod auth;
+pub mod clock;
+pub mod dispatcher;
+pub mod engine_threads;
+pub mod ingest;
+pub mod session;
+pub mod subscribe;
+pub mod subscribers;
+
+use crate::config::{Config, ConfigError};
+use crate::engine::RuleSet;
+use crate::geo::RegionMap;
+use crate::metrics::Metrics;
+use crate::tls::{self, Identity};
+use crate::wire::ErrorCode;
+use auth::Auth;
+use crossbeam_channel::Sender;
+use engine_threads::{EngineThreads, ShardBatch};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use subscribers::Subscribers;
+
+/// What every session shares.
+pub struct Shared {
+    /// The configuration in force.
+    pub config: Config,
+    /// Token table.
+    pub auth: Auth,
+    /// The region map.
+    pub map: Arc<RegionMap>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Queues into the shards.
+    pub shard_txs: Vec<Sender<ShardBatch>>,
+    /// Live subscribers.
+    pub subscribers: Arc<Subscribers>,
+    /// Whether the hub is serving (for `/readyz`).
+    pub ready: AtomicBool,
+}
+
+/// Why the hub could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The config is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A file the config names could not be used.
+    #[error("{path}: {what}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        what: String,
+    },
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// An address could not be bound.
+    #[error("cannot listen on {what} {addr}: {source}")]
+    Bind {
+        /// QUIC or HTTP.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running hub.
+pub struct Hub {
+    /// The QUIC address actually bound.
+    pub quic_addr: SocketAddr,
+    /// The HTTP address actually bound.
+    pub admin_addr: SocketAddr,
+    /// The certificate clients should trust (PEM).
+    pub cert_pem: String,
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+    engine: EngineThreads,
+    http: tokio::task::JoinHandle<()>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+fn read_file(path: &std::path::Path) -> Result<String, StartError> {
+    std::fs::read_to_string(path).map_err(|e| StartError::File {
+        path: path.display().to_string(),
+        what: e.to_string(),
+    })
+}
+
+impl Hub {
+    /// Loads what the config names, binds, and starts serving. Must run
+    /// inside a tokio runtime.
+    pub async fn start(config: Config) -> Result<Hub, StartError> {
+        config.check_exposure()?;
+        let map = match &config.hub.region_map {
+            Some(p) => RegionMap::from_geojson(&read_file(p)?).map_err(|e| StartError::File {
+                path: p.display().to_string(),
+                what: e.to_string(),
+            })?,
+            None => RegionMap::sample(),
+        };
+        if map.is_approximate() {
+            tracing::warn!("the region map has APPROXIMATE boundaries: load a surveyed map with hub.region_map");
+        }
+        let rules = match &config.hub.rules {
+            Some(p) => RuleSet::from_toml(&read_file(p)?).map_err(|e| StartError::File {
+                path: p.display().to_string(),
+                what: e.to_string(),
+            })?,
+            None => RuleSet::defaults(),
+        };
+        let map = Arc::new(map);
+        let auth = Auth::new(&config.auth, &map).map_err(ConfigError::Invalid)?;
+        let identity = match (&config.hub.cert, &config.hub.key) {
+            (Some(c), Some(k)) => Identity::load(c, k)?,
+            _ => Identity::self_signed()?,
+        };
+        let server = tls::server_config(&identity, config.limits.quic_idle_timeout)?;
+        let endpoint = quinn::Endpoint::server(server, config.hub.listen).map_err(|source| {
+            StartError::Bind {
+                what: "QUIC",
+                addr: config.hub.listen,
+                source,
+            }
+        })?;
+        let quic_addr = endpoint.local_addr().map_err(|source| StartError::Bind {
+            what: "QUIC",
+            addr: config.hub.listen,
+            source,
+        })?;
+        let listener = tokio::net::TcpListener::bind(config.hub.admin)
+            .await
+            .map_err(|source| StartError::Bind {
+                what: "HTTP",
+                addr: config.hub.admin,
+                source,
+            })?;
+        let admin_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            what: "HTTP",
+            addr: config.hub.admin,
+            source,
+        })?;
+
+        let metrics = Arc::new(Metrics::new());
+        let subscribers = Arc::new(Subscribers::default());
+        let dispatcher = dispatcher::Dispatcher::new(map.clone(), subscribers.clone(), metrics.clone());
+        let shards = config.shard_count();
+        let engine = EngineThreads::spawn(
+            Arc::new(rules),
+            config.engine.settings(),
+            shards,
+            config.limits.shard_queue_batches,
+            metrics.clone(),
+            dispatcher,
+        )
+        .map_err(|e| StartError::File {
+            path: "engine threads".into(),
+            what: e.to_string(),
+        })?;
+        let shared = Arc::new(Shared {
+            config,
+            auth,
+            map,
+            metrics,
+            shard_txs: engine.shard_txs.clone(),
+            subscribers,
+            ready: AtomicBool::new(false),
+        });
+        let http = {
+            let app = admin::router(shared.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "admin server failed");
+                }
+            })
+        };
+        let accept = {
+            let endpoint = endpoint.clone();
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                while let Some(incoming) = endpoint.accept().await {
+                    tokio::spawn(session::run(incoming, shared.clone()));
+                }
+            })
+        };
+        shared.ready.store(true, Ordering::Release);
+        tracing::info!(%quic_addr, %admin_addr, shards, "tongguan serving");
+        Ok(Hub {
+            quic_addr,
+            admin_addr,
+            cert_pem: identity.pem,
+            endpoint,
+            shared,
+            engine,
+            http,
+            accept,
+        })
+    }
+
+    /// What the sessions share (metrics, subscribers, ...).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops: refuses new connections, closes the open ones with
+    /// GOING_AWAY, lets the engine drain what it was given, and returns.
+    pub async fn shutdown(self, grace: Duration) {
+        self.shared.ready.store(false, Ordering::Release);
+        self.endpoint.set_server_config(None);
+        self.endpoint.close(
+            quinn::VarInt::from_u32(ErrorCode::GoingAway.code()),
+            b"the hub is shutting down",
+        );
+        let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
+        self.accept.abort();
+        let engine = self.engine;
+        drop(self.shared);
+        // Sessions still finishing hold queue senders through `Shared`;
+        // the engine drains once they are gone.
+        let _ = tokio::time::timeout(grace, tokio::task::spawn_blocking(move || engine.drain())).await;
+        self.http.abort();
+    }
+}

@@ -1,0 +1,159 @@
+//! One QUIC connection from accept to close: the handshake (TLS and ALPN
+//! are checked by rustls), the HELLO within its timeout, token checks, the
+//! WELCOME, then the device or subscriber session. Any error closes this
+//! connection only, with a protocol close code and a reason.
+
+use super::auth::Principal;
+use super::{ingest, subscribe, Shared};
+use crate::wire::control::{Hello, Role, Welcome};
+use crate::wire::frame::{encode_frame, read_frame, FrameError, FrameType};
+use crate::wire::ErrorCode;
+use quinn::VarInt;
+use rkyv::util::AlignedVec;
+use std::sync::Arc;
+
+/// Why a session ended badly: sent to the client as the close code and
+/// reason.
+#[derive(Debug)]
+pub struct Close {
+    /// The close code.
+    pub code: ErrorCode,
+    /// A reason a person can act on.
+    pub reason: String,
+}
+
+impl Close {
+    /// A close with `code` and `reason`.
+    pub fn new(code: ErrorCode, reason: impl Into<String>) -> Close {
+        Close {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<FrameError> for Close {
+    fn from(e: FrameError) -> Close {
+        let code = match e {
+            FrameError::TooLarge { .. } => ErrorCode::FrameTooLarge,
+            FrameError::Io(_) => ErrorCode::NoError,
+            FrameError::UnknownType(_) | FrameError::Truncated(_) => ErrorCode::ProtocolViolation,
+        };
+        Close::new(code, e.to_string())
+    }
+}
+
+/// Whether a close code means the client sent something bad (counted in
+/// `tongguan_frames_rejected_total`).
+fn is_rejection(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::AuthFailed
+            | ErrorCode::Forbidden
+            | ErrorCode::ProtocolViolation
+            | ErrorCode::FrameTooLarge
+            | ErrorCode::InvalidBatch
+            | ErrorCode::HelloTimeout
+    )
+}
+
+/// Runs one incoming connection to its end.
+pub async fn run(incoming: quinn::Incoming, shared: Arc<Shared>) {
+    let conn = match incoming.await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "handshake failed");
+            return;
+        }
+    };
+    let span = tracing::info_span!("conn", peer = %conn.remote_address(), id = conn.stable_id());
+    tracing::Instrument::instrument(
+        async move {
+            match serve(&conn, &shared).await {
+                Ok(()) => {}
+                Err(close) if close.code == ErrorCode::NoError => {
+                    tracing::debug!(reason = %close.reason, "connection ended");
+                }
+                Err(close) => {
+                    if is_rejection(close.code) {
+                        shared.metrics.frame_rejected(close.code.name());
+                    }
+                    tracing::warn!(code = %close.code, reason = %close.reason, "closing connection");
+                    conn.close(VarInt::from_u32(close.code.code()), close.reason.as_bytes());
+                }
+            }
+        },
+        span,
+    )
+    .await;
+}
+
+async fn serve(conn: &quinn::Connection, shared: &Arc<Shared>) -> Result<(), Close> {
+    let hello_timeout = shared.config.limits.hello_timeout;
+    let first = tokio::time::timeout(hello_timeout, async {
+        let (send, mut recv) = conn
+            .accept_bi()
+            .await
+            .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))?;
+        let mut buf = AlignedVec::new();
+        // A HELLO is small: do not let a client make us read a megabyte
+        // before it has said who it is.
+        match read_frame(&mut recv, 64 * 1024, &mut buf).await? {
+            Some(FrameType::Hello) => {
+                let hello: Hello = serde_json::from_slice(&buf).map_err(|e| {
+                    Close::new(ErrorCode::ProtocolViolation, format!("HELLO is not valid JSON: {e}"))
+                })?;
+                Ok((send, recv, hello))
+            }
+            Some(other) => Err(Close::new(
+                ErrorCode::ProtocolViolation,
+                format!("expected HELLO as the first frame, got {other:?}"),
+            )),
+            None => Err(Close::new(ErrorCode::NoError, "stream closed before HELLO")),
+        }
+    })
+    .await;
+    let (mut send, recv, hello) = match first {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(Close::new(
+                ErrorCode::HelloTimeout,
+                format!("no HELLO within {hello_timeout:?}"),
+            ))
+        }
+    };
+    let principal = shared
+        .auth
+        .check(hello.role, &hello.token, &shared.map)
+        .map_err(|e| Close::new(ErrorCode::AuthFailed, e.to_string()))?;
+    let limits = &shared.config.limits;
+    let streets = match &principal {
+        Principal::Device(_) => Vec::new(),
+        Principal::Subscriber { scope, .. } => vec![match scope {
+            super::auth::Scope::District => crate::wire::control::DISTRICT.to_owned(),
+            super::auth::Scope::Street(s) => shared.map.street(*s).code.clone(),
+        }],
+    };
+    let welcome = Welcome {
+        hub: format!("tongguan/{}", env!("CARGO_PKG_VERSION")),
+        max_frame_bytes: limits.max_frame_bytes,
+        max_batch_events: limits.max_batch_events,
+        streets,
+    };
+    let json = serde_json::to_vec(&welcome).expect("welcome serializes");
+    send.write_all(&encode_frame(FrameType::Welcome, &json))
+        .await
+        .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))?;
+    let role = match hello.role {
+        Role::Device => "device",
+        Role::Subscriber => "subscriber",
+    };
+    tracing::info!(role, client = %hello.client, "authenticated");
+    shared.metrics.connection(role, 1);
+    let result = match principal {
+        Principal::Device(_) => ingest::run(send, recv, shared).await,
+        Principal::Subscriber { scope, .. } => subscribe::run(send, recv, scope, shared).await,
+    };
+    shared.metrics.connection(role, -1);
+    result
+}

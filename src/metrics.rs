@@ -1,0 +1,228 @@
+//! Every metric the hub exports, as typed fields over one `prometheus`
+//! registry: no metric-name strings scattered through the code. Hot paths
+//! add per batch (never per event) through handles resolved once here.
+
+use crate::model::{Category, Severity, Source};
+use crate::wire::batch::RejectReason;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// The hub's metrics.
+pub struct Metrics {
+    registry: Registry,
+    received: Vec<IntCounter>,
+    rejected: Vec<IntCounter>,
+    /// Events that went through the rules.
+    pub events_processed: IntCounter,
+    /// Retransmits dropped by (device, seq).
+    pub events_duplicate_retransmit: IntCounter,
+    /// Events older than their device's dedup window.
+    pub events_duplicate_too_old: IntCounter,
+    /// Events behind the watermark.
+    pub events_late: IntCounter,
+    /// Batches that entered the pipeline.
+    pub batches: IntCounter,
+    /// Detections out of the shards.
+    pub detections: IntCounter,
+    /// Conditions that cleared.
+    pub conditions_cleared: IntCounter,
+    /// Conditions and windows forgotten after the state TTL.
+    pub state_expired: IntCounter,
+    /// Incidents opened by the correlator.
+    pub incidents_opened: IntCounter,
+    /// Incidents closed by the watermark.
+    pub incidents_closed: IntCounter,
+    /// Incidents open now.
+    pub incidents_open: IntGauge,
+    warnings: IntCounterVec,
+    orders: IntCounterVec,
+    order_updates: IntCounterVec,
+    orders_acked: IntCounterVec,
+    orders_dropped: IntCounterVec,
+    event_to_order: Vec<Histogram>,
+    frames_rejected: IntCounterVec,
+    connections: IntGaugeVec,
+    connections_total: IntCounterVec,
+    /// Times ingest found a shard queue full and stopped reading.
+    pub backpressure: IntCounter,
+    /// Batches queued per shard (set when scraped).
+    pub shard_queue: IntGaugeVec,
+    /// Devices with a dedup window, per shard.
+    pub shard_devices: IntGaugeVec,
+    /// Subscribers connected, by scope (street / district).
+    pub subscribers: IntGaugeVec,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// All metrics, registered, at zero.
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        let received_vec = counter_vec(
+            &r,
+            "tongguan_events_received_total",
+            "Events that passed validation and entered the pipeline.",
+            &["source", "category"],
+        );
+        let received = Source::ALL
+            .iter()
+            .flat_map(|s| Category::ALL.iter().map(move |c| (s, c)))
+            .map(|(s, c)| received_vec.with_label_values(&[s.name(), c.name()]))
+            .collect();
+        let rejected_vec = counter_vec(
+            &r,
+            "tongguan_events_rejected_total",
+            "Events rejected by validation, by reason.",
+            &["reason"],
+        );
+        let rejected = RejectReason::ALL
+            .iter()
+            .map(|x| rejected_vec.with_label_values(&[x.name()]))
+            .collect();
+        let dup = counter_vec(
+            &r,
+            "tongguan_events_duplicate_total",
+            "Events dropped as duplicates: retransmits by (device, seq), or older than the device's window.",
+            &["reason"],
+        );
+        let hist = HistogramVec::new(
+            HistogramOpts::new(
+                "tongguan_event_to_order_seconds",
+                "Time from the arrival at the hub of the batch that triggered an order to the order handed to its subscribers.",
+            )
+            .buckets(vec![
+                0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                2.5, 5.0,
+            ]),
+            &["severity"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(hist.clone())).expect("unique metric");
+        let event_to_order = Severity::ALL
+            .iter()
+            .map(|s| hist.with_label_values(&[s.name()]))
+            .collect();
+        let incidents_open = IntGauge::new("tongguan_incidents_open", "Incidents open in the correlator.")
+            .expect("valid metric");
+        r.register(Box::new(incidents_open.clone())).expect("unique metric");
+        let frames_rejected = counter_vec(
+            &r,
+            "tongguan_frames_rejected_total",
+            "Frames that closed their connection, by reason.",
+            &["reason"],
+        );
+        Metrics {
+            received,
+            rejected,
+            events_processed: counter(&r, "tongguan_events_processed_total", "Events that went through the rules."),
+            events_duplicate_retransmit: dup.with_label_values(&["retransmit"]),
+            events_duplicate_too_old: dup.with_label_values(&["too_old"]),
+            events_late: counter(&r, "tongguan_events_late_total", "Events older than their shard's watermark: counted, not processed."),
+            batches: counter(&r, "tongguan_batches_received_total", "Event batches that entered the pipeline."),
+            detections: counter(&r, "tongguan_detections_total", "Conditions found by the rules (new or re-notified)."),
+            conditions_cleared: counter(&r, "tongguan_conditions_cleared_total", "Open conditions that cleared."),
+            state_expired: counter(&r, "tongguan_engine_state_expired_total", "Conditions and count windows forgotten after the state TTL."),
+            incidents_opened: counter(&r, "tongguan_incidents_opened_total", "Incidents opened by the correlator."),
+            incidents_closed: counter(&r, "tongguan_incidents_closed_total", "Incidents closed when the watermark passed their window."),
+            incidents_open,
+            warnings: counter_vec(&r, "tongguan_warnings_total", "Warnings out of the correlator (new incidents and updates).", &["category", "severity"]),
+            orders: counter_vec(&r, "tongguan_orders_dispatched_total", "New dispatch orders handed to subscribers.", &["street", "severity"]),
+            order_updates: counter_vec(&r, "tongguan_order_updates_total", "Updates of dispatched orders (a source joined, severity rose).", &["street", "severity"]),
+            orders_acked: counter_vec(&r, "tongguan_orders_acked_total", "Order acknowledgements received, by outcome.", &["outcome"]),
+            orders_dropped: counter_vec(&r, "tongguan_orders_dropped_total", "Orders not delivered to a subscriber, by reason.", &["reason"]),
+            event_to_order,
+            frames_rejected,
+            connections: gauge_vec(&r, "tongguan_connections", "Open connections, by role.", &["role"]),
+            connections_total: counter_vec(&r, "tongguan_connections_total", "Connections accepted, by role.", &["role"]),
+            backpressure: counter(&r, "tongguan_ingest_backpressure_total", "Times ingest found a shard queue full and stopped reading."),
+            shard_queue: gauge_vec(&r, "tongguan_shard_queue_batches", "Batches waiting in each shard's queue.", &["shard"]),
+            shard_devices: gauge_vec(&r, "tongguan_shard_devices", "Devices tracked by each shard.", &["shard"]),
+            subscribers: gauge_vec(&r, "tongguan_subscribers", "Subscribers connected, by scope.", &["scope"]),
+            registry: r,
+        }
+    }
+
+    /// The counter of events received from `source` about `category`.
+    #[inline]
+    pub fn received(&self, source: Source, category: Category) -> &IntCounter {
+        &self.received[source.index() * Category::ALL.len() + category.index()]
+    }
+
+    /// The counter of events rejected for `reason`.
+    #[inline]
+    pub fn rejected(&self, reason: RejectReason) -> &IntCounter {
+        &self.rejected[reason as usize - 1]
+    }
+
+    /// Counts a warning.
+    pub fn warning(&self, category: Category, severity: Severity) {
+        self.warnings
+            .with_label_values(&[category.name(), severity.name()])
+            .inc();
+    }
+
+    /// Counts an order (revision 1) or an update, for a street code or
+    /// "none", and observes its latency.
+    pub fn order(&self, street: &str, severity: Severity, revision: u32, latency_s: f64) {
+        let vec = if revision <= 1 { &self.orders } else { &self.order_updates };
+        vec.with_label_values(&[street, severity.name()]).inc();
+        self.event_to_order[severity as usize].observe(latency_s);
+    }
+
+    /// Counts an acknowledgement.
+    pub fn order_acked(&self, outcome: &str) {
+        self.orders_acked.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts an order not delivered.
+    pub fn order_dropped(&self, reason: &str) {
+        self.orders_dropped.with_label_values(&[reason]).inc();
+    }
+
+    /// Counts a frame that closed its connection.
+    pub fn frame_rejected(&self, reason: &str) {
+        self.frames_rejected.with_label_values(&[reason]).inc();
+    }
+
+    /// A connection of `role` opened (+1) or closed (-1).
+    pub fn connection(&self, role: &str, delta: i64) {
+        self.connections.with_label_values(&[role]).add(delta);
+        if delta > 0 {
+            self.connections_total.with_label_values(&[role]).inc();
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("exposition is UTF-8")
+    }
+}

@@ -1,0 +1,232 @@
+//! TLS for QUIC on both ends: the hub's server config (a configured
+//! certificate, or a self-signed one for development) and the client's
+//! (trust a given certificate, or, on loopback only, any certificate).
+//! TLS 1.3 only, ring as the crypto provider, ALPN `tongguan/1`.
+
+use crate::wire::ALPN;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why TLS could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A certificate or key file could not be read or parsed.
+    #[error("{path}: {what}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        what: String,
+    },
+    /// rustls or quinn refused the configuration.
+    #[error("TLS setup failed: {0}")]
+    Setup(String),
+    /// Asked to trust any certificate for a hub that is not on loopback.
+    #[error(
+        "hub {0} is not on loopback: give the hub's certificate (--ca FILE) instead of trusting any"
+    )]
+    InsecureOffLoopback(SocketAddr),
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn setup<E: std::fmt::Display>(e: E) -> TlsError {
+    TlsError::Setup(e.to_string())
+}
+
+/// The hub's certificate: a DER chain and its key.
+pub struct Identity {
+    /// Certificate chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
+    pub key: PrivateKeyDer<'static>,
+    /// Whether it was generated at start (development).
+    pub self_signed: bool,
+    /// The chain as PEM, for clients to trust.
+    pub pem: String,
+}
+
+impl Identity {
+    /// Loads a PEM certificate chain and key.
+    pub fn load(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
+        let file_err = |p: &Path, what: String| TlsError::File {
+            path: p.display().to_string(),
+            what,
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| file_err(cert, e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| file_err(cert, e.to_string()))?;
+        if chain.is_empty() {
+            return Err(file_err(cert, "no certificate in the file".into()));
+        }
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?;
+        let pem = std::fs::read_to_string(cert).map_err(|e| file_err(cert, e.to_string()))?;
+        Ok(Identity {
+            chain,
+            key,
+            self_signed: false,
+            pem,
+        })
+    }
+
+    /// A self-signed certificate for localhost, 127.0.0.1 and ::1.
+    pub fn self_signed() -> Result<Identity, TlsError> {
+        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let ck = rcgen::generate_simple_self_signed(names).map_err(setup)?;
+        let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der()).map_err(setup)?;
+        Ok(Identity {
+            chain: vec![ck.cert.der().clone()],
+            key,
+            self_signed: true,
+            pem: ck.cert.pem(),
+        })
+    }
+}
+
+/// Transport settings shared by both ends: room for large batches in
+/// flight, one bidirectional stream per connection.
+fn transport(idle: Duration, server: bool) -> Result<quinn::TransportConfig, TlsError> {
+    let mut t = quinn::TransportConfig::default();
+    t.max_idle_timeout(Some(idle.try_into().map_err(setup)?));
+    t.keep_alive_interval(Some(idle / 3));
+    t.stream_receive_window((8u32 << 20).into());
+    t.receive_window((16u32 << 20).into());
+    t.send_window(16 << 20);
+    if server {
+        t.max_concurrent_bidi_streams(1u32.into());
+        t.max_concurrent_uni_streams(0u32.into());
+    } else {
+        t.max_concurrent_bidi_streams(0u32.into());
+        t.max_concurrent_uni_streams(0u32.into());
+    }
+    Ok(t)
+}
+
+/// The hub's QUIC server config.
+pub fn server_config(id: &Identity, idle: Duration) -> Result<quinn::ServerConfig, TlsError> {
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(setup)?
+        .with_no_client_auth()
+        .with_single_cert(id.chain.clone(), id.key.clone_key())
+        .map_err(setup)?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(setup)?;
+    let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    cfg.transport_config(Arc::new(transport(idle, true)?));
+    Ok(cfg)
+}
+
+/// What a client trusts.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Exactly these certificates (the hub's own, or a CA).
+    Certificates(Vec<CertificateDer<'static>>),
+    /// Any certificate, for a hub on loopback in development.
+    AnyOnLoopback,
+}
+
+impl Trust {
+    /// Trusts the certificates in a PEM file.
+    pub fn pem_file(path: &Path) -> Result<Trust, TlsError> {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| TlsError::File {
+                path: path.display().to_string(),
+                what: e.to_string(),
+            })?;
+        Ok(Trust::Certificates(certs))
+    }
+}
+
+/// A QUIC client config for a hub at `hub`.
+pub fn client_config(trust: &Trust, hub: SocketAddr) -> Result<quinn::ClientConfig, TlsError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(setup)?;
+    let mut tls = match trust {
+        Trust::Certificates(certs) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in certs {
+                roots.add(c.clone()).map_err(setup)?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::AnyOnLoopback => {
+            if !hub.ip().is_loopback() {
+                return Err(TlsError::InsecureOffLoopback(hub));
+            }
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
+                .with_no_client_auth()
+        }
+    };
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(setup)?;
+    let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
+    cfg.transport_config(Arc::new(transport(Duration::from_secs(30), false)?));
+    Ok(cfg)
+}
+
+/// Accepts any certificate but still checks the handshake signatures, so
+/// the session is encrypted to whoever holds the key. Only ever built for
+/// a loopback address.
+#[derive(Debug)]
+struct AnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
