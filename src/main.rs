@@ -1,1 +1,168 @@
-fn main(){}
+//! The `tongguan` binary: `serve` runs the hub (the default when no
+//! subcommand is given), `check` validates a config offline.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tongguan::config::Config;
+use tongguan::hub::Hub;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// tongguan: real-time alert hub for a district's unified operations
+/// platform (一网统管). Devices stream events over QUIC; the hub dedups,
+/// thresholds and correlates them and dispatches orders to the street
+/// platforms that own the place.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub (the default). Without --config it serves on embedded
+    /// development defaults: QUIC on 127.0.0.1:4433, HTTP on 127.0.0.1:9464,
+    /// a self-signed certificate, the sample map of Putuo, default rules,
+    /// development tokens (refused on non-loopback addresses).
+    Serve(ServeArgs),
+    /// Check a config, its rules and region map without serving; exits
+    /// non-zero with the file and field at fault.
+    Check {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Config file (TOML) laid over the embedded defaults.
+    #[arg(long, env = "TONGGUAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// QUIC listen address (UDP), overriding hub.listen.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// HTTP listen address for /metrics and health, overriding hub.admin.
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+    /// Data directory (created if missing), overriding hub.data_dir. The
+    /// hub writes its certificate there as hub-cert.pem for clients.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Engine shard threads (0 = one per core), overriding hub.shards.
+    #[arg(long)]
+    shards: Option<usize>,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args),
+        Command::Check { config } => check(&config),
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
+        None => Config::embedded(),
+    })
+}
+
+fn check(path: &PathBuf) -> Result<()> {
+    let config = load(Some(path))?;
+    if let Some(rules) = &config.hub.rules {
+        let text = std::fs::read_to_string(rules).with_context(|| format!("reading {}", rules.display()))?;
+        tongguan::engine::RuleSet::from_toml(&text).with_context(|| format!("rules {}", rules.display()))?;
+    }
+    if let Some(map) = &config.hub.region_map {
+        let text = std::fs::read_to_string(map).with_context(|| format!("reading {}", map.display()))?;
+        tongguan::geo::RegionMap::from_geojson(&text).with_context(|| format!("region map {}", map.display()))?;
+    }
+    config.check_exposure()?;
+    println!("{}: ok", path.display());
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    let mut config = load(args.config.as_ref())?;
+    if let Some(a) = args.listen {
+        config.hub.listen = a;
+    }
+    if let Some(a) = args.admin {
+        config.hub.admin = a;
+    }
+    if let Some(d) = args.data_dir {
+        config.hub.data_dir = d;
+    }
+    if let Some(n) = args.shards {
+        config.hub.shards = n;
+    }
+    let data_dir = config.hub.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tongguan-io")
+        .build()
+        .context("starting the tokio runtime")?;
+    runtime.block_on(async move {
+        let hub = Hub::start(config).await?;
+        let cert = data_dir.join("hub-cert.pem");
+        std::fs::write(&cert, &hub.cert_pem).with_context(|| format!("writing {}", cert.display()))?;
+        println!(
+            "tongguan serving: QUIC {} (certificate in {}), HTTP http://{}/metrics",
+            hub.quic_addr,
+            cert.display(),
+            hub.admin_addr
+        );
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        hub.shutdown(Duration::from_secs(10)).await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -136,7 +136,7 @@ impl Metrics {
             "Frames that closed their connection, by reason.",
             &["reason"],
         );
-        Metrics {
+        let m = Metrics {
             received,
             rejected,
             events_processed: counter(&r, "tongguan_events_processed_total", "Events that went through the rules."),
@@ -164,7 +164,23 @@ impl Metrics {
             shard_devices: gauge_vec(&r, "tongguan_shard_devices", "Devices tracked by each shard.", &["shard"]),
             subscribers: gauge_vec(&r, "tongguan_subscribers", "Subscribers connected, by scope.", &["scope"]),
             registry: r,
+        };
+        // Series that exist from the start read 0, not "no data".
+        for reason in ["auth_failed", "forbidden", "protocol_violation", "frame_too_large", "invalid_batch", "hello_timeout"] {
+            m.frames_rejected.with_label_values(&[reason]);
         }
+        for outcome in ["confirmed", "false_alarm", "resolved"] {
+            m.orders_acked.with_label_values(&[outcome]);
+        }
+        m.orders_dropped.with_label_values(&["subscriber_too_slow"]);
+        for role in ["device", "subscriber"] {
+            m.connections.with_label_values(&[role]);
+            m.connections_total.with_label_values(&[role]);
+        }
+        for scope in ["street", "district"] {
+            m.subscribers.with_label_values(&[scope]);
+        }
+        m
     }
 
     /// The counter of events received from `source` about `category`.
