@@ -89,6 +89,16 @@ impl DeviceClient {
         }
     }
 
+    /// Takes the ack stream, so one task can send while another reads
+    /// acks. Afterwards [`DeviceClient::recv_ack`] reports the stream gone.
+    pub fn take_acks(&mut self) -> Acks {
+        let (_, empty) = mpsc::unbounded_channel();
+        Acks {
+            rx: std::mem::replace(&mut self.acks, empty),
+            conn: self.conn.clone(),
+        }
+    }
+
     /// Sends a batch and waits for its ack.
     pub async fn send_and_wait(&mut self, events: &[WireEvent]) -> Result<BatchAck, ClientError> {
         let seq = self.send_batch(events).await?;
@@ -124,5 +134,21 @@ impl DeviceClient {
         let _ = self.send.finish();
         self.conn.close(0u32.into(), b"done");
         self.endpoint.wait_idle().await;
+    }
+}
+
+/// A device connection's acks, taken to be read in a task of their own.
+pub struct Acks {
+    rx: mpsc::UnboundedReceiver<Result<BatchAck, ClientError>>,
+    conn: quinn::Connection,
+}
+
+impl Acks {
+    /// The next ack, in batch order.
+    pub async fn recv(&mut self) -> Result<BatchAck, ClientError> {
+        match self.rx.recv().await {
+            Some(r) => r,
+            None => Err(explain(&self.conn, "ack reader ended")),
+        }
     }
 }

@@ -8,5 +8,5 @@ mod device;
 mod subscriber;
 
 pub use connect::{ClientError, ClientOptions};
-pub use device::DeviceClient;
+pub use device::{Acks, DeviceClient};
 pub use subscriber::SubscriberClient;

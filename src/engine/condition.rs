@@ -86,7 +86,8 @@ impl Condition {
             Test::Rate {
                 limit_per_min,
                 clear_per_min,
-            } => self.rate(limit_per_min, clear_per_min, value, time_ms, repeat_ms),
+                interval_ms,
+            } => self.rate(limit_per_min, clear_per_min, interval_ms, value, time_ms, repeat_ms),
             Test::Count { .. } => unreachable!("count rules use CountWindow"),
         }
     }
@@ -129,10 +130,11 @@ impl Condition {
         }
     }
 
-    fn rate(&mut self, limit: f64, clear: f64, value: f64, t: i64, repeat_ms: i64) -> Step {
+    fn rate(&mut self, limit: f64, clear: f64, interval_ms: i64, value: f64, t: i64, repeat_ms: i64) -> Step {
         let prev = (self.prev_value, self.prev_time_ms);
-        if t <= prev.1 {
-            // Out of order or same instant: no rate to compute.
+        if prev.1 != i64::MIN && t.saturating_sub(prev.1) < interval_ms {
+            // Too close to the reference reading (or out of order): the
+            // reference stays, and a trend is measured over the interval.
             return Step::Hold;
         }
         self.prev_value = value;
@@ -327,10 +329,12 @@ mod tests {
         let t = Test::Rate {
             limit_per_min: 50.0,
             clear_per_min: 10.0,
+            interval_ms: 30_000,
         };
         let mut c = Condition::default();
         assert_eq!(c.step(&t, 100.0, 0, HOUR), Step::Hold);
         assert_eq!(c.step(&t, 120.0, 60_000, HOUR), Step::Hold, "20/min is slow");
+        assert_eq!(c.step(&t, 130.0, 60_001, HOUR), Step::Hold, "too close to measure");
         assert_eq!(c.step(&t, 180.0, 90_000, HOUR), Step::Fire { repeat: 0 }, "120/min");
         assert_eq!(c.step(&t, 200.0, 120_000, HOUR), Step::Hold, "40/min: still rising");
         assert_eq!(c.step(&t, 201.0, 180_000, HOUR), Step::Clear);

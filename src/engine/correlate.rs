@@ -176,11 +176,13 @@ impl Correlator {
             inc.dirty = false;
             inc.revision += 1;
             let severity = inc.severity();
+            // The first rule of the highest severity leads, so the plan
+            // only changes when a more severe rule joins.
             let lead = inc
                 .detections
                 .iter()
                 .filter_map(|d| self.rules.get(d.category))
-                .max_by_key(|r| r.severity)
+                .reduce(|a, b| if b.severity > a.severity { b } else { a })
                 .expect("an incident holds at least one detection of a ruled category");
             let deadline_ms = inc
                 .detections

@@ -31,8 +31,10 @@ pub enum RuleKind {
     Above,
     /// Value at or below `limit` for `for`; clears at or above `clear`.
     Below,
-    /// Value rising by at least `limit` per minute between two readings of
-    /// one device; clears when the rise per minute is at or below `clear`.
+    /// Value rising by at least `limit` per minute, measured between
+    /// readings of one device at least `window` apart (default 1 minute, so
+    /// jitter between close readings is not taken for a trend); clears
+    /// when the rise per minute is at or below `clear`.
     Rate,
     /// At least `count` events of the category in one cell within `window`.
     Count,
@@ -60,7 +62,7 @@ pub struct RuleSpec {
     /// Events needed (count rules).
     #[serde(default)]
     pub count: Option<u32>,
-    /// Window for count rules.
+    /// Window for count rules; shortest measuring interval for rate rules.
     #[serde(default, with = "humantime_serde")]
     pub window: Option<Duration>,
     /// Severity of a single-source warning.
@@ -121,6 +123,8 @@ pub enum Test {
         limit_per_min: f64,
         /// Clears at or below this rise per minute.
         clear_per_min: f64,
+        /// Readings closer than this to the reference are not measured, ms.
+        interval_ms: i64,
     },
     /// See [`RuleKind::Count`].
     Count {
@@ -220,6 +224,7 @@ impl RuleSet {
                     Test::Rate {
                         limit_per_min: limit,
                         clear_per_min: clear,
+                        interval_ms: ms(spec.window.unwrap_or(Duration::from_secs(60))).max(1),
                     }
                 }
                 RuleKind::Count => {

@@ -10,7 +10,7 @@ use std::fmt;
 pub enum ErrorCode {
     /// Normal close: the peer is done.
     NoError = 0x00,
-    /// HELLO missing, token unknown, or token not valid for the role.
+    /// No token, an unknown token, or a token not valid for the role.
     AuthFailed = 0x01,
     /// Authenticated, but asked for something the token may not see
     /// (a street token subscribing to another street).

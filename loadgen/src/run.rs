@@ -1,0 +1,293 @@
+//! One run: sender tasks (one per connection) offering events at a fixed
+//! rate from a schedule, subscriber tasks (one per street) receiving and
+//! acknowledging orders, and the latency bookkeeping between them.
+//!
+//! Open loop: event i of a connection is due at start + i/rate. Latency is
+//! measured from that intended time, so a hub that stalls the sender shows
+//! up as latency, not as a politely slower sender.
+
+use crate::population::Population;
+use crate::report::Summary;
+use crate::Args;
+use anyhow::{Context, Result};
+use hdrhistogram::Histogram;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tongguan::client::{ClientOptions, DeviceClient, SubscriberClient};
+use tongguan::geo::RegionMap;
+use tongguan::tls::Trust;
+use tongguan::wire::control::Outcome;
+use tongguan::wire::WireEvent;
+
+/// Intended send times of breach readings, the only events that can
+/// trigger an order, by (device, seq).
+type Triggers = Arc<Mutex<HashMap<(u64, u64), Instant>>>;
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    rejected: AtomicU64,
+    batches: AtomicU64,
+    errors: AtomicU64,
+    orders: AtomicU64,
+    order_acks: AtomicU64,
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn options(args: &Args, token: String) -> Result<ClientOptions> {
+    let trust = match &args.ca {
+        Some(p) => Trust::pem_file(p).with_context(|| format!("reading {}", p.display()))?,
+        None => Trust::AnyOnLoopback,
+    };
+    Ok(ClientOptions {
+        hub: args.hub,
+        server_name: "localhost".into(),
+        trust,
+        token,
+        client_name: format!("loadgen/{}", env!("CARGO_PKG_VERSION")),
+    })
+}
+
+pub async fn run(args: Args) -> Result<Summary> {
+    let counters = Arc::new(Counters::default());
+    let triggers: Triggers = Arc::default();
+    let latency = Arc::new(Mutex::new(
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+    ));
+    let seed = args.seed.unwrap_or_else(|| unix_ms() as u64);
+
+    let mut subscribers = Vec::new();
+    if args.subscribe {
+        for street in RegionMap::sample().streets() {
+            let opts = options(&args, format!("{}{}", args.street_token_prefix, street.code))?;
+            let sub = SubscriberClient::connect(&opts, &street.code, 0)
+                .await
+                .with_context(|| format!("subscribing to street {}", street.code))?;
+            subscribers.push(tokio::spawn(listen(
+                sub,
+                counters.clone(),
+                triggers.clone(),
+                latency.clone(),
+                args.false_alarm_share,
+                seed ^ street.code.parse::<u64>().unwrap_or(0),
+            )));
+        }
+    }
+
+    let start = Instant::now();
+    let mut senders = Vec::new();
+    if args.rate > 0 {
+        let per_conn = args.devices.div_ceil(args.connections);
+        for c in 0..args.connections {
+            let opts = options(&args, args.token.clone())?;
+            let client = DeviceClient::connect(&opts).await.context("connecting a device")?;
+            // Device ids: a per-run base so repeated runs against one hub
+            // are not taken for retransmits.
+            let base = (seed % 1_000_000) * 10_000_000 + (c * per_conn) as u64;
+            let mut rng = fastrand::Rng::with_seed(seed.wrapping_add(c as u64));
+            let population = Population::new(per_conn, base, &mut rng);
+            senders.push(tokio::spawn(send(
+                client,
+                population,
+                rng,
+                args.clone(),
+                args.rate as f64 / args.connections as f64,
+                start,
+                counters.clone(),
+                triggers.clone(),
+            )));
+        }
+        for s in senders {
+            if let Err(e) = s.await.context("sender task")? {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "sender stopped");
+            }
+        }
+    } else {
+        tokio::time::sleep(args.duration).await;
+    }
+    let sending = start.elapsed();
+    tokio::time::sleep(args.drain).await;
+    for s in subscribers {
+        s.abort();
+    }
+
+    let h = latency.lock().expect("latency lock");
+    let ms = |q: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 };
+    let acked = counters.acked.load(Ordering::Relaxed);
+    Ok(Summary {
+        sent: counters.sent.load(Ordering::Relaxed),
+        acked,
+        rejected: counters.rejected.load(Ordering::Relaxed),
+        events_per_sec: acked as f64 / sending.as_secs_f64().max(1e-9),
+        orders_received: counters.orders.load(Ordering::Relaxed),
+        latency_samples: h.len(),
+        latency_p50_ms: ms(0.5),
+        latency_p99_ms: ms(0.99),
+        latency_p999_ms: ms(0.999),
+        latency_max_ms: if h.is_empty() { 0.0 } else { h.max() as f64 / 1000.0 },
+        errors: counters.errors.load(Ordering::Relaxed),
+        batches: counters.batches.load(Ordering::Relaxed),
+        order_acks_sent: counters.order_acks.load(Ordering::Relaxed),
+        duration_s: sending.as_secs_f64(),
+        rate_target: args.rate,
+        devices: args.devices,
+        connections: args.connections,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    mut client: DeviceClient,
+    mut population: Population,
+    mut rng: fastrand::Rng,
+    args: Args,
+    rate: f64,
+    start: Instant,
+    counters: Arc<Counters>,
+    triggers: Triggers,
+) -> Result<()> {
+    let mut acks = client.take_acks();
+    let window = Arc::new(tokio::sync::Semaphore::new(args.window));
+    let ack_task = {
+        let counters = counters.clone();
+        let window = window.clone();
+        tokio::spawn(async move {
+            while let Ok(ack) = acks.recv().await {
+                counters.acked.fetch_add(u64::from(ack.accepted), Ordering::Relaxed);
+                counters.rejected.fetch_add(u64::from(ack.rejected), Ordering::Relaxed);
+                window.add_permits(1);
+            }
+        })
+    };
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let total = (rate * args.duration.as_secs_f64()) as u64;
+    let incident_every = if args.incidents > 0.0 {
+        (rate / args.incidents).max(1.0) as u64
+    } else {
+        u64::MAX
+    };
+    let mut batch: Vec<WireEvent> = Vec::with_capacity(args.batch);
+    let mut batch_started: Option<Instant> = None;
+    let devices = population.devices.len();
+    let mut i = 0u64;
+    while i < total {
+        let due = start + interval.mul_f64(i as f64);
+        let now = Instant::now();
+        // Send what is due; flush early if the batch is full or old.
+        if due > now {
+            let flush_at = batch_started.map(|t| t + args.flush);
+            if let Some(f) = flush_at.filter(|f| *f <= due) {
+                tokio::time::sleep_until(f.into()).await;
+                flush(&mut client, &mut batch, &mut batch_started, &window, &counters, &args, &mut rng).await?;
+                continue;
+            }
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let time_ms = unix_ms();
+        if i % incident_every == incident_every / 2 {
+            let mut t = triggers.lock().expect("lock");
+            if t.len() > 100_000 {
+                // Orders come within seconds; older triggers will not match.
+                t.retain(|_, at| due.saturating_duration_since(*at) < Duration::from_secs(120));
+            }
+            drop(t);
+            for e in population.start_incident(due, time_ms, &mut rng) {
+                triggers.lock().expect("lock").insert((e.device_id, e.seq), due);
+                batch.push(e);
+            }
+        }
+        let (e, breach) = population.reading(rng.usize(..devices), due, time_ms, &mut rng);
+        if breach {
+            triggers.lock().expect("lock").insert((e.device_id, e.seq), due);
+        }
+        batch.push(e);
+        batch_started.get_or_insert(due);
+        i += 1;
+        if batch.len() >= args.batch {
+            flush(&mut client, &mut batch, &mut batch_started, &window, &counters, &args, &mut rng).await?;
+        }
+    }
+    flush(&mut client, &mut batch, &mut batch_started, &window, &counters, &args, &mut rng).await?;
+    // Wait for the outstanding acks (bounded).
+    let _ = tokio::time::timeout(Duration::from_secs(5), window.acquire_many(args.window as u32)).await;
+    ack_task.abort();
+    client.close().await;
+    Ok(())
+}
+
+async fn flush(
+    client: &mut DeviceClient,
+    batch: &mut Vec<WireEvent>,
+    started: &mut Option<Instant>,
+    window: &tokio::sync::Semaphore,
+    counters: &Counters,
+    args: &Args,
+    rng: &mut fastrand::Rng,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let copies = if rng.f64() < args.retransmit_share { 2 } else { 1 };
+    for _ in 0..copies {
+        window.acquire().await.expect("semaphore open").forget();
+        client.send_batch(batch).await.context("sending a batch")?;
+        counters.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+    }
+    batch.clear();
+    *started = None;
+    Ok(())
+}
+
+async fn listen(
+    mut sub: SubscriberClient,
+    counters: Arc<Counters>,
+    triggers: Triggers,
+    latency: Arc<Mutex<Histogram<u64>>>,
+    false_alarm_share: f64,
+    seed: u64,
+) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    loop {
+        let order = match sub.next_order().await {
+            Ok(o) => o,
+            Err(e) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "subscriber stopped");
+                return;
+            }
+        };
+        let received = Instant::now();
+        counters.orders.fetch_add(1, Ordering::Relaxed);
+        // The event that made this revision: the first for a new order,
+        // the newest for an update.
+        let trigger = if order.revision <= 1 { order.events.first() } else { order.events.last() };
+        if let Some(t) = trigger {
+            if let Some(due) = triggers.lock().expect("lock").get(&(t.device, t.seq)) {
+                let us = received.saturating_duration_since(*due).as_micros() as u64;
+                latency.lock().expect("lock").saturating_record(us.max(1));
+            } else {
+                tracing::debug!(device = t.device, seq = t.seq, category = %t.category, "order trigger not sent by this run");
+            }
+        }
+        if order.revision <= 1 {
+            let outcome = if rng.f64() < false_alarm_share {
+                Outcome::FalseAlarm
+            } else {
+                Outcome::Confirmed
+            };
+            if sub.ack(&order.id, outcome, "loadgen").await.is_ok() {
+                counters.order_acks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
