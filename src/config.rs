@@ -216,12 +216,13 @@ impl Config {
             }
             None => "embedded defaults".to_owned(),
         };
-        let config: Config = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Parse {
-                origin,
-                message: e.to_string(),
-            })?;
+        let config: Config =
+            toml::Value::Table(merged)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    origin,
+                    message: e.to_string(),
+                })?;
         config.check()?;
         Ok(config)
     }
@@ -230,7 +231,9 @@ impl Config {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         let l = &self.limits;
         if l.max_batch_events == 0 || l.max_frame_bytes < 1024 {
-            return bad("limits.max_batch_events must be > 0 and limits.max_frame_bytes >= 1024".into());
+            return bad(
+                "limits.max_batch_events must be > 0 and limits.max_frame_bytes >= 1024".into(),
+            );
         }
         if l.shard_queue_batches == 0 || l.subscriber_queue_orders == 0 {
             return bad("queue limits must be > 0".into());
@@ -302,7 +305,10 @@ mod tests {
     #[test]
     fn embedded_defaults_serve_on_loopback() {
         let c = Config::embedded();
-        assert_eq!(c.hub.listen, "127.0.0.1:4433".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            c.hub.listen,
+            "127.0.0.1:4433".parse::<SocketAddr>().unwrap()
+        );
         assert_eq!(c.hub.admin, "127.0.0.1:9464".parse::<SocketAddr>().unwrap());
         assert!(c.auth.development);
         c.check_exposure().unwrap();
@@ -311,29 +317,45 @@ mod tests {
 
     #[test]
     fn a_file_overrides_only_what_it_says() {
-        let c = Config::from_layers(Some(("t.toml".into(), "[engine]\nrepeat_interval = \"10s\"\n"))).unwrap();
+        let c = Config::from_layers(Some((
+            "t.toml".into(),
+            "[engine]\nrepeat_interval = \"10s\"\n",
+        )))
+        .unwrap();
         assert_eq!(c.engine.repeat_interval, Duration::from_secs(10));
         assert_eq!(c.engine.correlation_window, Duration::from_secs(60));
     }
 
     #[test]
     fn development_tokens_are_refused_off_loopback() {
-        let c = Config::from_layers(Some(("t.toml".into(), "[hub]\nlisten = \"0.0.0.0:4433\"\n"))).unwrap();
+        let c = Config::from_layers(Some((
+            "t.toml".into(),
+            "[hub]\nlisten = \"0.0.0.0:4433\"\n",
+        )))
+        .unwrap();
         let e = c.check_exposure().unwrap_err().to_string();
         assert!(e.contains("0.0.0.0:4433"), "{e}");
         let own = "[hub]\nlisten = \"0.0.0.0:4433\"\n[[auth.device]]\nname=\"gw\"\ntoken=\"0123456789abcdef\"\n";
         let c = Config::from_layers(Some(("t.toml".into(), own))).unwrap();
         c.check_exposure().unwrap();
-        assert!(c.auth.subscriber.is_empty(), "an [auth] table replaces the defaults whole");
+        assert!(
+            c.auth.subscriber.is_empty(),
+            "an [auth] table replaces the defaults whole"
+        );
     }
 
     #[test]
     fn unknown_fields_and_bad_values_are_named() {
-        let e = Config::from_layers(Some(("t.toml".into(), "[hub]\nlisten_addr = 1\n"))).unwrap_err().to_string();
-        assert!(e.contains("listen_addr") && e.contains("t.toml"), "{e}");
-        let e = Config::from_layers(Some(("t.toml".into(), "[limits]\nhello_timeout = \"soon\"\n")))
+        let e = Config::from_layers(Some(("t.toml".into(), "[hub]\nlisten_addr = 1\n")))
             .unwrap_err()
             .to_string();
+        assert!(e.contains("listen_addr") && e.contains("t.toml"), "{e}");
+        let e = Config::from_layers(Some((
+            "t.toml".into(),
+            "[limits]\nhello_timeout = \"soon\"\n",
+        )))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("hello_timeout") || e.contains("soon"), "{e}");
     }
 }

@@ -40,7 +40,8 @@ pub fn neighbourhood(cell: u64) -> impl Iterator<Item = u64> {
 /// The parent cell used as shard key.
 pub fn shard_key(cell: u64) -> u64 {
     let cell = CellIndex::try_from(cell).expect("cell index from cell_of");
-    cell.parent(SHARD_RESOLUTION).map_or(u64::from(cell), u64::from)
+    cell.parent(SHARD_RESOLUTION)
+        .map_or(u64::from(cell), u64::from)
 }
 
 /// The centre of a cell, (lat, lon) degrees.
@@ -146,7 +147,8 @@ impl RegionMap {
                 geo_types::Geometry::MultiPolygon(mp) => mp.0,
                 _ => return Err(bad("geometry must be a Polygon or MultiPolygon".into())),
             };
-            let id = StreetId::try_from(streets.len()).map_err(|_| bad("too many streets".into()))?;
+            let id =
+                StreetId::try_from(streets.len()).map_err(|_| bad("too many streets".into()))?;
             let mut tiler = TilerBuilder::new(CELL_RESOLUTION)
                 .containment_mode(ContainmentMode::ContainsCentroid)
                 .build();
@@ -158,7 +160,11 @@ impl RegionMap {
             for cell in tiler.into_coverage() {
                 cells.entry(u64::from(cell)).or_insert(id);
             }
-            streets.push(Street { code, name, name_en });
+            streets.push(Street {
+                code,
+                name,
+                name_en,
+            });
         }
         if streets.is_empty() {
             return Err(RegionMapError::Empty);
@@ -215,9 +221,10 @@ impl RegionMap {
         owned.sort_unstable();
         // The cell whose whole neighbourhood is this street's, so that a
         // point there is well inside.
-        let inner = owned.iter().copied().find(|&c| {
-            neighbourhood(c).all(|n| self.street_of(n) == Some(id))
-        });
+        let inner = owned
+            .iter()
+            .copied()
+            .find(|&c| neighbourhood(c).all(|n| self.street_of(n) == Some(id)));
         inner.or(owned.first().copied()).map(cell_center)
     }
 }

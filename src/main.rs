@@ -99,12 +99,16 @@ fn load(path: Option<&PathBuf>) -> Result<Config> {
 fn check(path: &PathBuf) -> Result<()> {
     let config = load(Some(path))?;
     if let Some(rules) = &config.hub.rules {
-        let text = std::fs::read_to_string(rules).with_context(|| format!("reading {}", rules.display()))?;
-        tongguan::engine::RuleSet::from_toml(&text).with_context(|| format!("rules {}", rules.display()))?;
+        let text = std::fs::read_to_string(rules)
+            .with_context(|| format!("reading {}", rules.display()))?;
+        tongguan::engine::RuleSet::from_toml(&text)
+            .with_context(|| format!("rules {}", rules.display()))?;
     }
     if let Some(map) = &config.hub.region_map {
-        let text = std::fs::read_to_string(map).with_context(|| format!("reading {}", map.display()))?;
-        tongguan::geo::RegionMap::from_geojson(&text).with_context(|| format!("region map {}", map.display()))?;
+        let text =
+            std::fs::read_to_string(map).with_context(|| format!("reading {}", map.display()))?;
+        tongguan::geo::RegionMap::from_geojson(&text)
+            .with_context(|| format!("region map {}", map.display()))?;
     }
     config.check_exposure()?;
     println!("{}: ok", path.display());
@@ -136,7 +140,8 @@ fn serve(args: ServeArgs) -> Result<()> {
     runtime.block_on(async move {
         let hub = Hub::start(config).await?;
         let cert = data_dir.join("hub-cert.pem");
-        std::fs::write(&cert, &hub.cert_pem).with_context(|| format!("writing {}", cert.display()))?;
+        std::fs::write(&cert, &hub.cert_pem)
+            .with_context(|| format!("writing {}", cert.display()))?;
         println!(
             "tongguan serving: QUIC {} (certificate in {}), HTTP http://{}/metrics",
             hub.quic_addr,

@@ -127,9 +127,13 @@ impl Metrics {
             .iter()
             .map(|s| hist.with_label_values(&[s.name()]))
             .collect();
-        let incidents_open = IntGauge::new("tongguan_incidents_open", "Incidents open in the correlator.")
-            .expect("valid metric");
-        r.register(Box::new(incidents_open.clone())).expect("unique metric");
+        let incidents_open = IntGauge::new(
+            "tongguan_incidents_open",
+            "Incidents open in the correlator.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(incidents_open.clone()))
+            .expect("unique metric");
         let frames_rejected = counter_vec(
             &r,
             "tongguan_frames_rejected_total",
@@ -139,34 +143,127 @@ impl Metrics {
         let m = Metrics {
             received,
             rejected,
-            events_processed: counter(&r, "tongguan_events_processed_total", "Events that went through the rules."),
+            events_processed: counter(
+                &r,
+                "tongguan_events_processed_total",
+                "Events that went through the rules.",
+            ),
             events_duplicate_retransmit: dup.with_label_values(&["retransmit"]),
             events_duplicate_too_old: dup.with_label_values(&["too_old"]),
-            events_late: counter(&r, "tongguan_events_late_total", "Events older than their shard's watermark: counted, not processed."),
-            batches: counter(&r, "tongguan_batches_received_total", "Event batches that entered the pipeline."),
-            detections: counter(&r, "tongguan_detections_total", "Conditions found by the rules (new or re-notified)."),
-            conditions_cleared: counter(&r, "tongguan_conditions_cleared_total", "Open conditions that cleared."),
-            state_expired: counter(&r, "tongguan_engine_state_expired_total", "Conditions and count windows forgotten after the state TTL."),
-            incidents_opened: counter(&r, "tongguan_incidents_opened_total", "Incidents opened by the correlator."),
-            incidents_closed: counter(&r, "tongguan_incidents_closed_total", "Incidents closed when the watermark passed their window."),
+            events_late: counter(
+                &r,
+                "tongguan_events_late_total",
+                "Events older than their shard's watermark: counted, not processed.",
+            ),
+            batches: counter(
+                &r,
+                "tongguan_batches_received_total",
+                "Event batches that entered the pipeline.",
+            ),
+            detections: counter(
+                &r,
+                "tongguan_detections_total",
+                "Conditions found by the rules (new or re-notified).",
+            ),
+            conditions_cleared: counter(
+                &r,
+                "tongguan_conditions_cleared_total",
+                "Open conditions that cleared.",
+            ),
+            state_expired: counter(
+                &r,
+                "tongguan_engine_state_expired_total",
+                "Conditions and count windows forgotten after the state TTL.",
+            ),
+            incidents_opened: counter(
+                &r,
+                "tongguan_incidents_opened_total",
+                "Incidents opened by the correlator.",
+            ),
+            incidents_closed: counter(
+                &r,
+                "tongguan_incidents_closed_total",
+                "Incidents closed when the watermark passed their window.",
+            ),
             incidents_open,
-            warnings: counter_vec(&r, "tongguan_warnings_total", "Warnings out of the correlator (new incidents and updates).", &["category", "severity"]),
-            orders: counter_vec(&r, "tongguan_orders_dispatched_total", "New dispatch orders handed to subscribers.", &["street", "severity"]),
-            order_updates: counter_vec(&r, "tongguan_order_updates_total", "Updates of dispatched orders (a source joined, severity rose).", &["street", "severity"]),
-            orders_acked: counter_vec(&r, "tongguan_orders_acked_total", "Order acknowledgements received, by outcome.", &["outcome"]),
-            orders_dropped: counter_vec(&r, "tongguan_orders_dropped_total", "Orders not delivered to a subscriber, by reason.", &["reason"]),
+            warnings: counter_vec(
+                &r,
+                "tongguan_warnings_total",
+                "Warnings out of the correlator (new incidents and updates).",
+                &["category", "severity"],
+            ),
+            orders: counter_vec(
+                &r,
+                "tongguan_orders_dispatched_total",
+                "New dispatch orders handed to subscribers.",
+                &["street", "severity"],
+            ),
+            order_updates: counter_vec(
+                &r,
+                "tongguan_order_updates_total",
+                "Updates of dispatched orders (a source joined, severity rose).",
+                &["street", "severity"],
+            ),
+            orders_acked: counter_vec(
+                &r,
+                "tongguan_orders_acked_total",
+                "Order acknowledgements received, by outcome.",
+                &["outcome"],
+            ),
+            orders_dropped: counter_vec(
+                &r,
+                "tongguan_orders_dropped_total",
+                "Orders not delivered to a subscriber, by reason.",
+                &["reason"],
+            ),
             event_to_order,
             frames_rejected,
-            connections: gauge_vec(&r, "tongguan_connections", "Open connections, by role.", &["role"]),
-            connections_total: counter_vec(&r, "tongguan_connections_total", "Connections accepted, by role.", &["role"]),
-            backpressure: counter(&r, "tongguan_ingest_backpressure_total", "Times ingest found a shard queue full and stopped reading."),
-            shard_queue: gauge_vec(&r, "tongguan_shard_queue_batches", "Batches waiting in each shard's queue.", &["shard"]),
-            shard_devices: gauge_vec(&r, "tongguan_shard_devices", "Devices tracked by each shard.", &["shard"]),
-            subscribers: gauge_vec(&r, "tongguan_subscribers", "Subscribers connected, by scope.", &["scope"]),
+            connections: gauge_vec(
+                &r,
+                "tongguan_connections",
+                "Open connections, by role.",
+                &["role"],
+            ),
+            connections_total: counter_vec(
+                &r,
+                "tongguan_connections_total",
+                "Connections accepted, by role.",
+                &["role"],
+            ),
+            backpressure: counter(
+                &r,
+                "tongguan_ingest_backpressure_total",
+                "Times ingest found a shard queue full and stopped reading.",
+            ),
+            shard_queue: gauge_vec(
+                &r,
+                "tongguan_shard_queue_batches",
+                "Batches waiting in each shard's queue.",
+                &["shard"],
+            ),
+            shard_devices: gauge_vec(
+                &r,
+                "tongguan_shard_devices",
+                "Devices tracked by each shard.",
+                &["shard"],
+            ),
+            subscribers: gauge_vec(
+                &r,
+                "tongguan_subscribers",
+                "Subscribers connected, by scope.",
+                &["scope"],
+            ),
             registry: r,
         };
         // Series that exist from the start read 0, not "no data".
-        for reason in ["auth_failed", "forbidden", "protocol_violation", "frame_too_large", "invalid_batch", "hello_timeout"] {
+        for reason in [
+            "auth_failed",
+            "forbidden",
+            "protocol_violation",
+            "frame_too_large",
+            "invalid_batch",
+            "hello_timeout",
+        ] {
             m.frames_rejected.with_label_values(&[reason]);
         }
         for outcome in ["confirmed", "false_alarm", "resolved"] {
@@ -205,7 +302,11 @@ impl Metrics {
     /// Counts an order (revision 1) or an update, for a street code or
     /// "none", and observes its latency.
     pub fn order(&self, street: &str, severity: Severity, revision: u32, latency_s: f64) {
-        let vec = if revision <= 1 { &self.orders } else { &self.order_updates };
+        let vec = if revision <= 1 {
+            &self.orders
+        } else {
+            &self.order_updates
+        };
         vec.with_label_values(&[street, severity.name()]).inc();
         self.event_to_order[severity as usize].observe(latency_s);
     }

@@ -26,7 +26,12 @@ pub enum Source {
 
 impl Source {
     /// Every source, in wire-code order.
-    pub const ALL: [Source; 4] = [Source::Sensor, Source::Video, Source::Hotline, Source::Patrol];
+    pub const ALL: [Source; 4] = [
+        Source::Sensor,
+        Source::Video,
+        Source::Hotline,
+        Source::Patrol,
+    ];
 
     /// The source with this wire code, if any.
     pub fn from_code(code: u8) -> Option<Source> {
@@ -202,7 +207,10 @@ impl CameraRef {
     /// Parses a 20-digit code.
     pub fn parse(code: &str) -> Option<CameraRef> {
         let bytes: [u8; 20] = code.as_bytes().try_into().ok()?;
-        bytes.iter().all(u8::is_ascii_digit).then_some(CameraRef(bytes))
+        bytes
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then_some(CameraRef(bytes))
     }
 
     /// Whether this names a camera.

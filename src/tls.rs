@@ -81,7 +81,11 @@ impl Identity {
 
     /// A self-signed certificate for localhost, 127.0.0.1 and ::1.
     pub fn self_signed() -> Result<Identity, TlsError> {
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+        let names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
         let ck = rcgen::generate_simple_self_signed(names).map_err(setup)?;
         let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der()).map_err(setup)?;
         Ok(Identity {

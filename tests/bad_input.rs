@@ -14,7 +14,15 @@ use tongguan::wire::ErrorCode;
 /// A well-behaved device gets an order through while `bad` misbehaves.
 async fn still_served(hub: &tongguan::hub::Hub, district: &mut SubscriberClient, device_id: u64) {
     let mut good = device(hub).await;
-    let e = event(device_id, 1, now_ms(), Category::Smoke, Source::Sensor, 7.0, point_in(CAOYANG));
+    let e = event(
+        device_id,
+        1,
+        now_ms(),
+        Category::Smoke,
+        Source::Sensor,
+        7.0,
+        point_in(CAOYANG),
+    );
     good.send_and_wait(&[e]).await.unwrap();
     let order = expect_order(district, 10).await;
     assert_eq!(order.events[0].device, device_id);
@@ -34,12 +42,17 @@ async fn a_malformed_batch_closes_that_connection_while_another_device_gets_orde
     let mut district = subscriber(&hub, DISTRICT_TOKEN, "district").await;
     let mut bad = device(&hub).await;
     // A BATCH frame whose payload is not a valid archive.
-    bad.send_raw(&encode_frame(FrameType::Batch, &[0xAB; 100])).await.unwrap();
+    bad.send_raw(&encode_frame(FrameType::Batch, &[0xAB; 100]))
+        .await
+        .unwrap();
     let reason = expect_closed(&bad, ErrorCode::InvalidBatch).await;
     assert!(reason.contains("validation"), "{reason}");
     still_served(&hub, &mut district, 501).await;
     let (_, body) = http_get(hub.admin_addr, "/metrics").await;
-    assert_eq!(metric(&body, "tongguan_frames_rejected_total", "invalid_batch"), 1.0);
+    assert_eq!(
+        metric(&body, "tongguan_frames_rejected_total", "invalid_batch"),
+        1.0
+    );
     hub.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -48,7 +61,9 @@ async fn a_huge_length_prefix_is_refused_without_reading_it() {
     let hub = start_hub("").await;
     let mut district = subscriber(&hub, DISTRICT_TOKEN, "district").await;
     let mut bad = device(&hub).await;
-    bad.send_raw(&encode_header(FrameType::Batch, u32::MAX as usize)).await.unwrap();
+    bad.send_raw(&encode_header(FrameType::Batch, u32::MAX as usize))
+        .await
+        .unwrap();
     let reason = expect_closed(&bad, ErrorCode::FrameTooLarge).await;
     assert!(reason.contains("4294967295"), "{reason}");
     still_served(&hub, &mut district, 502).await;
@@ -65,7 +80,9 @@ async fn an_unknown_frame_type_is_a_protocol_violation() {
     assert!(reason.contains("0x7f"), "{reason}");
     // A frame a device may not send (an ORDER) is refused the same way.
     let mut bad2 = device(&hub).await;
-    bad2.send_raw(&encode_frame(FrameType::Order, b"{}")).await.unwrap();
+    bad2.send_raw(&encode_frame(FrameType::Order, b"{}"))
+        .await
+        .unwrap();
     expect_closed(&bad2, ErrorCode::ProtocolViolation).await;
     still_served(&hub, &mut district, 503).await;
     hub.shutdown(Duration::from_secs(2)).await;
@@ -84,7 +101,10 @@ async fn a_wrong_token_is_refused_with_an_auth_error() {
     }
     still_served(&hub, &mut district, 504).await;
     let (_, body) = http_get(hub.admin_addr, "/metrics").await;
-    assert_eq!(metric(&body, "tongguan_frames_rejected_total", "auth_failed"), 3.0);
+    assert_eq!(
+        metric(&body, "tongguan_frames_rejected_total", "auth_failed"),
+        3.0
+    );
     hub.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -96,23 +116,53 @@ async fn invalid_events_are_rejected_one_by_one_and_counted() {
     let t = now_ms();
     let good = event(9, 1, t, Category::Manhole, Source::Sensor, 1.0, here);
     let mut nan = event(9, 2, t, Category::Manhole, Source::Sensor, f64::NAN, here);
-    let mut far_future = event(9, 3, t + 3_600_000, Category::Manhole, Source::Sensor, 1.0, here);
+    let mut far_future = event(
+        9,
+        3,
+        t + 3_600_000,
+        Category::Manhole,
+        Source::Sensor,
+        1.0,
+        here,
+    );
     let mut unknown = event(9, 4, t, Category::Manhole, Source::Sensor, 1.0, here);
     unknown.category = 4242;
     nan.seq = 2;
     far_future.seq = 3;
-    let ack = dev.send_and_wait(&[good, nan, far_future, unknown]).await.unwrap();
+    let ack = dev
+        .send_and_wait(&[good, nan, far_future, unknown])
+        .await
+        .unwrap();
     assert_eq!(ack.accepted, 1);
     assert_eq!(ack.rejected, 3);
     assert_eq!(ack.first_reject, Some(RejectReason::ValueNotFinite));
     // The connection stays up: per-event problems are not frame errors.
-    let ack = dev.send_and_wait(&[event(9, 5, t, Category::Manhole, Source::Sensor, 1.0, here)]).await.unwrap();
+    let ack = dev
+        .send_and_wait(&[event(9, 5, t, Category::Manhole, Source::Sensor, 1.0, here)])
+        .await
+        .unwrap();
     assert_eq!(ack.accepted, 1);
     let (_, body) = http_get(hub.admin_addr, "/metrics").await;
-    assert_eq!(metric(&body, "tongguan_events_rejected_total", "value_not_finite"), 1.0);
-    assert_eq!(metric(&body, "tongguan_events_rejected_total", "time_in_future"), 1.0);
-    assert_eq!(metric(&body, "tongguan_events_rejected_total", "unknown_category"), 1.0);
-    assert_eq!(metric(&body, "tongguan_events_received_total", "category=\"manhole\""), 2.0);
+    assert_eq!(
+        metric(&body, "tongguan_events_rejected_total", "value_not_finite"),
+        1.0
+    );
+    assert_eq!(
+        metric(&body, "tongguan_events_rejected_total", "time_in_future"),
+        1.0
+    );
+    assert_eq!(
+        metric(&body, "tongguan_events_rejected_total", "unknown_category"),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &body,
+            "tongguan_events_received_total",
+            "category=\"manhole\""
+        ),
+        2.0
+    );
     hub.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -129,7 +179,10 @@ async fn health_and_metrics_answer_over_http() {
         "tongguan_frames_rejected_total",
         "tongguan_event_to_order_seconds",
     ] {
-        assert!(body.contains(&format!("# TYPE {name}")), "{name} missing from:\n{body}");
+        assert!(
+            body.contains(&format!("# TYPE {name}")),
+            "{name} missing from:\n{body}"
+        );
     }
     hub.shutdown(Duration::from_secs(2)).await;
 }

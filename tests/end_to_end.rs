@@ -15,7 +15,15 @@ async fn smoke_sensor_and_camera_fire_in_one_cell_make_one_critical_order_for_th
     let here = point_in(CAOYANG);
     let t = now_ms();
     let smoke = event(1001, 1, t, Category::Smoke, Source::Sensor, 6.5, here);
-    let fire = event(2001, 1, t + 15_000, Category::Fire, Source::Video, 0.93, here);
+    let fire = event(
+        2001,
+        1,
+        t + 15_000,
+        Category::Fire,
+        Source::Video,
+        0.93,
+        here,
+    );
     let ack = dev.send_and_wait(&[smoke, fire]).await.unwrap();
     assert_eq!((ack.accepted, ack.rejected), (2, 0));
 
@@ -29,7 +37,10 @@ async fn smoke_sensor_and_camera_fire_in_one_cell_make_one_critical_order_for_th
     assert_eq!(order.events.len(), 2);
     let rules = tongguan::engine::RuleSet::defaults();
     let plans = [Category::Smoke, Category::Fire].map(|c| rules.get(c).unwrap().plan.to_string());
-    assert!(plans.contains(&order.plan), "the plan of one of the rules involved");
+    assert!(
+        plans.contains(&order.plan),
+        "the plan of one of the rules involved"
+    );
     assert!(order.deadline_ms > order.created_ms);
     expect_no_order(&mut street, 500).await;
     hub.shutdown(Duration::from_secs(2)).await;
@@ -41,9 +52,25 @@ async fn retransmitted_batches_do_not_create_extra_orders() {
     let mut district = subscriber(&hub, DISTRICT_TOKEN, "district").await;
     let mut dev = device(&hub).await;
     let here = point_in(CHANGSHOU);
-    let batch = [event(7, 100, now_ms(), Category::Gas, Source::Sensor, 45.0, here)];
+    let batch = [event(
+        7,
+        100,
+        now_ms(),
+        Category::Gas,
+        Source::Sensor,
+        45.0,
+        here,
+    )];
     // Gas must hold 5 s: the next reading completes the hold.
-    let later = [event(7, 101, now_ms() + 6_000, Category::Gas, Source::Sensor, 47.0, here)];
+    let later = [event(
+        7,
+        101,
+        now_ms() + 6_000,
+        Category::Gas,
+        Source::Sensor,
+        47.0,
+        here,
+    )];
     for _ in 0..3 {
         dev.send_and_wait(&batch).await.unwrap();
         dev.send_and_wait(&later).await.unwrap();
@@ -53,8 +80,14 @@ async fn retransmitted_batches_do_not_create_extra_orders() {
     assert_eq!(order.street_code(), Some(CHANGSHOU));
     expect_no_order(&mut district, 800).await;
     let (_, body) = http_get(hub.admin_addr, "/metrics").await;
-    assert_eq!(metric(&body, "tongguan_events_duplicate_total", "retransmit"), 4.0);
-    assert_eq!(metric(&body, "tongguan_orders_dispatched_total", CHANGSHOU), 1.0);
+    assert_eq!(
+        metric(&body, "tongguan_events_duplicate_total", "retransmit"),
+        4.0
+    );
+    assert_eq!(
+        metric(&body, "tongguan_orders_dispatched_total", CHANGSHOU),
+        1.0
+    );
     hub.shutdown(Duration::from_secs(2)).await;
 }
 
@@ -67,7 +100,15 @@ async fn a_condition_repeating_every_second_makes_one_order_until_the_repeat_int
     let t0 = now_ms() - 60_000;
     // Twelve readings a second apart: one order at 0 s, one re-notification at 10 s.
     for s in 0..12u64 {
-        let e = event(55, s, t0 + s as i64 * 1000, Category::Smoke, Source::Sensor, 4.0, here);
+        let e = event(
+            55,
+            s,
+            t0 + s as i64 * 1000,
+            Category::Smoke,
+            Source::Sensor,
+            4.0,
+            here,
+        );
         dev.send_and_wait(&[e]).await.unwrap();
     }
     let first = expect_order(&mut district, 10).await;
@@ -91,7 +132,15 @@ async fn water_level_orders_need_the_hold_and_hysteresis_prevents_flapping() {
     let mut seq = 0;
     let mut reading = |t: i64, v: f64| {
         seq += 1;
-        event(77, seq, t0 + t, Category::WaterLevel, Source::Sensor, v, here)
+        event(
+            77,
+            seq,
+            t0 + t,
+            Category::WaterLevel,
+            Source::Sensor,
+            v,
+            here,
+        )
     };
     // Below the 15 cm limit: nothing.
     let below: Vec<_> = (0..30).map(|i| reading(i * 1000, 12.0)).collect();
@@ -121,15 +170,34 @@ async fn an_event_in_street_a_never_reaches_a_subscriber_of_street_b() {
     let mut b = subscriber(&hub, &street_token(CHANGSHOU), CHANGSHOU).await;
     let mut dev = device(&hub).await;
     let t = now_ms();
-    let in_a = event(1, 1, t, Category::Smoke, Source::Sensor, 9.0, point_in(CAOYANG));
+    let in_a = event(
+        1,
+        1,
+        t,
+        Category::Smoke,
+        Source::Sensor,
+        9.0,
+        point_in(CAOYANG),
+    );
     dev.send_and_wait(&[in_a]).await.unwrap();
     let order = expect_order(&mut a, 10).await;
     assert_eq!(order.street_code(), Some(CAOYANG));
     expect_no_order(&mut b, 1000).await;
     // B's subscription works: its own street's order reaches it, not A.
-    let in_b = event(2, 1, t, Category::Smoke, Source::Sensor, 9.0, point_in(CHANGSHOU));
+    let in_b = event(
+        2,
+        1,
+        t,
+        Category::Smoke,
+        Source::Sensor,
+        9.0,
+        point_in(CHANGSHOU),
+    );
     dev.send_and_wait(&[in_b]).await.unwrap();
-    assert_eq!(expect_order(&mut b, 10).await.street_code(), Some(CHANGSHOU));
+    assert_eq!(
+        expect_order(&mut b, 10).await.street_code(),
+        Some(CHANGSHOU)
+    );
     expect_no_order(&mut a, 500).await;
     hub.shutdown(Duration::from_secs(2)).await;
 }
@@ -143,7 +211,11 @@ async fn a_street_token_cannot_subscribe_to_another_street() {
             Ok(_) => panic!("street token subscribed to {wanted}"),
             Err(e) => e,
         };
-        assert_eq!(err.close_code(), Some(tongguan::wire::ErrorCode::Forbidden), "{err}");
+        assert_eq!(
+            err.close_code(),
+            Some(tongguan::wire::ErrorCode::Forbidden),
+            "{err}"
+        );
     }
     hub.shutdown(Duration::from_secs(2)).await;
 }

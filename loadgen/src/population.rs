@@ -115,7 +115,8 @@ impl Population {
             let id = base + i as u64;
             let mut camera = [0u8; 20];
             if source == Source::Video {
-                camera.copy_from_slice(format!("310107{:014}", id % 100_000_000_000_000).as_bytes());
+                camera
+                    .copy_from_slice(format!("310107{:014}", id % 100_000_000_000_000).as_bytes());
             }
             devices.push(Device {
                 id,
@@ -130,8 +131,12 @@ impl Population {
             });
         }
         // One in fifty smoke sensors has a camera on the same spot.
-        let smokes: Vec<usize> = (0..count).filter(|&i| devices[i].category == Category::Smoke).collect();
-        let cameras: Vec<usize> = (0..count).filter(|&i| devices[i].category == Category::Fire).collect();
+        let smokes: Vec<usize> = (0..count)
+            .filter(|&i| devices[i].category == Category::Smoke)
+            .collect();
+        let cameras: Vec<usize> = (0..count)
+            .filter(|&i| devices[i].category == Category::Fire)
+            .collect();
         let fire_pairs: Vec<(usize, usize)> = smokes
             .iter()
             .step_by(50)
@@ -151,7 +156,13 @@ impl Population {
 
     /// The next reading of device `i` at `now` (event time `time_ms`), and
     /// whether it is a breach reading (a possible order trigger).
-    pub fn reading(&mut self, i: usize, now: Instant, time_ms: i64, rng: &mut fastrand::Rng) -> (WireEvent, bool) {
+    pub fn reading(
+        &mut self,
+        i: usize,
+        now: Instant,
+        time_ms: i64,
+        rng: &mut fastrand::Rng,
+    ) -> (WireEvent, bool) {
         let d = &mut self.devices[i];
         let breaching = d.breach_until.is_some_and(|until| now < until);
         if !breaching {
@@ -185,7 +196,12 @@ impl Population {
     /// Starts an incident; returns the events that must go out now besides
     /// the devices' own readings (hotline complaints have no device of
     /// their own in the population).
-    pub fn start_incident(&mut self, now: Instant, time_ms: i64, rng: &mut fastrand::Rng) -> Vec<WireEvent> {
+    pub fn start_incident(
+        &mut self,
+        now: Instant,
+        time_ms: i64,
+        rng: &mut fastrand::Rng,
+    ) -> Vec<WireEvent> {
         let roll = rng.f64();
         if roll < 0.25 && !self.fire_pairs.is_empty() {
             let (s, c) = self.fire_pairs[rng.usize(..self.fire_pairs.len())];

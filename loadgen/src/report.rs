@@ -40,15 +40,37 @@ pub struct Summary {
 pub fn print_table(s: &Summary) {
     let rows = [
         ("offered rate", format!("{} events/s", s.rate_target)),
-        ("sent", format!("{} events in {} batches", s.sent, s.batches)),
-        ("acknowledged", format!("{} accepted, {} rejected", s.acked, s.rejected)),
-        ("throughput", format!("{:.0} events/s over {:.1} s", s.events_per_sec, s.duration_s)),
-        ("orders received", format!("{} ({} acknowledged back)", s.orders_received, s.order_acks_sent)),
+        (
+            "sent",
+            format!("{} events in {} batches", s.sent, s.batches),
+        ),
+        (
+            "acknowledged",
+            format!("{} accepted, {} rejected", s.acked, s.rejected),
+        ),
+        (
+            "throughput",
+            format!(
+                "{:.0} events/s over {:.1} s",
+                s.events_per_sec, s.duration_s
+            ),
+        ),
+        (
+            "orders received",
+            format!(
+                "{} ({} acknowledged back)",
+                s.orders_received, s.order_acks_sent
+            ),
+        ),
         (
             "event → order",
             format!(
                 "p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  ({} samples)",
-                s.latency_p50_ms, s.latency_p99_ms, s.latency_p999_ms, s.latency_max_ms, s.latency_samples
+                s.latency_p50_ms,
+                s.latency_p99_ms,
+                s.latency_p999_ms,
+                s.latency_max_ms,
+                s.latency_samples
             ),
         ),
         ("errors", s.errors.to_string()),

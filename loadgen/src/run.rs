@@ -67,7 +67,10 @@ pub async fn run(args: Args) -> Result<Summary> {
     let mut subscribers = Vec::new();
     if args.subscribe {
         for street in RegionMap::sample().streets() {
-            let opts = options(&args, format!("{}{}", args.street_token_prefix, street.code))?;
+            let opts = options(
+                &args,
+                format!("{}{}", args.street_token_prefix, street.code),
+            )?;
             let sub = SubscriberClient::connect(&opts, &street.code, 0)
                 .await
                 .with_context(|| format!("subscribing to street {}", street.code))?;
@@ -88,7 +91,9 @@ pub async fn run(args: Args) -> Result<Summary> {
         let per_conn = args.devices.div_ceil(args.connections);
         for c in 0..args.connections {
             let opts = options(&args, args.token.clone())?;
-            let client = DeviceClient::connect(&opts).await.context("connecting a device")?;
+            let client = DeviceClient::connect(&opts)
+                .await
+                .context("connecting a device")?;
             // Device ids: a per-run base so repeated runs against one hub
             // are not taken for retransmits.
             let base = (seed % 1_000_000) * 10_000_000 + (c * per_conn) as u64;
@@ -121,7 +126,13 @@ pub async fn run(args: Args) -> Result<Summary> {
     }
 
     let h = latency.lock().expect("latency lock");
-    let ms = |q: f64| if h.is_empty() { 0.0 } else { h.value_at_quantile(q) as f64 / 1000.0 };
+    let ms = |q: f64| {
+        if h.is_empty() {
+            0.0
+        } else {
+            h.value_at_quantile(q) as f64 / 1000.0
+        }
+    };
     let acked = counters.acked.load(Ordering::Relaxed);
     Ok(Summary {
         sent: counters.sent.load(Ordering::Relaxed),
@@ -133,7 +144,11 @@ pub async fn run(args: Args) -> Result<Summary> {
         latency_p50_ms: ms(0.5),
         latency_p99_ms: ms(0.99),
         latency_p999_ms: ms(0.999),
-        latency_max_ms: if h.is_empty() { 0.0 } else { h.max() as f64 / 1000.0 },
+        latency_max_ms: if h.is_empty() {
+            0.0
+        } else {
+            h.max() as f64 / 1000.0
+        },
         errors: counters.errors.load(Ordering::Relaxed),
         batches: counters.batches.load(Ordering::Relaxed),
         order_acks_sent: counters.order_acks.load(Ordering::Relaxed),
@@ -162,8 +177,12 @@ async fn send(
         let window = window.clone();
         tokio::spawn(async move {
             while let Ok(ack) = acks.recv().await {
-                counters.acked.fetch_add(u64::from(ack.accepted), Ordering::Relaxed);
-                counters.rejected.fetch_add(u64::from(ack.rejected), Ordering::Relaxed);
+                counters
+                    .acked
+                    .fetch_add(u64::from(ack.accepted), Ordering::Relaxed);
+                counters
+                    .rejected
+                    .fetch_add(u64::from(ack.rejected), Ordering::Relaxed);
                 window.add_permits(1);
             }
         })
@@ -187,7 +206,16 @@ async fn send(
             let flush_at = batch_started.map(|t| t + args.flush);
             if let Some(f) = flush_at.filter(|f| *f <= due) {
                 tokio::time::sleep_until(f.into()).await;
-                flush(&mut client, &mut batch, &mut batch_started, &window, &counters, &args, &mut rng).await?;
+                flush(
+                    &mut client,
+                    &mut batch,
+                    &mut batch_started,
+                    &window,
+                    &counters,
+                    &args,
+                    &mut rng,
+                )
+                .await?;
                 continue;
             }
             tokio::time::sleep_until(due.into()).await;
@@ -201,24 +229,52 @@ async fn send(
             }
             drop(t);
             for e in population.start_incident(due, time_ms, &mut rng) {
-                triggers.lock().expect("lock").insert((e.device_id, e.seq), due);
+                triggers
+                    .lock()
+                    .expect("lock")
+                    .insert((e.device_id, e.seq), due);
                 batch.push(e);
             }
         }
         let (e, breach) = population.reading(rng.usize(..devices), due, time_ms, &mut rng);
         if breach {
-            triggers.lock().expect("lock").insert((e.device_id, e.seq), due);
+            triggers
+                .lock()
+                .expect("lock")
+                .insert((e.device_id, e.seq), due);
         }
         batch.push(e);
         batch_started.get_or_insert(due);
         i += 1;
         if batch.len() >= args.batch {
-            flush(&mut client, &mut batch, &mut batch_started, &window, &counters, &args, &mut rng).await?;
+            flush(
+                &mut client,
+                &mut batch,
+                &mut batch_started,
+                &window,
+                &counters,
+                &args,
+                &mut rng,
+            )
+            .await?;
         }
     }
-    flush(&mut client, &mut batch, &mut batch_started, &window, &counters, &args, &mut rng).await?;
+    flush(
+        &mut client,
+        &mut batch,
+        &mut batch_started,
+        &window,
+        &counters,
+        &args,
+        &mut rng,
+    )
+    .await?;
     // Wait for the outstanding acks (bounded).
-    let _ = tokio::time::timeout(Duration::from_secs(5), window.acquire_many(args.window as u32)).await;
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        window.acquire_many(args.window as u32),
+    )
+    .await;
     ack_task.abort();
     client.close().await;
     Ok(())
@@ -236,11 +292,17 @@ async fn flush(
     if batch.is_empty() {
         return Ok(());
     }
-    let copies = if rng.f64() < args.retransmit_share { 2 } else { 1 };
+    let copies = if rng.f64() < args.retransmit_share {
+        2
+    } else {
+        1
+    };
     for _ in 0..copies {
         window.acquire().await.expect("semaphore open").forget();
         client.send_batch(batch).await.context("sending a batch")?;
-        counters.sent.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        counters
+            .sent
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         counters.batches.fetch_add(1, Ordering::Relaxed);
     }
     batch.clear();
@@ -270,7 +332,11 @@ async fn listen(
         counters.orders.fetch_add(1, Ordering::Relaxed);
         // The event that made this revision: the first for a new order,
         // the newest for an update.
-        let trigger = if order.revision <= 1 { order.events.first() } else { order.events.last() };
+        let trigger = if order.revision <= 1 {
+            order.events.first()
+        } else {
+            order.events.last()
+        };
         if let Some(t) = trigger {
             if let Some(due) = triggers.lock().expect("lock").get(&(t.device, t.seq)) {
                 let us = received.saturating_duration_since(*due).as_micros() as u64;

@@ -108,15 +108,20 @@ pub(crate) struct Session {
 
 /// Connects, opens the stream, sends HELLO and waits for WELCOME.
 pub(crate) async fn open(opts: &ClientOptions, role: Role) -> Result<Session, ClientError> {
-    let cfg = tls::client_config(&opts.trust, opts.hub).map_err(|e| ClientError::Setup(e.to_string()))?;
+    let cfg =
+        tls::client_config(&opts.trust, opts.hub).map_err(|e| ClientError::Setup(e.to_string()))?;
     let bind: SocketAddr = if opts.hub.is_ipv6() {
         "[::]:0".parse().expect("addr")
     } else {
         "0.0.0.0:0".parse().expect("addr")
     };
-    let mut endpoint = quinn::Endpoint::client(bind).map_err(|e| ClientError::Setup(e.to_string()))?;
+    let mut endpoint =
+        quinn::Endpoint::client(bind).map_err(|e| ClientError::Setup(e.to_string()))?;
     endpoint.set_default_client_config(cfg);
-    let connect_err = |what: String| ClientError::Connect { hub: opts.hub, what };
+    let connect_err = |what: String| ClientError::Connect {
+        hub: opts.hub,
+        what,
+    };
     let conn = endpoint
         .connect(opts.hub, &opts.server_name)
         .map_err(|e| connect_err(e.to_string()))?
@@ -136,7 +141,11 @@ pub(crate) async fn open(opts: &ClientOptions, role: Role) -> Result<Session, Cl
     let welcome = match read_frame(&mut recv, 64 * 1024, &mut buf).await {
         Ok(Some(FrameType::Welcome)) => serde_json::from_slice(&buf)
             .map_err(|e| ClientError::Protocol(format!("bad WELCOME: {e}")))?,
-        Ok(Some(other)) => return Err(ClientError::Protocol(format!("expected WELCOME, got {other:?}"))),
+        Ok(Some(other)) => {
+            return Err(ClientError::Protocol(format!(
+                "expected WELCOME, got {other:?}"
+            )))
+        }
         Ok(None) => return Err(explain(&conn, "stream ended before WELCOME")),
         Err(e) => return Err(explain(&conn, e)),
     };

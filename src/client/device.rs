@@ -38,7 +38,9 @@ impl DeviceClient {
                 let item = match read_frame(&mut recv, 1024, &mut buf).await {
                     Ok(Some(FrameType::BatchAck)) => BatchAck::decode(&buf)
                         .ok_or_else(|| ClientError::Protocol("BATCH_ACK is not 20 bytes".into())),
-                    Ok(Some(other)) => Err(ClientError::Protocol(format!("unexpected {other:?} frame"))),
+                    Ok(Some(other)) => {
+                        Err(ClientError::Protocol(format!("unexpected {other:?} frame")))
+                    }
                     Ok(None) => Err(explain(&c, "stream ended")),
                     Err(e) => Err(explain(&c, e)),
                 };
@@ -72,7 +74,8 @@ impl DeviceClient {
         let payload = self.encoder.encode(seq, events);
         self.frame.clear();
         self.frame.reserve(HEADER_LEN + payload.len());
-        self.frame.extend_from_slice(&encode_header(FrameType::Batch, payload.len()));
+        self.frame
+            .extend_from_slice(&encode_header(FrameType::Batch, payload.len()));
         self.frame.extend_from_slice(payload);
         self.send
             .write_all(&self.frame)
@@ -115,13 +118,19 @@ impl DeviceClient {
     /// Sends a HEARTBEAT.
     pub async fn heartbeat(&mut self) -> Result<(), ClientError> {
         let frame = encode_header(FrameType::Heartbeat, 0);
-        self.send.write_all(&frame).await.map_err(|e| explain(&self.conn, e))
+        self.send
+            .write_all(&frame)
+            .await
+            .map_err(|e| explain(&self.conn, e))
     }
 
     /// Writes raw bytes on the stream: for testing how the hub answers
     /// malformed input.
     pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
-        self.send.write_all(bytes).await.map_err(|e| explain(&self.conn, e))
+        self.send
+            .write_all(bytes)
+            .await
+            .map_err(|e| explain(&self.conn, e))
     }
 
     /// Waits until the hub closes the connection and returns why.

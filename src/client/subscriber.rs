@@ -3,7 +3,7 @@
 
 use super::connect::{explain, open, ClientError, ClientOptions, Session};
 use crate::dispatch::Order;
-use crate::wire::control::{Outcome, OrderAck, Role, Subscribe, Subscribed, Welcome};
+use crate::wire::control::{OrderAck, Outcome, Role, Subscribe, Subscribed, Welcome};
 use crate::wire::frame::{encode_frame, read_frame, FrameType};
 use rkyv::util::AlignedVec;
 use tokio::sync::mpsc;
@@ -49,7 +49,9 @@ impl SubscriberClient {
             Ok(Some(FrameType::Subscribed)) => serde_json::from_slice(&buf)
                 .map_err(|e| ClientError::Protocol(format!("bad SUBSCRIBED: {e}")))?,
             Ok(Some(other)) => {
-                return Err(ClientError::Protocol(format!("expected SUBSCRIBED, got {other:?}")))
+                return Err(ClientError::Protocol(format!(
+                    "expected SUBSCRIBED, got {other:?}"
+                )))
             }
             Ok(None) => return Err(explain(&conn, "stream ended before SUBSCRIBED")),
             Err(e) => return Err(explain(&conn, e)),
@@ -62,7 +64,9 @@ impl SubscriberClient {
                 let item = match read_frame(&mut recv, MAX_ORDER_FRAME, &mut buf).await {
                     Ok(Some(FrameType::Order)) => serde_json::from_slice::<Order>(&buf)
                         .map_err(|e| ClientError::Protocol(format!("bad ORDER: {e}"))),
-                    Ok(Some(other)) => Err(ClientError::Protocol(format!("unexpected {other:?} frame"))),
+                    Ok(Some(other)) => {
+                        Err(ClientError::Protocol(format!("unexpected {other:?} frame")))
+                    }
                     Ok(None) => Err(explain(&c, "stream ended")),
                     Err(e) => Err(explain(&c, e)),
                 };
@@ -101,7 +105,12 @@ impl SubscriberClient {
     }
 
     /// Acknowledges an order with an outcome and a note.
-    pub async fn ack(&mut self, order_id: &str, outcome: Outcome, note: &str) -> Result<(), ClientError> {
+    pub async fn ack(
+        &mut self,
+        order_id: &str,
+        outcome: Outcome,
+        note: &str,
+    ) -> Result<(), ClientError> {
         let ack = OrderAck {
             order_id: order_id.into(),
             outcome,

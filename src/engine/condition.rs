@@ -77,17 +77,28 @@ impl Condition {
     /// Feeds one reading.
     pub fn step(&mut self, test: &Test, value: f64, time_ms: i64, repeat_ms: i64) -> Step {
         match *test {
-            Test::Above { limit, clear, hold_ms } => {
-                self.level(value >= limit, value <= clear, hold_ms, time_ms, repeat_ms)
-            }
-            Test::Below { limit, clear, hold_ms } => {
-                self.level(value <= limit, value >= clear, hold_ms, time_ms, repeat_ms)
-            }
+            Test::Above {
+                limit,
+                clear,
+                hold_ms,
+            } => self.level(value >= limit, value <= clear, hold_ms, time_ms, repeat_ms),
+            Test::Below {
+                limit,
+                clear,
+                hold_ms,
+            } => self.level(value <= limit, value >= clear, hold_ms, time_ms, repeat_ms),
             Test::Rate {
                 limit_per_min,
                 clear_per_min,
                 interval_ms,
-            } => self.rate(limit_per_min, clear_per_min, interval_ms, value, time_ms, repeat_ms),
+            } => self.rate(
+                limit_per_min,
+                clear_per_min,
+                interval_ms,
+                value,
+                time_ms,
+                repeat_ms,
+            ),
             Test::Count { .. } => unreachable!("count rules use CountWindow"),
         }
     }
@@ -130,7 +141,15 @@ impl Condition {
         }
     }
 
-    fn rate(&mut self, limit: f64, clear: f64, interval_ms: i64, value: f64, t: i64, repeat_ms: i64) -> Step {
+    fn rate(
+        &mut self,
+        limit: f64,
+        clear: f64,
+        interval_ms: i64,
+        value: f64,
+        t: i64,
+        repeat_ms: i64,
+    ) -> Step {
         let prev = (self.prev_value, self.prev_time_ms);
         if prev.1 != i64::MIN && t.saturating_sub(prev.1) < interval_ms {
             // Too close to the reference reading (or out of order): the
@@ -275,7 +294,10 @@ mod tests {
         assert_eq!(c.step(&ABOVE, 14.0, 30_000, HOUR), Step::Idle);
         assert_eq!(c.step(&ABOVE, 20.0, 40_000, HOUR), Step::Hold);
         assert_eq!(c.step(&ABOVE, 20.0, 70_000, HOUR), Step::Hold);
-        assert_eq!(c.step(&ABOVE, 20.0, 100_000, HOUR), Step::Fire { repeat: 0 });
+        assert_eq!(
+            c.step(&ABOVE, 20.0, 100_000, HOUR),
+            Step::Fire { repeat: 0 }
+        );
     }
 
     #[test]
@@ -289,7 +311,11 @@ mod tests {
             assert_eq!(c.step(&ABOVE, v, 61_000 + i * 1000, HOUR), Step::Hold);
         }
         assert_eq!(c.step(&ABOVE, 9.0, 90_000, HOUR), Step::Clear);
-        assert_eq!(c.step(&ABOVE, 20.0, 91_000, HOUR), Step::Hold, "a new hold starts");
+        assert_eq!(
+            c.step(&ABOVE, 20.0, 91_000, HOUR),
+            Step::Hold,
+            "a new hold starts"
+        );
     }
 
     #[test]
@@ -333,22 +359,53 @@ mod tests {
         };
         let mut c = Condition::default();
         assert_eq!(c.step(&t, 100.0, 0, HOUR), Step::Hold);
-        assert_eq!(c.step(&t, 120.0, 60_000, HOUR), Step::Hold, "20/min is slow");
-        assert_eq!(c.step(&t, 130.0, 60_001, HOUR), Step::Hold, "too close to measure");
-        assert_eq!(c.step(&t, 180.0, 90_000, HOUR), Step::Fire { repeat: 0 }, "120/min");
-        assert_eq!(c.step(&t, 200.0, 120_000, HOUR), Step::Hold, "40/min: still rising");
+        assert_eq!(
+            c.step(&t, 120.0, 60_000, HOUR),
+            Step::Hold,
+            "20/min is slow"
+        );
+        assert_eq!(
+            c.step(&t, 130.0, 60_001, HOUR),
+            Step::Hold,
+            "too close to measure"
+        );
+        assert_eq!(
+            c.step(&t, 180.0, 90_000, HOUR),
+            Step::Fire { repeat: 0 },
+            "120/min"
+        );
+        assert_eq!(
+            c.step(&t, 200.0, 120_000, HOUR),
+            Step::Hold,
+            "40/min: still rising"
+        );
         assert_eq!(c.step(&t, 201.0, 180_000, HOUR), Step::Clear);
-        assert_eq!(c.step(&t, 150.0, 170_000, HOUR), Step::Hold, "out of order: ignored");
+        assert_eq!(
+            c.step(&t, 150.0, 170_000, HOUR),
+            Step::Hold,
+            "out of order: ignored"
+        );
     }
 
     #[test]
     fn three_complaints_in_an_hour_make_one_condition() {
         let mut w = CountWindow::default();
         assert_eq!(w.step(3, HOUR, 0, HOUR), Step::Hold);
-        assert_eq!(w.step(3, HOUR, 2 * HOUR, HOUR), Step::Hold, "first one aged out");
+        assert_eq!(
+            w.step(3, HOUR, 2 * HOUR, HOUR),
+            Step::Hold,
+            "first one aged out"
+        );
         assert_eq!(w.step(3, HOUR, 2 * HOUR + 10, HOUR), Step::Hold);
-        assert_eq!(w.step(3, HOUR, 2 * HOUR + 20, HOUR), Step::Fire { repeat: 0 });
-        assert_eq!(w.step(3, HOUR, 2 * HOUR + 30, HOUR), Step::Hold, "collapsed");
+        assert_eq!(
+            w.step(3, HOUR, 2 * HOUR + 20, HOUR),
+            Step::Fire { repeat: 0 }
+        );
+        assert_eq!(
+            w.step(3, HOUR, 2 * HOUR + 30, HOUR),
+            Step::Hold,
+            "collapsed"
+        );
         assert_eq!(w.active().unwrap().count, 4);
         // A quiet hour lapses it; three more fire again.
         let t = 4 * HOUR;

@@ -114,7 +114,10 @@ impl Correlator {
         };
         match existing {
             Some(id) => {
-                let inc = self.incidents.get_mut(&id).expect("anchored incident exists");
+                let inc = self
+                    .incidents
+                    .get_mut(&id)
+                    .expect("anchored incident exists");
                 self.stats.joined += 1;
                 let before = inc.severity();
                 let new_source = inc.sources & source_bit == 0;
@@ -242,7 +245,11 @@ impl Correlator {
 
     /// The lowest shard watermark, Unix ms.
     pub fn watermark(&self) -> i64 {
-        self.shard_watermarks.iter().copied().min().unwrap_or(i64::MIN)
+        self.shard_watermarks
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(i64::MIN)
     }
 
     /// The next warning, oldest first.

@@ -31,7 +31,11 @@ impl SeqWindow {
         let next = seq.saturating_add(1);
         if next > self.top {
             let shift = next - self.top;
-            self.seen = if shift >= WINDOW { 0 } else { self.seen << shift };
+            self.seen = if shift >= WINDOW {
+                0
+            } else {
+                self.seen << shift
+            };
             self.seen |= 1;
             self.top = next;
             return SeqVerdict::New;

@@ -89,6 +89,9 @@ impl Warning {
 
     /// The first camera among the detections, for video look-up.
     pub fn camera(&self) -> Option<CameraRef> {
-        self.detections.iter().map(|d| d.camera).find(CameraRef::is_some)
+        self.detections
+            .iter()
+            .map(|d| d.camera)
+            .find(CameraRef::is_some)
     }
 }

@@ -108,7 +108,15 @@ mod tests {
 
     const T0: i64 = 1_780_000_000_000;
 
-    fn event(device: u64, seq: u64, t: i64, cat: Category, src: Source, v: f64, at: (f64, f64)) -> Event {
+    fn event(
+        device: u64,
+        seq: u64,
+        t: i64,
+        cat: Category,
+        src: Source,
+        v: f64,
+        at: (f64, f64),
+    ) -> Event {
         Event {
             device,
             seq,
@@ -128,7 +136,11 @@ mod tests {
     }
 
     fn pipeline(shards: usize) -> Pipeline {
-        Pipeline::new(Arc::new(RuleSet::defaults()), EngineSettings::default(), shards)
+        Pipeline::new(
+            Arc::new(RuleSet::defaults()),
+            EngineSettings::default(),
+            shards,
+        )
     }
 
     const HERE: (f64, f64) = (31.2575, 121.4125);
@@ -151,14 +163,42 @@ mod tests {
     #[test]
     fn a_later_camera_upgrades_the_same_incident() {
         let mut p = pipeline(2);
-        p.handle_events(T0, 1, &[event(1, 0, T0, Category::Smoke, Source::Sensor, 5.0, HERE)]);
+        p.handle_events(
+            T0,
+            1,
+            &[event(1, 0, T0, Category::Smoke, Source::Sensor, 5.0, HERE)],
+        );
         let first = p.drain_warnings();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].severity, Severity::Major);
         // Another smoke sensor adds nothing new: no update.
-        p.handle_events(T0, 2, &[event(3, 0, T0 + 1000, Category::Smoke, Source::Sensor, 4.0, HERE)]);
+        p.handle_events(
+            T0,
+            2,
+            &[event(
+                3,
+                0,
+                T0 + 1000,
+                Category::Smoke,
+                Source::Sensor,
+                4.0,
+                HERE,
+            )],
+        );
         assert!(p.drain_warnings().is_empty());
-        p.handle_events(T0, 3, &[event(2, 0, T0 + 50_000, Category::Fire, Source::Video, 0.9, HERE)]);
+        p.handle_events(
+            T0,
+            3,
+            &[event(
+                2,
+                0,
+                T0 + 50_000,
+                Category::Fire,
+                Source::Video,
+                0.9,
+                HERE,
+            )],
+        );
         let second = p.drain_warnings();
         assert_eq!(second.len(), 1);
         assert_eq!(second[0].incident, first[0].incident);
@@ -170,8 +210,24 @@ mod tests {
     #[test]
     fn detections_outside_the_window_are_separate_incidents() {
         let mut p = pipeline(1);
-        p.handle_events(T0, 1, &[event(1, 0, T0, Category::Smoke, Source::Sensor, 5.0, HERE)]);
-        p.handle_events(T0, 2, &[event(2, 0, T0 + 61_000, Category::Fire, Source::Video, 0.9, HERE)]);
+        p.handle_events(
+            T0,
+            1,
+            &[event(1, 0, T0, Category::Smoke, Source::Sensor, 5.0, HERE)],
+        );
+        p.handle_events(
+            T0,
+            2,
+            &[event(
+                2,
+                0,
+                T0 + 61_000,
+                Category::Fire,
+                Source::Video,
+                0.9,
+                HERE,
+            )],
+        );
         let w = p.drain_warnings();
         assert_eq!(w.len(), 2);
         assert_ne!(w[0].incident, w[1].incident);
@@ -191,7 +247,10 @@ mod tests {
         p.handle_events(T0, 1, &[smoke, fire]);
         let w = p.drain_warnings();
         let last = w.last().unwrap();
-        assert!(w.iter().all(|x| x.incident == last.incident), "one incident: {w:#?}");
+        assert!(
+            w.iter().all(|x| x.incident == last.incident),
+            "one incident: {w:#?}"
+        );
         assert_eq!(last.severity, Severity::Critical);
         assert_eq!(last.detections.len(), 2);
     }
@@ -219,7 +278,15 @@ mod tests {
         }
         // The condition keeps being reported every second for 9 s.
         for s in 1..10 {
-            let again = event(1, s, T0 + s as i64 * 1000, Category::Smoke, Source::Sensor, 5.0, HERE);
+            let again = event(
+                1,
+                s,
+                T0 + s as i64 * 1000,
+                Category::Smoke,
+                Source::Sensor,
+                5.0,
+                HERE,
+            );
             p.handle_events(T0, 1, &[again]);
         }
         assert_eq!(p.drain_warnings().len(), 1);
@@ -236,12 +303,23 @@ mod tests {
         };
         let mut p = Pipeline::new(Arc::new(RuleSet::defaults()), settings, 1);
         for s in 0..25u64 {
-            let e = event(1, s, T0 + s as i64 * 1000, Category::Smoke, Source::Sensor, 5.0, HERE);
+            let e = event(
+                1,
+                s,
+                T0 + s as i64 * 1000,
+                Category::Smoke,
+                Source::Sensor,
+                5.0,
+                HERE,
+            );
             p.handle_events(T0, 1, &[e]);
         }
         let w = p.drain_warnings();
         assert_eq!(w.len(), 3, "at 0 s, 10 s and 20 s");
-        assert_eq!(w.iter().map(|w| w.repeat).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            w.iter().map(|w| w.repeat).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert_eq!(w[2].detections[0].count, 21);
         assert_eq!(w[2].detections[0].first_seen_ms, T0);
     }
@@ -249,8 +327,32 @@ mod tests {
     #[test]
     fn late_events_are_counted_not_processed() {
         let mut p = pipeline(1);
-        p.handle_events(T0, 1, &[event(1, 0, T0, Category::WaterLevel, Source::Sensor, 1.0, HERE)]);
-        p.handle_events(T0, 1, &[event(2, 0, T0 - 31_000, Category::Smoke, Source::Sensor, 9.0, HERE)]);
+        p.handle_events(
+            T0,
+            1,
+            &[event(
+                1,
+                0,
+                T0,
+                Category::WaterLevel,
+                Source::Sensor,
+                1.0,
+                HERE,
+            )],
+        );
+        p.handle_events(
+            T0,
+            1,
+            &[event(
+                2,
+                0,
+                T0 - 31_000,
+                Category::Smoke,
+                Source::Sensor,
+                9.0,
+                HERE,
+            )],
+        );
         let (stats, _) = p.take_stats();
         assert_eq!((stats.processed, stats.late), (1, 1));
         assert!(p.drain_warnings().is_empty());
@@ -259,7 +361,11 @@ mod tests {
     #[test]
     fn a_quiet_district_still_closes_its_incidents() {
         let mut p = pipeline(2);
-        p.handle_events(T0, 1, &[event(1, 0, T0, Category::Smoke, Source::Sensor, 5.0, HERE)]);
+        p.handle_events(
+            T0,
+            1,
+            &[event(1, 0, T0, Category::Smoke, Source::Sensor, 5.0, HERE)],
+        );
         assert_eq!(p.open_incidents(), 1);
         p.handle_timeout(T0 + 10_000);
         assert_eq!(p.open_incidents(), 1, "window still open");
@@ -274,7 +380,15 @@ mod tests {
     fn three_noise_complaints_in_one_cell_within_an_hour_make_one_warning() {
         let mut p = pipeline(2);
         for i in 0..3u64 {
-            let e = event(100 + i, 0, T0 + i as i64 * 600_000, Category::NoiseComplaint, Source::Hotline, 1.0, HERE);
+            let e = event(
+                100 + i,
+                0,
+                T0 + i as i64 * 600_000,
+                Category::NoiseComplaint,
+                Source::Hotline,
+                1.0,
+                HERE,
+            );
             p.handle_events(T0 + i as i64 * 600_000, 1, &[e]);
         }
         let w = p.drain_warnings();
@@ -289,7 +403,19 @@ mod tests {
         let mut seq = 0;
         let mut feed = |p: &mut Pipeline, t: i64, v: f64| {
             seq += 1;
-            p.handle_events(T0 + t, 1, &[event(9, seq, T0 + t, Category::WaterLevel, Source::Sensor, v, HERE)]);
+            p.handle_events(
+                T0 + t,
+                1,
+                &[event(
+                    9,
+                    seq,
+                    T0 + t,
+                    Category::WaterLevel,
+                    Source::Sensor,
+                    v,
+                    HERE,
+                )],
+            );
         };
         feed(&mut p, 0, 12.0);
         feed(&mut p, 1_000, 20.0);
@@ -298,8 +424,15 @@ mod tests {
         feed(&mut p, 61_000, 20.0);
         assert_eq!(p.drain_warnings().len(), 1);
         for i in 0..30 {
-            feed(&mut p, 62_000 + i * 1000, if i % 2 == 0 { 13.0 } else { 17.0 });
+            feed(
+                &mut p,
+                62_000 + i * 1000,
+                if i % 2 == 0 { 13.0 } else { 17.0 },
+            );
         }
-        assert!(p.drain_warnings().is_empty(), "hovering above the clear level");
+        assert!(
+            p.drain_warnings().is_empty(),
+            "hovering above the clear level"
+        );
     }
 }

@@ -210,16 +210,26 @@ impl RuleSet {
                         )));
                     }
                     if above {
-                        Test::Above { limit, clear, hold_ms }
+                        Test::Above {
+                            limit,
+                            clear,
+                            hold_ms,
+                        }
                     } else {
-                        Test::Below { limit, clear, hold_ms }
+                        Test::Below {
+                            limit,
+                            clear,
+                            hold_ms,
+                        }
                     }
                 }
                 RuleKind::Rate => {
                     let limit = need(spec.limit, "limit")?;
                     let clear = spec.clear.unwrap_or(limit);
                     if !clear.is_finite() || clear > limit {
-                        return Err(bad(format!("clear rate {clear} must not exceed the limit {limit}")));
+                        return Err(bad(format!(
+                            "clear rate {clear} must not exceed the limit {limit}"
+                        )));
                     }
                     Test::Rate {
                         limit_per_min: limit,
@@ -228,18 +238,25 @@ impl RuleSet {
                     }
                 }
                 RuleKind::Count => {
-                    let count = spec.count.ok_or_else(|| bad("count rules need `count`".into()))?;
+                    let count = spec
+                        .count
+                        .ok_or_else(|| bad("count rules need `count`".into()))?;
                     if !(1..=MAX_COUNT).contains(&count) {
                         return Err(bad(format!("count must be 1..={MAX_COUNT}, not {count}")));
                     }
-                    let window = spec.window.ok_or_else(|| bad("count rules need `window`".into()))?;
+                    let window = spec
+                        .window
+                        .ok_or_else(|| bad("count rules need `window`".into()))?;
                     Test::Count {
                         count,
                         window_ms: ms(window).max(1),
                     }
                 }
             };
-            let kind_name = spec.incident.clone().unwrap_or_else(|| category.name().to_owned());
+            let kind_name = spec
+                .incident
+                .clone()
+                .unwrap_or_else(|| category.name().to_owned());
             let incident = match incident_kinds.iter().position(|k| **k == *kind_name) {
                 Some(i) => i,
                 None => {
@@ -299,7 +316,10 @@ mod tests {
         }
         let smoke = rules.get(Category::Smoke).unwrap();
         let fire = rules.get(Category::Fire).unwrap();
-        assert_eq!(smoke.incident, fire.incident, "smoke and camera fire correlate");
+        assert_eq!(
+            smoke.incident, fire.incident,
+            "smoke and camera fire correlate"
+        );
         assert_eq!(&*rules.incident_kinds()[usize::from(fire.incident)], "fire");
     }
 
@@ -307,19 +327,27 @@ mod tests {
     fn mistakes_are_named() {
         let err = |text: &str| RuleSet::from_toml(text).unwrap_err().to_string();
         let base = "name='x'\nseverity='major'\ndeadline='10m'\nplan='go'\n";
-        let e = err(&format!("[[rule]]\n{base}category='lava'\nkind='above'\nlimit=1"));
+        let e = err(&format!(
+            "[[rule]]\n{base}category='lava'\nkind='above'\nlimit=1"
+        ));
         assert!(e.contains("unknown category \"lava\""), "{e}");
         let e = err(&format!("[[rule]]\n{base}category='smoke'\nkind='above'"));
         assert!(e.contains("limit"), "{e}");
-        let e = err(&format!("[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\nclear=2"));
+        let e = err(&format!(
+            "[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\nclear=2"
+        ));
         assert!(e.contains("safe side"), "{e}");
-        let e = err(&format!("[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\ncolour=2"));
+        let e = err(&format!(
+            "[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\ncolour=2"
+        ));
         assert!(e.contains("colour"), "{e}");
         let e = err(&format!(
             "[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1\n[[rule]]\n{base}category='smoke'\nkind='above'\nlimit=1"
         ));
         assert!(e.contains("second rule"), "{e}");
-        let e = err(&format!("[[rule]]\n{base}category='noise_complaint'\nkind='count'\ncount=100\nwindow='1h'"));
+        let e = err(&format!(
+            "[[rule]]\n{base}category='noise_complaint'\nkind='count'\ncount=100\nwindow='1h'"
+        ));
         assert!(e.contains("count must be"), "{e}");
     }
 }

@@ -82,7 +82,10 @@ impl Shard {
         self.conditions.retain(|&(_, code), _| {
             let cat = crate::model::Category::from_code(code).expect("stored from a valid event");
             matches!(
-                (self.rules.get(cat).map(|r| r.test), rules.get(cat).map(|r| r.test)),
+                (
+                    self.rules.get(cat).map(|r| r.test),
+                    rules.get(cat).map(|r| r.test)
+                ),
                 (Some(Test::Above { .. }), Some(Test::Above { .. }))
                     | (Some(Test::Below { .. }), Some(Test::Below { .. }))
                     | (Some(Test::Rate { .. }), Some(Test::Rate { .. }))
@@ -127,7 +130,11 @@ impl Shard {
                 let w = self.counts.entry((e.cell, e.category.code())).or_default();
                 let step = w.step(count, window_ms, e.time_ms, repeat_ms);
                 let cond = w.active();
-                (step, cond.map_or(e.time_ms, |c| c.first_seen_ms), cond.map_or(1, |c| c.count))
+                (
+                    step,
+                    cond.map_or(e.time_ms, |c| c.first_seen_ms),
+                    cond.map_or(1, |c| c.count),
+                )
             }
             test => {
                 let key = (e.device, e.category.code());
@@ -183,7 +190,10 @@ impl Shard {
             return;
         }
         self.next_sweep_ms = now_ms.saturating_add(SWEEP_EVERY_MS);
-        let horizon = self.watermark.current().saturating_sub(self.settings.state_ttl_ms);
+        let horizon = self
+            .watermark
+            .current()
+            .saturating_sub(self.settings.state_ttl_ms);
         let before = self.conditions.len() + self.counts.len();
         self.conditions.retain(|_, c| c.last_ms() >= horizon);
         self.counts.retain(|_, w| w.last_ms() >= horizon);

@@ -28,7 +28,10 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
             .set(tx.len() as i64);
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         shared.metrics.render(),
     )
 }

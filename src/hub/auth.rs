@@ -136,10 +136,15 @@ mod tests {
             auth.check(Role::Subscriber, "dev-street-310107005000", &map),
             Ok(Principal::Subscriber { scope: Scope::Street(s), .. }) if s == caoyang
         ));
-        assert!(auth.check(Role::Subscriber, "dev-street-999999999999", &map).is_err());
+        assert!(auth
+            .check(Role::Subscriber, "dev-street-999999999999", &map)
+            .is_err());
         assert!(matches!(
             auth.check(Role::Subscriber, "dev-district-token", &map),
-            Ok(Principal::Subscriber { scope: Scope::District, .. })
+            Ok(Principal::Subscriber {
+                scope: Scope::District,
+                ..
+            })
         ));
         assert_eq!(auth.check(Role::Device, "", &map), Err(AuthError::Missing));
     }

@@ -114,7 +114,9 @@ fn run_shard(
         let stats = shard.take_stats();
         if stats != Default::default() {
             metrics.events_processed.inc_by(stats.processed);
-            metrics.events_duplicate_retransmit.inc_by(stats.retransmits);
+            metrics
+                .events_duplicate_retransmit
+                .inc_by(stats.retransmits);
             metrics.events_duplicate_too_old.inc_by(stats.too_old);
             metrics.events_late.inc_by(stats.late);
             metrics.detections.inc_by(stats.detections);
@@ -165,6 +167,8 @@ fn run_dispatcher(
         let stats = correlator.take_stats();
         metrics.incidents_opened.inc_by(stats.opened);
         metrics.incidents_closed.inc_by(stats.closed);
-        metrics.incidents_open.set(correlator.open_incidents() as i64);
+        metrics
+            .incidents_open
+            .set(correlator.open_incidents() as i64);
     }
 }

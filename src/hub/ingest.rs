@@ -62,7 +62,8 @@ pub async fn run(
         for e in batch.events.iter() {
             match e.validate(bounds) {
                 Ok(event) => {
-                    received[event.source.index() * Category::ALL.len() + event.category.index()] += 1;
+                    received
+                        [event.source.index() * Category::ALL.len() + event.category.index()] += 1;
                     accepted += 1;
                     parts[shard_of(event.cell, shards)].push(event);
                 }
@@ -124,12 +125,18 @@ fn count(shared: &Shared, received: &[u32; RECEIVED_SLOTS], rejected: &[u32]) {
         if n > 0 {
             let source = Source::ALL[i / Category::ALL.len()];
             let category = Category::ALL[i % Category::ALL.len()];
-            shared.metrics.received(source, category).inc_by(u64::from(n));
+            shared
+                .metrics
+                .received(source, category)
+                .inc_by(u64::from(n));
         }
     }
     for (i, &n) in rejected.iter().enumerate() {
         if n > 0 {
-            shared.metrics.rejected(RejectReason::ALL[i]).inc_by(u64::from(n));
+            shared
+                .metrics
+                .rejected(RejectReason::ALL[i])
+                .inc_by(u64::from(n));
         }
     }
 }

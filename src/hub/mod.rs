@@ -153,7 +153,8 @@ impl Hub {
 
         let metrics = Arc::new(Metrics::new());
         let subscribers = Arc::new(Subscribers::default());
-        let dispatcher = dispatcher::Dispatcher::new(map.clone(), subscribers.clone(), metrics.clone());
+        let dispatcher =
+            dispatcher::Dispatcher::new(map.clone(), subscribers.clone(), metrics.clone());
         let shards = config.shard_count();
         let engine = EngineThreads::spawn(
             Arc::new(rules),
@@ -227,7 +228,8 @@ impl Hub {
         drop(self.shared);
         // Sessions still finishing hold queue senders through `Shared`;
         // the engine drains once they are gone.
-        let _ = tokio::time::timeout(grace, tokio::task::spawn_blocking(move || engine.drain())).await;
+        let _ =
+            tokio::time::timeout(grace, tokio::task::spawn_blocking(move || engine.drain())).await;
         self.http.abort();
     }
 }

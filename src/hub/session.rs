@@ -101,7 +101,10 @@ async fn serve(conn: &quinn::Connection, shared: &Arc<Shared>) -> Result<(), Clo
         match read_frame(&mut recv, 64 * 1024, &mut buf).await? {
             Some(FrameType::Hello) => {
                 let hello: Hello = serde_json::from_slice(&buf).map_err(|e| {
-                    Close::new(ErrorCode::ProtocolViolation, format!("HELLO is not valid JSON: {e}"))
+                    Close::new(
+                        ErrorCode::ProtocolViolation,
+                        format!("HELLO is not valid JSON: {e}"),
+                    )
                 })?;
                 Ok((send, recv, hello))
             }

@@ -25,7 +25,10 @@ pub async fn run(
     let mut buf = AlignedVec::new();
     let sub: Subscribe = match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
         Some(FrameType::Subscribe) => serde_json::from_slice(&buf).map_err(|e| {
-            Close::new(ErrorCode::ProtocolViolation, format!("SUBSCRIBE is not valid JSON: {e}"))
+            Close::new(
+                ErrorCode::ProtocolViolation,
+                format!("SUBSCRIBE is not valid JSON: {e}"),
+            )
         })?,
         Some(other) => {
             return Err(Close::new(
@@ -58,7 +61,11 @@ pub async fn run(
     let mut subscription = shared
         .subscribers
         .register(wanted, shared.config.limits.subscriber_queue_orders);
-    let scope_label = if wanted == Scope::District { "district" } else { "street" };
+    let scope_label = if wanted == Scope::District {
+        "district"
+    } else {
+        "street"
+    };
     let gauge = shared.metrics.subscribers.with_label_values(&[scope_label]);
     gauge.inc();
     let result = async {
@@ -106,7 +113,10 @@ async fn read_acks(mut recv: quinn::RecvStream, shared: Arc<Shared>) -> Result<(
         match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
             Some(FrameType::OrderAck) => {
                 let ack: OrderAck = serde_json::from_slice(&buf).map_err(|e| {
-                    Close::new(ErrorCode::ProtocolViolation, format!("ORDER_ACK is not valid JSON: {e}"))
+                    Close::new(
+                        ErrorCode::ProtocolViolation,
+                        format!("ORDER_ACK is not valid JSON: {e}"),
+                    )
                 })?;
                 shared.metrics.order_acked(ack.outcome.name());
                 tracing::debug!(order = %ack.order_id, outcome = ack.outcome.name(), "order acknowledged");

@@ -61,7 +61,10 @@ impl Subscribers {
 
     /// Removes a subscriber (its session ended).
     pub fn unregister(&self, id: u64) {
-        self.entries.write().expect("registry lock").retain(|e| e.id != id);
+        self.entries
+            .write()
+            .expect("registry lock")
+            .retain(|e| e.id != id);
     }
 
     /// Queues `frame` for the street's subscribers and the district's.
@@ -102,7 +105,10 @@ impl Subscribers {
     /// Subscribers by scope: (street, district).
     pub fn counts(&self) -> (usize, usize) {
         let entries = self.entries.read().expect("registry lock");
-        let district = entries.iter().filter(|e| e.scope == Scope::District).count();
+        let district = entries
+            .iter()
+            .filter(|e| e.scope == Scope::District)
+            .count();
         (entries.len() - district, district)
     }
 }

@@ -331,7 +331,10 @@ mod tests {
         bad.extend_from_slice(&good);
         let n = bad.len();
         bad[n - 8..n - 4].copy_from_slice(&(-4096i32).to_le_bytes());
-        assert!(matches!(access_batch(&bad, 10), Err(BatchError::Invalid(_))));
+        assert!(matches!(
+            access_batch(&bad, 10),
+            Err(BatchError::Invalid(_))
+        ));
         let mut short = AlignedVec::<16>::new();
         short.extend_from_slice(&good[..10]);
         assert!(access_batch(&short, 10).is_err());
@@ -358,15 +361,69 @@ mod tests {
         };
         assert!(check(sample(0), &mut enc).is_ok());
         let cases = [
-            (WireEvent { category: 999, ..sample(0) }, RejectReason::UnknownCategory),
-            (WireEvent { source: 9, ..sample(0) }, RejectReason::UnknownSource),
-            (WireEvent { value: f64::NAN, ..sample(0) }, RejectReason::ValueNotFinite),
-            (WireEvent { lat: 91.0, ..sample(0) }, RejectReason::BadPosition),
-            (WireEvent { lon: f64::INFINITY, ..sample(0) }, RejectReason::BadPosition),
-            (WireEvent { time_ms: 1_790_000_000_000, ..sample(0) }, RejectReason::TimeInFuture),
-            (WireEvent { time_ms: 0, ..sample(0) }, RejectReason::TimeTooOld),
-            (WireEvent { flags: 1, ..sample(0) }, RejectReason::BadField),
-            (WireEvent { camera: [b'x'; 20], ..sample(0) }, RejectReason::BadField),
+            (
+                WireEvent {
+                    category: 999,
+                    ..sample(0)
+                },
+                RejectReason::UnknownCategory,
+            ),
+            (
+                WireEvent {
+                    source: 9,
+                    ..sample(0)
+                },
+                RejectReason::UnknownSource,
+            ),
+            (
+                WireEvent {
+                    value: f64::NAN,
+                    ..sample(0)
+                },
+                RejectReason::ValueNotFinite,
+            ),
+            (
+                WireEvent {
+                    lat: 91.0,
+                    ..sample(0)
+                },
+                RejectReason::BadPosition,
+            ),
+            (
+                WireEvent {
+                    lon: f64::INFINITY,
+                    ..sample(0)
+                },
+                RejectReason::BadPosition,
+            ),
+            (
+                WireEvent {
+                    time_ms: 1_790_000_000_000,
+                    ..sample(0)
+                },
+                RejectReason::TimeInFuture,
+            ),
+            (
+                WireEvent {
+                    time_ms: 0,
+                    ..sample(0)
+                },
+                RejectReason::TimeTooOld,
+            ),
+            (
+                WireEvent {
+                    flags: 1,
+                    ..sample(0)
+                },
+                RejectReason::BadField,
+            ),
+            (
+                WireEvent {
+                    camera: [b'x'; 20],
+                    ..sample(0)
+                },
+                RejectReason::BadField,
+            ),
         ];
         for (event, reason) in cases {
             assert_eq!(check(event, &mut enc), Err(reason), "{event:?}");

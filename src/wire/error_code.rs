@@ -56,7 +56,9 @@ impl ErrorCode {
 
     /// The code with this number, if any.
     pub fn from_code(code: u64) -> Option<ErrorCode> {
-        ErrorCode::ALL.into_iter().find(|c| u64::from(c.code()) == code)
+        ErrorCode::ALL
+            .into_iter()
+            .find(|c| u64::from(c.code()) == code)
     }
 
     /// A short snake_case name, used as a metric label.

@@ -138,9 +138,15 @@ mod tests {
         bytes.extend(encode_frame(FrameType::Heartbeat, b""));
         let mut r = &bytes[..];
         let mut buf = AlignedVec::new();
-        assert_eq!(read_frame(&mut r, 64, &mut buf).await.unwrap(), Some(FrameType::Hello));
+        assert_eq!(
+            read_frame(&mut r, 64, &mut buf).await.unwrap(),
+            Some(FrameType::Hello)
+        );
         assert_eq!(&buf[..], b"{}");
-        assert_eq!(read_frame(&mut r, 64, &mut buf).await.unwrap(), Some(FrameType::Heartbeat));
+        assert_eq!(
+            read_frame(&mut r, 64, &mut buf).await.unwrap(),
+            Some(FrameType::Heartbeat)
+        );
         assert!(buf.is_empty());
         assert_eq!(read_frame(&mut r, 64, &mut buf).await.unwrap(), None);
     }
@@ -151,8 +157,15 @@ mod tests {
         let mut r = &bytes[..];
         let mut buf = AlignedVec::new();
         let err = read_frame(&mut r, 1 << 20, &mut buf).await.unwrap_err();
-        assert!(matches!(err, FrameError::TooLarge { len: u32::MAX, .. }), "{err}");
-        assert_eq!(buf.capacity(), 0, "nothing allocated for the claimed length");
+        assert!(
+            matches!(err, FrameError::TooLarge { len: u32::MAX, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            buf.capacity(),
+            0,
+            "nothing allocated for the claimed length"
+        );
     }
 
     #[tokio::test]

@@ -22,9 +22,8 @@ pub const CAMERA: &str = "31010700001320000042";
 /// A hub on embedded defaults with `extra` TOML laid over them, on
 /// loopback ports the OS picks, two shards.
 pub async fn start_hub(extra: &str) -> Hub {
-    let text = format!(
-        "[hub]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nshards = 2\n{extra}"
-    );
+    let text =
+        format!("[hub]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nshards = 2\n{extra}");
     let config = Config::from_layers(Some(("test config".into(), &text))).expect("test config");
     Hub::start(config).await.expect("hub starts")
 }
@@ -103,14 +102,19 @@ pub async fn expect_no_order(sub: &mut SubscriberClient, ms: u64) {
 
 /// GET a path from the hub's HTTP server; returns (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("HTTP connect");
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("HTTP connect");
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text[9..12].parse().expect("status code");
-    let body = text.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
