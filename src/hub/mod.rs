@@ -223,13 +223,15 @@ impl Hub {
             b"the hub is shutting down",
         );
         let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
+        // The accept loop and the HTTP server hold `Shared`, and with it
+        // the shard queues: stop them before waiting for the engine.
         self.accept.abort();
+        self.http.abort();
+        let _ = self.accept.await;
+        let _ = self.http.await;
         let engine = self.engine;
         drop(self.shared);
-        // Sessions still finishing hold queue senders through `Shared`;
-        // the engine drains once they are gone.
         let _ =
             tokio::time::timeout(grace, tokio::task::spawn_blocking(move || engine.drain())).await;
-        self.http.abort();
     }
 }
