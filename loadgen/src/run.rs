@@ -159,6 +159,51 @@ pub async fn run(args: Args) -> Result<Summary> {
     })
 }
 
+/// One connection's sending side: the batch being filled and what it
+/// needs to send it.
+struct Outbox {
+    client: DeviceClient,
+    batch: Vec<WireEvent>,
+    started: Option<Instant>,
+    window: Arc<tokio::sync::Semaphore>,
+    counters: Arc<Counters>,
+    retransmit_share: f64,
+    rng: fastrand::Rng,
+}
+
+impl Outbox {
+    /// Sends the batch (twice, now and then, as a retransmit), waiting for
+    /// room in the window of unacknowledged batches.
+    async fn flush(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let copies = if self.rng.f64() < self.retransmit_share {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            self.window
+                .acquire()
+                .await
+                .expect("semaphore open")
+                .forget();
+            self.client
+                .send_batch(&self.batch)
+                .await
+                .context("sending a batch")?;
+            self.counters
+                .sent
+                .fetch_add(self.batch.len() as u64, Ordering::Relaxed);
+            self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        }
+        self.batch.clear();
+        self.started = None;
+        Ok(())
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn send(
     mut client: DeviceClient,
@@ -194,81 +239,55 @@ async fn send(
     } else {
         u64::MAX
     };
-    let mut batch: Vec<WireEvent> = Vec::with_capacity(args.batch);
-    let mut batch_started: Option<Instant> = None;
+    let mut out = Outbox {
+        client,
+        batch: Vec::with_capacity(args.batch),
+        started: None,
+        window: window.clone(),
+        counters,
+        retransmit_share: args.retransmit_share,
+        rng: fastrand::Rng::with_seed(rng.u64(..)),
+    };
     let devices = population.devices.len();
     let mut i = 0u64;
     while i < total {
         let due = start + interval.mul_f64(i as f64);
-        let now = Instant::now();
-        // Send what is due; flush early if the batch is full or old.
-        if due > now {
-            let flush_at = batch_started.map(|t| t + args.flush);
-            if let Some(f) = flush_at.filter(|f| *f <= due) {
+        // Send what is due; flush early when the batch is old.
+        if due > Instant::now() {
+            if let Some(f) = out.started.map(|t| t + args.flush).filter(|f| *f <= due) {
                 tokio::time::sleep_until(f.into()).await;
-                flush(
-                    &mut client,
-                    &mut batch,
-                    &mut batch_started,
-                    &window,
-                    &counters,
-                    &args,
-                    &mut rng,
-                )
-                .await?;
+                out.flush().await?;
                 continue;
             }
             tokio::time::sleep_until(due.into()).await;
         }
         let time_ms = unix_ms();
+        let mut triggering = Vec::new();
         if i % incident_every == incident_every / 2 {
+            triggering = population.start_incident(due, time_ms, &mut rng);
+        }
+        let (e, breach) = population.reading(rng.usize(..devices), due, time_ms, &mut rng);
+        if breach {
+            triggering.push(e);
+        } else {
+            out.batch.push(e);
+        }
+        if !triggering.is_empty() {
             let mut t = triggers.lock().expect("lock");
             if t.len() > 100_000 {
                 // Orders come within seconds; older triggers will not match.
                 t.retain(|_, at| due.saturating_duration_since(*at) < Duration::from_secs(120));
             }
-            drop(t);
-            for e in population.start_incident(due, time_ms, &mut rng) {
-                triggers
-                    .lock()
-                    .expect("lock")
-                    .insert((e.device_id, e.seq), due);
-                batch.push(e);
-            }
+            t.extend(triggering.iter().map(|e| ((e.device_id, e.seq), due)));
+            out.batch.extend(triggering);
         }
-        let (e, breach) = population.reading(rng.usize(..devices), due, time_ms, &mut rng);
-        if breach {
-            triggers
-                .lock()
-                .expect("lock")
-                .insert((e.device_id, e.seq), due);
-        }
-        batch.push(e);
-        batch_started.get_or_insert(due);
+        out.started.get_or_insert(due);
         i += 1;
-        if batch.len() >= args.batch {
-            flush(
-                &mut client,
-                &mut batch,
-                &mut batch_started,
-                &window,
-                &counters,
-                &args,
-                &mut rng,
-            )
-            .await?;
+        if out.batch.len() >= args.batch {
+            out.flush().await?;
         }
     }
-    flush(
-        &mut client,
-        &mut batch,
-        &mut batch_started,
-        &window,
-        &counters,
-        &args,
-        &mut rng,
-    )
-    .await?;
+    out.flush().await?;
     // Wait for the outstanding acks (bounded).
     let _ = tokio::time::timeout(
         Duration::from_secs(5),
@@ -276,37 +295,7 @@ async fn send(
     )
     .await;
     ack_task.abort();
-    client.close().await;
-    Ok(())
-}
-
-async fn flush(
-    client: &mut DeviceClient,
-    batch: &mut Vec<WireEvent>,
-    started: &mut Option<Instant>,
-    window: &tokio::sync::Semaphore,
-    counters: &Counters,
-    args: &Args,
-    rng: &mut fastrand::Rng,
-) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let copies = if rng.f64() < args.retransmit_share {
-        2
-    } else {
-        1
-    };
-    for _ in 0..copies {
-        window.acquire().await.expect("semaphore open").forget();
-        client.send_batch(batch).await.context("sending a batch")?;
-        counters
-            .sent
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        counters.batches.fetch_add(1, Ordering::Relaxed);
-    }
-    batch.clear();
-    *started = None;
+    out.client.close().await;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use crate::wire::frame::{encode_frame, read_frame, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
 use std::net::SocketAddr;
+use tokio::sync::mpsc;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -156,4 +157,31 @@ pub(crate) async fn open(opts: &ClientOptions, role: Role) -> Result<Session, Cl
         recv,
         welcome,
     })
+}
+
+/// Reads frames in a task of its own and hands each, parsed by `parse`,
+/// to the returned channel; the first error ends it. Keeping the read out
+/// of the caller's futures makes the caller's `recv` cancel-safe.
+pub(crate) fn spawn_reader<T: Send + 'static>(
+    mut recv: quinn::RecvStream,
+    conn: quinn::Connection,
+    max_frame: u32,
+    parse: fn(FrameType, &[u8]) -> Result<T, ClientError>,
+) -> mpsc::UnboundedReceiver<Result<T, ClientError>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = AlignedVec::new();
+        loop {
+            let item = match read_frame(&mut recv, max_frame, &mut buf).await {
+                Ok(Some(ty)) => parse(ty, &buf),
+                Ok(None) => Err(explain(&conn, "stream ended")),
+                Err(e) => Err(explain(&conn, e)),
+            };
+            let stop = item.is_err();
+            if tx.send(item).is_err() || stop {
+                break;
+            }
+        }
+    });
+    rx
 }

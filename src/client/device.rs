@@ -1,11 +1,10 @@
 //! The device side: send batches (pipelined, one stream write per frame),
 //! receive their acks in order.
 
-use super::connect::{explain, open, ClientError, ClientOptions, Session};
+use super::connect::{explain, open, spawn_reader, ClientError, ClientOptions, Session};
 use crate::wire::batch::{BatchAck, BatchEncoder, WireEvent};
 use crate::wire::control::{Role, Welcome};
-use crate::wire::frame::{encode_header, read_frame, FrameType, HEADER_LEN};
-use rkyv::util::AlignedVec;
+use crate::wire::frame::{encode_header, FrameType, HEADER_LEN};
 use tokio::sync::mpsc;
 
 /// A connected device (or gateway).
@@ -27,28 +26,13 @@ impl DeviceClient {
             endpoint,
             conn,
             send,
-            mut recv,
+            recv,
             welcome,
         } = open(opts, Role::Device).await?;
-        let (tx, acks) = mpsc::unbounded_channel();
-        let c = conn.clone();
-        tokio::spawn(async move {
-            let mut buf = AlignedVec::new();
-            loop {
-                let item = match read_frame(&mut recv, 1024, &mut buf).await {
-                    Ok(Some(FrameType::BatchAck)) => BatchAck::decode(&buf)
-                        .ok_or_else(|| ClientError::Protocol("BATCH_ACK is not 20 bytes".into())),
-                    Ok(Some(other)) => {
-                        Err(ClientError::Protocol(format!("unexpected {other:?} frame")))
-                    }
-                    Ok(None) => Err(explain(&c, "stream ended")),
-                    Err(e) => Err(explain(&c, e)),
-                };
-                let stop = item.is_err();
-                if tx.send(item).is_err() || stop {
-                    break;
-                }
-            }
+        let acks = spawn_reader(recv, conn.clone(), 1024, |ty, bytes| match ty {
+            FrameType::BatchAck => BatchAck::decode(bytes)
+                .ok_or_else(|| ClientError::Protocol("BATCH_ACK is not 20 bytes".into())),
+            other => Err(ClientError::Protocol(format!("unexpected {other:?} frame"))),
         });
         Ok(DeviceClient {
             endpoint,

@@ -1,7 +1,7 @@
 //! The street-platform side: subscribe to a street (or the district),
 //! receive orders, acknowledge them with an outcome.
 
-use super::connect::{explain, open, ClientError, ClientOptions, Session};
+use super::connect::{explain, open, spawn_reader, ClientError, ClientOptions, Session};
 use crate::dispatch::Order;
 use crate::wire::control::{OrderAck, Outcome, Role, Subscribe, Subscribed, Welcome};
 use crate::wire::frame::{encode_frame, read_frame, FrameType};
@@ -56,25 +56,10 @@ impl SubscriberClient {
             Ok(None) => return Err(explain(&conn, "stream ended before SUBSCRIBED")),
             Err(e) => return Err(explain(&conn, e)),
         };
-        let (tx, orders) = mpsc::unbounded_channel();
-        let c = conn.clone();
-        tokio::spawn(async move {
-            let mut buf = AlignedVec::new();
-            loop {
-                let item = match read_frame(&mut recv, MAX_ORDER_FRAME, &mut buf).await {
-                    Ok(Some(FrameType::Order)) => serde_json::from_slice::<Order>(&buf)
-                        .map_err(|e| ClientError::Protocol(format!("bad ORDER: {e}"))),
-                    Ok(Some(other)) => {
-                        Err(ClientError::Protocol(format!("unexpected {other:?} frame")))
-                    }
-                    Ok(None) => Err(explain(&c, "stream ended")),
-                    Err(e) => Err(explain(&c, e)),
-                };
-                let stop = item.is_err();
-                if tx.send(item).is_err() || stop {
-                    break;
-                }
-            }
+        let orders = spawn_reader(recv, conn.clone(), MAX_ORDER_FRAME, |ty, bytes| match ty {
+            FrameType::Order => serde_json::from_slice::<Order>(bytes)
+                .map_err(|e| ClientError::Protocol(format!("bad ORDER: {e}"))),
+            other => Err(ClientError::Protocol(format!("unexpected {other:?} frame"))),
         });
         Ok(SubscriberClient {
             endpoint,
