@@ -54,7 +54,7 @@ pub struct Args {
     #[arg(long, default_value_t = 32)]
     pub window: usize,
     /// Incidents started per second.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 20.0)]
     pub incidents: f64,
     /// Share of batches sent twice (retransmits the hub must drop).
     #[arg(long, default_value_t = 0.01)]
