@@ -45,6 +45,8 @@ pub struct Config {
     pub limits: Limits,
     /// Engine timing.
     pub engine: EngineConfig,
+    /// Device quality.
+    pub quality: QualityConfig,
     /// Tokens.
     pub auth: AuthConfig,
 }
@@ -122,6 +124,19 @@ pub struct EngineConfig {
     pub state_ttl: Duration,
     /// Detections an order lists.
     pub max_incident_detections: usize,
+    /// A device with no event or heartbeat for this long is offline.
+    #[serde(with = "humantime_serde")]
+    pub device_offline_after: Duration,
+}
+
+/// `[quality]`: when a device's detections need corroboration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityConfig {
+    /// Flag a device whose false-alarm share is above this (0..1).
+    pub max_false_alarm_rate: f64,
+    /// Only judge devices with at least this many acknowledged orders.
+    pub min_judged_orders: u64,
 }
 
 /// `[auth]`.
@@ -177,6 +192,7 @@ impl EngineConfig {
             idle_timeout_ms: ms(self.idle_timeout).max(1),
             state_ttl_ms: ms(self.state_ttl).max(1),
             max_incident_detections: self.max_incident_detections.max(1),
+            offline_after_ms: ms(self.device_offline_after).max(1),
         }
     }
 }
@@ -237,6 +253,13 @@ impl Config {
         }
         if l.shard_queue_batches == 0 || l.subscriber_queue_orders == 0 {
             return bad("queue limits must be > 0".into());
+        }
+        let q = &self.quality;
+        if !(0.0..=1.0).contains(&q.max_false_alarm_rate) || q.min_judged_orders == 0 {
+            return bad(
+                "quality.max_false_alarm_rate must be in 0..1 and quality.min_judged_orders > 0"
+                    .into(),
+            );
         }
         if self.hub.cert.is_some() != self.hub.key.is_some() {
             return bad("hub.cert and hub.key go together".into());

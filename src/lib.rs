@@ -18,5 +18,6 @@ pub mod geo;
 pub mod hub;
 pub mod metrics;
 pub mod model;
+pub mod store;
 pub mod tls;
 pub mod wire;

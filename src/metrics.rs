@@ -53,12 +53,39 @@ pub struct Metrics {
     pub shard_devices: IntGaugeVec,
     /// Subscribers connected, by scope (street / district).
     pub subscribers: IntGaugeVec,
+    /// Orders escalated to the district duty desk.
+    pub orders_escalated: IntCounter,
+    /// Outbox commits that failed (the orders in them were not dispatched).
+    pub outbox_errors: IntCounter,
+    /// Time of one outbox commit (fsync included).
+    pub outbox_commit: Histogram,
+    /// Orders (and updates, escalations) per outbox commit.
+    pub outbox_batch: Histogram,
+    /// Devices flagged for too many false alarms.
+    pub devices_flagged: IntGauge,
+    /// Devices silent beyond the offline timeout, per shard.
+    pub devices_offline: IntGaugeVec,
+    /// Times a subscriber fell behind and caught up from the outbox.
+    pub subscriber_catchups: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
     let c = IntCounter::new(name, help).expect("valid metric");
     r.register(Box::new(c.clone())).expect("unique metric");
     c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric");
+    g
+}
+
+fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -207,7 +234,7 @@ impl Metrics {
             orders_acked: counter_vec(
                 &r,
                 "tongguan_orders_acked_total",
-                "Order acknowledgements received, by outcome.",
+                "Order acknowledgements: recorded by outcome, or ignored as duplicate, unknown_order or forbidden.",
                 &["outcome"],
             ),
             orders_dropped: counter_vec(
@@ -253,6 +280,13 @@ impl Metrics {
                 "Subscribers connected, by scope.",
                 &["scope"],
             ),
+            orders_escalated: counter(&r, "tongguan_orders_escalated_total", "Orders not acknowledged by their deadline, escalated to the district duty desk."),
+            outbox_errors: counter(&r, "tongguan_outbox_errors_total", "Outbox commits that failed; their orders were not dispatched."),
+            outbox_commit: histogram(&r, "tongguan_outbox_commit_seconds", "Time of one durable outbox commit, fsync included.", vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
+            outbox_batch: histogram(&r, "tongguan_outbox_batch_orders", "Orders, updates and escalations written per outbox commit.", vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]),
+            devices_flagged: gauge(&r, "tongguan_devices_flagged", "Devices flagged for too many false alarms: their detections need corroboration."),
+            devices_offline: gauge_vec(&r, "tongguan_devices_offline", "Devices silent beyond the offline timeout, per shard.", &["shard"]),
+            subscriber_catchups: counter(&r, "tongguan_subscriber_catchups_total", "Times a subscriber fell behind its queue and caught up from the outbox."),
             registry: r,
         };
         // Series that exist from the start read 0, not "no data".
@@ -266,7 +300,14 @@ impl Metrics {
         ] {
             m.frames_rejected.with_label_values(&[reason]);
         }
-        for outcome in ["confirmed", "false_alarm", "resolved"] {
+        for outcome in [
+            "confirmed",
+            "false_alarm",
+            "resolved",
+            "duplicate",
+            "unknown_order",
+            "forbidden",
+        ] {
             m.orders_acked.with_label_values(&[outcome]);
         }
         m.orders_dropped.with_label_values(&["subscriber_too_slow"]);
@@ -311,7 +352,8 @@ impl Metrics {
         self.event_to_order[severity as usize].observe(latency_s);
     }
 
-    /// Counts an acknowledgement.
+    /// Counts an acknowledgement by outcome, or by why it was ignored
+    /// (duplicate, unknown_order, forbidden).
     pub fn order_acked(&self, outcome: &str) {
         self.orders_acked.with_label_values(&[outcome]).inc();
     }

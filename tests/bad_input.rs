@@ -12,7 +12,7 @@ use tongguan::wire::frame::{encode_frame, encode_header, FrameType};
 use tongguan::wire::ErrorCode;
 
 /// A well-behaved device gets an order through while `bad` misbehaves.
-async fn still_served(hub: &tongguan::hub::Hub, district: &mut SubscriberClient, device_id: u64) {
+async fn still_served(hub: &TestHub, district: &mut SubscriberClient, device_id: u64) {
     let mut good = device(hub).await;
     let e = event(
         device_id,

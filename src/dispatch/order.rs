@@ -49,6 +49,10 @@ pub struct Order {
     pub last_seen_ms: i64,
     /// 0 for a new condition; n for the n-th re-notification.
     pub repeat: u32,
+    /// For an escalation (督办) to the district duty desk: the id of the
+    /// order that was not acknowledged by its deadline.
+    #[serde(default)]
+    pub escalation_of: Option<String>,
 }
 
 /// Where an order happened and who owns it.
@@ -155,6 +159,33 @@ impl Order {
             first_seen_ms: w.first_ms,
             last_seen_ms: w.last_ms,
             repeat: w.repeat,
+            escalation_of: None,
+        }
+    }
+
+    /// The escalation of this order to the district duty desk, made at
+    /// `now_ms`: a new order with its own id, the same place, sources and
+    /// events, and a plan that says what was missed.
+    pub fn escalation(&self, seq: u64, now_ms: i64) -> Order {
+        let street = self
+            .place
+            .street
+            .as_ref()
+            .map_or("（区域外）".to_owned(), |s| {
+                format!("{}（{}）", s.name, s.code)
+            });
+        Order {
+            id: format!("{}-E", self.id),
+            revision: 1,
+            seq,
+            created_ms: now_ms,
+            deadline_ms: now_ms.saturating_add(self.deadline_ms - self.created_ms),
+            plan: format!(
+                "督办：{street}未在处置时限内签收工单 {}，请总值班室督促街镇立即处置。原处置方案：{}",
+                self.id, self.plan
+            ),
+            escalation_of: Some(self.id.clone()),
+            ..self.clone()
         }
     }
 

@@ -9,6 +9,10 @@
 //! Joins that arrive together (one shard output) coalesce into one
 //! revision. An incident closes when every shard's watermark has passed its
 //! last event time plus the window.
+//!
+//! Detections of a flagged device (too many false alarms) need
+//! corroboration: an incident made only of one flagged device's detections
+//! sends nothing until a detection from another device joins it.
 
 use super::detection::{Detection, Warning};
 use super::rules::RuleSet;
@@ -32,6 +36,7 @@ struct Incident {
     revision: u32,
     dirty: bool,
     arrival: u64,
+    corroborated: bool,
 }
 
 impl Incident {
@@ -52,6 +57,8 @@ pub struct CorrelatorStats {
     pub closed: u64,
     /// Detections joined but not kept (the incident's list was full).
     pub detections_dropped: u64,
+    /// Incidents held back for want of corroboration when they closed.
+    pub uncorroborated: u64,
 }
 
 /// The correlator: one for the whole hub, fed by every shard.
@@ -65,6 +72,7 @@ pub struct Correlator {
     dirty: Vec<u64>,
     out: VecDeque<Warning>,
     stats: CorrelatorStats,
+    flagged: rustc_hash::FxHashSet<u64>,
 }
 
 impl Correlator {
@@ -80,6 +88,16 @@ impl Correlator {
             dirty: Vec::new(),
             out: VecDeque::new(),
             stats: CorrelatorStats::default(),
+            flagged: Default::default(),
+        }
+    }
+
+    /// Marks a device as needing corroboration (or not any more).
+    pub fn set_flagged(&mut self, device: u64, flagged: bool) {
+        if flagged {
+            self.flagged.insert(device);
+        } else {
+            self.flagged.remove(&device);
         }
     }
 
@@ -120,6 +138,9 @@ impl Correlator {
                     .expect("anchored incident exists");
                 self.stats.joined += 1;
                 let before = inc.severity();
+                let was_corroborated = inc.corroborated;
+                inc.corroborated |= !self.flagged.contains(&d.device)
+                    || inc.detections.iter().any(|x| x.device != d.device);
                 let new_source = inc.sources & source_bit == 0;
                 inc.sources |= source_bit;
                 inc.lead_severity = inc.lead_severity.max(severity);
@@ -132,7 +153,8 @@ impl Correlator {
                 } else {
                     self.stats.detections_dropped += 1;
                 }
-                if (new_source || inc.severity() > before) && !inc.dirty {
+                let news = new_source || inc.severity() > before || !was_corroborated;
+                if news && inc.corroborated && !inc.dirty {
                     inc.dirty = true;
                     inc.arrival = arrival;
                     self.dirty.push(id);
@@ -149,9 +171,11 @@ impl Correlator {
                         inc.anchor = u64::MAX;
                     }
                 }
+                let corroborated = !self.flagged.contains(&d.device);
                 self.incidents.insert(
                     id,
                     Incident {
+                        corroborated,
                         kind,
                         anchor: d.cell,
                         sources: source_bit,
@@ -159,13 +183,15 @@ impl Correlator {
                         first_ms: d.first_seen_ms.min(d.time_ms),
                         last_ms: d.time_ms,
                         revision: 0,
-                        dirty: true,
+                        dirty: corroborated,
                         arrival: d.arrival,
                         detection_count: 1,
                         detections: vec![d],
                     },
                 );
-                self.dirty.push(id);
+                if corroborated {
+                    self.dirty.push(id);
+                }
             }
         }
     }
@@ -233,13 +259,18 @@ impl Correlator {
         let window = self.settings.correlation_window_ms;
         let before = self.incidents.len();
         let anchors = &mut self.anchors;
+        let mut uncorroborated = 0;
         self.incidents.retain(|id, inc| {
             let open = inc.dirty || inc.last_ms.saturating_add(window) >= low;
             if !open && inc.anchor != u64::MAX && anchors.get(&(inc.kind, inc.anchor)) == Some(id) {
                 anchors.remove(&(inc.kind, inc.anchor));
             }
+            if !open && !inc.corroborated {
+                uncorroborated += 1;
+            }
             open
         });
+        self.stats.uncorroborated += uncorroborated;
         self.stats.closed += (before - self.incidents.len()) as u64;
     }
 

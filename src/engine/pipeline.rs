@@ -95,6 +95,11 @@ impl Pipeline {
         (sum, self.correlator.take_stats())
     }
 
+    /// Marks a device as needing corroboration.
+    pub fn set_flagged(&mut self, device: u64, flagged: bool) {
+        self.correlator.set_flagged(device, flagged);
+    }
+
     /// Open incidents in the correlator.
     pub fn open_incidents(&self) -> usize {
         self.correlator.open_incidents()
@@ -322,6 +327,82 @@ mod tests {
         );
         assert_eq!(w[2].detections[0].count, 21);
         assert_eq!(w[2].detections[0].first_seen_ms, T0);
+    }
+
+    #[test]
+    fn a_flagged_device_alone_dispatches_nothing_until_another_device_corroborates() {
+        let mut p = pipeline(2);
+        p.set_flagged(1, true);
+        p.handle_events(
+            T0,
+            1,
+            &[event(1, 0, T0, Category::Smoke, Source::Sensor, 5.0, HERE)],
+        );
+        assert!(p.drain_warnings().is_empty(), "flagged device alone");
+        // Its own later reports do not corroborate it.
+        p.handle_events(
+            T0,
+            1,
+            &[event(
+                1,
+                1,
+                T0 + 700_000,
+                Category::Smoke,
+                Source::Sensor,
+                5.0,
+                HERE,
+            )],
+        );
+        assert!(p.drain_warnings().is_empty());
+        // A second device in the same place does.
+        p.handle_events(
+            T0,
+            1,
+            &[event(
+                2,
+                0,
+                T0 + 701_000,
+                Category::Smoke,
+                Source::Sensor,
+                5.0,
+                HERE,
+            )],
+        );
+        let w = p.drain_warnings();
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].revision, 1);
+        assert_eq!(
+            w[0].detections.iter().map(|d| d.device).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        // An unflagged device is dispatched alone as before.
+        p.handle_events(
+            T0,
+            1,
+            &[event(
+                3,
+                0,
+                T0 + 702_000,
+                Category::Gas,
+                Source::Sensor,
+                50.0,
+                HERE,
+            )],
+        );
+        p.handle_events(
+            T0,
+            1,
+            &[event(
+                3,
+                1,
+                T0 + 708_000,
+                Category::Gas,
+                Source::Sensor,
+                50.0,
+                HERE,
+            )],
+        );
+        assert_eq!(p.drain_warnings().len(), 1);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct EngineSettings {
     pub state_ttl_ms: i64,
     /// Most detections an incident keeps (the rest are counted).
     pub max_incident_detections: usize,
+    /// A device with no event or heartbeat for this long is offline, ms.
+    pub offline_after_ms: i64,
 }
 
 impl Default for EngineSettings {
@@ -31,6 +33,7 @@ impl Default for EngineSettings {
             idle_timeout_ms: 2_000,
             state_ttl_ms: 60 * 60_000,
             max_incident_detections: 16,
+            offline_after_ms: 5 * 60_000,
         }
     }
 }

@@ -21,6 +21,16 @@ use std::sync::Arc;
 /// How often (in processing time) stale state is swept, ms.
 const SWEEP_EVERY_MS: i64 = 10_000;
 
+/// What a shard knows of one device: its dedup window and its activity.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceState {
+    window: SeqWindow,
+    /// Processing time of its latest event or heartbeat, Unix ms.
+    pub last_seen_ms: i64,
+    /// Events seen from it (duplicates and late ones included).
+    pub events: u64,
+}
+
 /// Counts since the last [`Shard::take_stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShardStats {
@@ -51,7 +61,8 @@ impl ShardStats {
 pub struct Shard {
     rules: Arc<RuleSet>,
     settings: EngineSettings,
-    seqs: FxHashMap<u64, SeqWindow>,
+    devices: FxHashMap<u64, DeviceState>,
+    offline: usize,
     conditions: FxHashMap<(u64, u16), Condition>,
     counts: FxHashMap<(u64, u16), CountWindow>,
     watermark: Watermark,
@@ -66,7 +77,8 @@ impl Shard {
         Shard {
             rules,
             settings,
-            seqs: FxHashMap::default(),
+            devices: FxHashMap::default(),
+            offline: 0,
             conditions: FxHashMap::default(),
             counts: FxHashMap::default(),
             watermark: Watermark::new(settings.allowed_lateness_ms, settings.idle_timeout_ms),
@@ -104,11 +116,14 @@ impl Shard {
 
     #[inline]
     fn handle_event(&mut self, now_ms: i64, arrival: u64, e: &Event) {
+        let device = self.devices.entry(e.device).or_default();
+        device.last_seen_ms = now_ms;
+        device.events += 1;
         if self.watermark.is_late(e.time_ms) {
             self.stats.late += 1;
             return;
         }
-        match self.seqs.entry(e.device).or_default().check(e.seq) {
+        match device.window.check(e.seq) {
             SeqVerdict::New => {}
             SeqVerdict::Retransmit => {
                 self.stats.retransmits += 1;
@@ -183,6 +198,28 @@ impl Shard {
         }
     }
 
+    /// Records a heartbeat for the devices of this shard among `ids`
+    /// (a gateway vouching for its devices; unknown ids are ignored, as
+    /// they belong to other shards or have never sent an event).
+    pub fn handle_heartbeat(&mut self, now_ms: i64, ids: &[u64]) {
+        for id in ids {
+            if let Some(d) = self.devices.get_mut(id) {
+                d.last_seen_ms = now_ms;
+            }
+        }
+    }
+
+    /// What this shard knows of a device.
+    pub fn device(&self, id: u64) -> Option<DeviceState> {
+        self.devices.get(&id).copied()
+    }
+
+    /// Devices silent for longer than the offline timeout, as of the last
+    /// sweep.
+    pub fn offline(&self) -> usize {
+        self.offline
+    }
+
     /// Advances the watermark of a quiet shard and sweeps stale state.
     pub fn handle_timeout(&mut self, now_ms: i64) {
         self.watermark.on_tick(now_ms);
@@ -198,6 +235,12 @@ impl Shard {
         self.conditions.retain(|_, c| c.last_ms() >= horizon);
         self.counts.retain(|_, w| w.last_ms() >= horizon);
         self.stats.expired += (before - self.conditions.len() - self.counts.len()) as u64;
+        let silent_since = now_ms.saturating_sub(self.settings.offline_after_ms);
+        self.offline = self
+            .devices
+            .values()
+            .filter(|d| d.last_seen_ms < silent_since)
+            .count();
     }
 
     /// The next detection, oldest first.
@@ -216,9 +259,9 @@ impl Shard {
         std::mem::take(&mut self.stats)
     }
 
-    /// Devices with a dedup window.
+    /// Devices tracked.
     pub fn devices(&self) -> usize {
-        self.seqs.len()
+        self.devices.len()
     }
 
     /// Open conditions and count windows held.

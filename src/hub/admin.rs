@@ -1,5 +1,6 @@
 //! The HTTP side of the hub (axum): `/metrics` in the Prometheus text
-//! format, `/healthz` (the process answers) and `/readyz` (it is serving).
+//! format, `/healthz` (the process answers), `/readyz` (it is serving),
+//! and the JSON API of src/hub/api.rs.
 
 use super::Shared;
 use axum::extract::State;
@@ -16,6 +17,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/api/orders", get(super::api::list_orders))
+        .route("/api/orders/{id}", get(super::api::get_order))
+        .route("/api/devices", get(super::api::list_devices))
         .with_state(shared)
 }
 

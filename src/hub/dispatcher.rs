@@ -1,76 +1,368 @@
-//! Orders out: a warning becomes an [`Order`] for the street that owns its
-//! cell, is encoded once as an ORDER frame and queued to the street's and
-//! the district's subscribers. Orders live in memory for now; the durable
-//! outbox takes this place when it comes.
+//! Orders out, durably. Each round of the dispatcher thread turns the
+//! correlator's warnings into orders, escalates orders past their deadline,
+//! records acknowledgements, and writes all of it to the outbox in one
+//! transaction (one fsync). Only after the commit are orders counted as
+//! dispatched and queued to the subscribers of their street and of the
+//! district: an order reported dispatched survives a crash.
 
+use super::auth::Scope;
 use super::clock;
 use super::subscribers::Subscribers;
+use crate::dispatch::escalation::Escalator;
+use crate::dispatch::mask;
+use crate::dispatch::quality::{DeviceRecord, Quality, QualityPolicy};
+use crate::dispatch::record::{AckRecord, HistoryEntry, OrderRecord, Status};
 use crate::dispatch::Order;
+use crate::engine::correlate::Correlator;
 use crate::engine::Warning;
 use crate::geo::RegionMap;
 use crate::metrics::Metrics;
+use crate::store::{Batch, Store, StoreError};
+use crate::wire::control::{OrderAck, DISTRICT};
 use crate::wire::frame::{encode_frame, FrameType};
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
-/// Turns warnings into orders and hands them to subscribers.
+/// An ORDER_ACK as a session hands it to the dispatcher.
+#[derive(Debug)]
+pub struct AckMsg {
+    /// What the subscriber sent.
+    pub ack: OrderAck,
+    /// What the subscriber's token may see.
+    pub scope: Scope,
+}
+
+/// Counts deferred until the commit succeeds.
+struct Dispatched {
+    street: String,
+    severity: crate::model::Severity,
+    category: crate::model::Category,
+    revision: u32,
+    arrival: u64,
+}
+
+/// The dispatcher's state, driven by the dispatcher thread.
 pub struct Dispatcher {
     map: Arc<RegionMap>,
     subscribers: Arc<Subscribers>,
     metrics: Arc<Metrics>,
+    store: Arc<Store>,
     id_prefix: String,
-    /// Next sequence number per street; the last slot is for orders
-    /// outside the map (district only).
-    next_seq: Vec<u64>,
+    next_seq: FxHashMap<String, u64>,
+    escalator: Escalator,
+    quality: Quality,
 }
 
 impl Dispatcher {
-    /// A dispatcher whose order ids start with a prefix unique to this run.
-    pub fn new(map: Arc<RegionMap>, subscribers: Arc<Subscribers>, metrics: Arc<Metrics>) -> Self {
-        let next_seq = vec![1; map.streets().len() + 1];
-        Dispatcher {
-            id_prefix: format!("TG{:x}", clock::now_ms()),
-            map,
-            subscribers,
-            metrics,
-            next_seq,
+    /// Opens the dispatcher on an outbox: sequence counters continue from
+    /// the logs, open orders' deadlines and flagged devices are reloaded.
+    /// Returns the flagged devices for the correlator.
+    pub fn open(
+        map: Arc<RegionMap>,
+        subscribers: Arc<Subscribers>,
+        metrics: Arc<Metrics>,
+        store: Arc<Store>,
+        policy: QualityPolicy,
+    ) -> Result<(Dispatcher, Vec<u64>), StoreError> {
+        let mut next_seq = FxHashMap::default();
+        let scopes = map
+            .streets()
+            .iter()
+            .map(|s| s.code.clone())
+            .chain([DISTRICT.to_owned()]);
+        for scope in scopes {
+            let last = store.last_seq(&scope)?;
+            next_seq.insert(scope, last + 1);
+        }
+        let mut escalator = Escalator::new();
+        for r in store.all_orders()? {
+            if r.status == Status::Open && r.order.escalation_of.is_none() {
+                escalator.watch(&r.order.id, r.order.deadline_ms);
+            }
+        }
+        let quality = Quality::new(policy, store.devices()?);
+        let flagged: Vec<u64> = quality.flagged().collect();
+        metrics.devices_flagged.set(flagged.len() as i64);
+        Ok((
+            Dispatcher {
+                id_prefix: format!("TG{:x}", clock::now_ms()),
+                map,
+                subscribers,
+                metrics,
+                store,
+                next_seq,
+                escalator,
+                quality,
+            },
+            flagged,
+        ))
+    }
+
+    fn take_seq(&mut self, scope: &str) -> u64 {
+        let next = self.next_seq.entry(scope.to_owned()).or_insert(1);
+        let seq = *next;
+        *next += 1;
+        seq
+    }
+
+    /// A record touched earlier this round, or from the outbox.
+    fn load(&self, touched: &FxHashMap<String, OrderRecord>, id: &str) -> Option<OrderRecord> {
+        if let Some(r) = touched.get(id) {
+            return Some(r.clone());
+        }
+        match self.store.order(id) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, order = id, "cannot read the outbox");
+                None
+            }
         }
     }
 
-    /// Makes, counts and publishes the order for one warning.
-    pub fn dispatch(&mut self, w: &Warning) {
-        let street = self.map.street_of(w.cell);
-        let slot = street.map_or(self.next_seq.len() - 1, usize::from);
-        let seq = self.next_seq[slot];
-        self.next_seq[slot] += 1;
-        let order = Order::from_warning(
-            format!("{}-{}", self.id_prefix, w.incident),
-            seq,
-            clock::now_ms(),
-            w,
-            street.map(|s| self.map.street(s)),
-        );
-        let json = serde_json::to_vec(&order).expect("orders serialize");
-        let frame = Bytes::from(encode_frame(FrameType::Order, &json));
-        let delivery = self.subscribers.publish(street, &frame);
-        for _ in 0..delivery.overflowed {
-            self.metrics.order_dropped("subscriber_too_slow");
+    /// One round: warnings to orders, due escalations, acks; one commit;
+    /// then counts and frames out.
+    pub fn round(
+        &mut self,
+        now_ms: i64,
+        warnings: Vec<Warning>,
+        acks: Vec<AckMsg>,
+        correlator: &mut Correlator,
+    ) {
+        if warnings.is_empty()
+            && acks.is_empty()
+            && self.escalator.poll_timeout().is_none_or(|d| d > now_ms)
+        {
+            return;
         }
-        let latency = clock::stamp_ns().saturating_sub(w.arrival) as f64 / 1e9;
-        self.metrics.warning(w.category, w.severity);
-        self.metrics.order(
-            order.street_code().unwrap_or("none"),
-            w.severity,
-            w.revision,
-            latency,
-        );
-        tracing::debug!(
-            order = %order.id,
-            revision = order.revision,
-            severity = %order.severity,
-            street = order.street_code().unwrap_or("none"),
-            subscribers = delivery.queued,
-            "order dispatched"
-        );
+        let mut touched: FxHashMap<String, OrderRecord> = FxHashMap::default();
+        let mut order_ids: Vec<String> = Vec::new();
+        let mut batch = Batch::default();
+        let mut frames: Vec<(Scope, u64, Order)> = Vec::new();
+        let mut dispatched = Vec::new();
+        let mut devices: FxHashMap<u64, DeviceRecord> = FxHashMap::default();
+        let mut flips = Vec::new();
+        let mut escalated = 0;
+
+        for w in &warnings {
+            let street = self.map.street_of(w.cell);
+            let street_code = street.map(|s| self.map.street(s).code.clone());
+            let id = format!("{}-{}", self.id_prefix, w.incident);
+            let street_seq = street_code.as_deref().map_or(0, |c| self.take_seq(c));
+            let district_seq = self.take_seq(DISTRICT);
+            let order = Order::from_warning(
+                id.clone(),
+                if street_seq > 0 {
+                    street_seq
+                } else {
+                    district_seq
+                },
+                now_ms,
+                w,
+                street.map(|s| self.map.street(s)),
+            );
+            let previous = if w.revision > 1 {
+                self.load(&touched, &id)
+            } else {
+                None
+            };
+            let (status, ack, mut history) = match previous {
+                Some(p) => (p.status, p.ack, p.history),
+                None => (Status::Open, None, Vec::new()),
+            };
+            history.push(HistoryEntry {
+                at_ms: now_ms,
+                what: if w.revision <= 1 {
+                    "dispatched"
+                } else {
+                    "updated"
+                }
+                .into(),
+                detail: format!(
+                    "revision {}, severity {}, sources {}",
+                    w.revision,
+                    w.severity,
+                    w.sources.len()
+                ),
+            });
+            if status == Status::Open {
+                self.escalator.watch(&id, order.deadline_ms);
+            }
+            if w.revision <= 1 {
+                let ids: Vec<u64> = w.detections.iter().map(|d| d.device).collect();
+                for r in self.quality.on_order(&ids) {
+                    devices.insert(r.device, r);
+                }
+            }
+            if let Some(code) = &street_code {
+                batch.log.push((code.clone(), street_seq, id.clone()));
+                frames.push((
+                    Scope::Street(street.expect("code has a street")),
+                    street_seq,
+                    order.clone(),
+                ));
+            }
+            batch
+                .log
+                .push((DISTRICT.to_owned(), district_seq, id.clone()));
+            frames.push((Scope::District, district_seq, order.clone()));
+            dispatched.push(Dispatched {
+                street: street_code.unwrap_or_else(|| "none".into()),
+                severity: w.severity,
+                category: w.category,
+                revision: w.revision,
+                arrival: w.arrival,
+            });
+            if !touched.contains_key(&id) {
+                order_ids.push(id.clone());
+            }
+            touched.insert(
+                id,
+                OrderRecord {
+                    order,
+                    status,
+                    street_seq,
+                    district_seq,
+                    ack,
+                    history,
+                },
+            );
+        }
+
+        for id in self.escalator.handle_timeout(now_ms) {
+            let Some(mut record) = self.load(&touched, &id) else {
+                continue;
+            };
+            if record.status != Status::Open {
+                continue;
+            }
+            let seq = self.take_seq(DISTRICT);
+            let esc = record.order.escalation(seq, now_ms);
+            record.status = Status::Escalated;
+            record.history.push(HistoryEntry {
+                at_ms: now_ms,
+                what: "escalated".into(),
+                detail: format!(
+                    "no acknowledgement by the deadline; escalation order {}",
+                    esc.id
+                ),
+            });
+            batch.log.push((DISTRICT.to_owned(), seq, esc.id.clone()));
+            frames.push((Scope::District, seq, esc.clone()));
+            let esc_record = OrderRecord {
+                order: esc.clone(),
+                status: Status::Open,
+                street_seq: 0,
+                district_seq: seq,
+                ack: None,
+                history: vec![HistoryEntry {
+                    at_ms: now_ms,
+                    what: "dispatched".into(),
+                    detail: format!("escalation of {id} to the district duty desk"),
+                }],
+            };
+            for (k, r) in [(id.clone(), record), (esc.id.clone(), esc_record)] {
+                if !touched.contains_key(&k) {
+                    order_ids.push(k.clone());
+                }
+                touched.insert(k, r);
+            }
+            escalated += 1;
+        }
+
+        for AckMsg { ack, scope } in acks {
+            let Some(mut record) = self.load(&touched, &ack.order_id) else {
+                self.metrics.order_acked("unknown_order");
+                continue;
+            };
+            let by = match scope {
+                Scope::District => DISTRICT.to_owned(),
+                Scope::Street(s) => self.map.street(s).code.clone(),
+            };
+            let allowed =
+                scope == Scope::District || record.order.street_code() == Some(by.as_str());
+            if !allowed {
+                self.metrics.order_acked("forbidden");
+                continue;
+            }
+            if record.status == Status::Acked {
+                self.metrics.order_acked("duplicate");
+                continue;
+            }
+            let note = mask::mask_text(&ack.note);
+            record.history.push(HistoryEntry {
+                at_ms: now_ms,
+                what: "acked".into(),
+                detail: format!("{} by {by}: {note}", ack.outcome.name()),
+            });
+            record.status = Status::Acked;
+            record.ack = Some(AckRecord {
+                outcome: ack.outcome,
+                note,
+                by,
+                at_ms: now_ms,
+            });
+            self.escalator.forget(&ack.order_id);
+            let ids: Vec<u64> = record.order.events.iter().map(|e| e.device).collect();
+            for (r, flipped) in self.quality.on_outcome(&ids, ack.outcome) {
+                if flipped {
+                    flips.push((r.device, r.flagged));
+                }
+                devices.insert(r.device, r);
+            }
+            self.metrics.order_acked(ack.outcome.name());
+            if !touched.contains_key(&ack.order_id) {
+                order_ids.push(ack.order_id.clone());
+            }
+            touched.insert(ack.order_id, record);
+        }
+
+        batch.orders = order_ids
+            .iter()
+            .filter_map(|id| touched.remove(id))
+            .collect();
+        batch.devices = devices.into_values().collect();
+        let writes = batch.orders.len();
+        let started = Instant::now();
+        if let Err(e) = self.store.commit(&batch) {
+            self.metrics.outbox_errors.inc();
+            tracing::error!(error = %e, orders = writes, "outbox commit failed: these orders are NOT dispatched");
+            return;
+        }
+        self.metrics
+            .outbox_commit
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.outbox_batch.observe(writes as f64);
+        self.metrics.orders_escalated.inc_by(escalated);
+        for (device, flagged) in flips {
+            correlator.set_flagged(device, flagged);
+        }
+        self.metrics
+            .devices_flagged
+            .set(self.quality.flagged().count() as i64);
+
+        let now = clock::stamp_ns();
+        for d in dispatched {
+            self.metrics.warning(d.category, d.severity);
+            let latency = now.saturating_sub(d.arrival) as f64 / 1e9;
+            self.metrics
+                .order(&d.street, d.severity, d.revision, latency);
+        }
+        for (scope, seq, mut order) in frames {
+            order.seq = seq;
+            let delivery = self
+                .subscribers
+                .publish(scope, &(seq, encode_order(&order)));
+            for _ in 0..delivery.lagging {
+                self.metrics.subscriber_catchups.inc();
+            }
+        }
     }
+}
+
+/// An order as an ORDER frame.
+pub fn encode_order(order: &Order) -> Bytes {
+    let json = serde_json::to_vec(order).expect("orders serialize");
+    Bytes::from(encode_frame(FrameType::Order, &json))
 }

@@ -1,16 +1,16 @@
 //! The engine on threads: one owner thread per shard, fed by a bounded
-//! crossbeam channel of batches, and one dispatcher thread that runs the
-//! correlator and hands orders out. Control (ticks, stop) travels on the
-//! same channels as data, in order.
+//! crossbeam channel of messages (event batches, heartbeats, queries:
+//! control travels on the same channel as data, in order), and one
+//! dispatcher thread that runs the correlator and the durable dispatcher.
 
 use super::clock;
-use super::dispatcher::Dispatcher;
+use super::dispatcher::{AckMsg, Dispatcher};
 use crate::engine::correlate::Correlator;
-use crate::engine::shard::Shard;
+use crate::engine::shard::{DeviceState, Shard};
 use crate::engine::{Detection, EngineSettings, RuleSet};
 use crate::metrics::Metrics;
 use crate::model::Event;
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -26,24 +26,40 @@ pub struct ShardBatch {
     pub events: Vec<Event>,
 }
 
-/// What the dispatcher thread receives.
-enum ToDispatcher {
-    Output {
-        shard: usize,
-        watermark: i64,
-        detections: Vec<Detection>,
+/// What a shard thread receives.
+pub enum ShardMsg {
+    /// Events to run.
+    Events(ShardBatch),
+    /// A gateway vouches for these devices.
+    Heartbeat(Arc<[u64]>),
+    /// What does the shard know of these devices? Answered on `reply`.
+    Query {
+        /// Device ids.
+        ids: Arc<[u64]>,
+        /// Where the answer goes.
+        reply: Sender<Vec<(u64, DeviceState)>>,
     },
+}
+
+/// What the dispatcher thread receives from the shards.
+struct ShardOutput {
+    shard: usize,
+    watermark: i64,
+    detections: Vec<Detection>,
 }
 
 /// The running engine threads.
 pub struct EngineThreads {
     /// Senders into each shard's queue.
-    pub shard_txs: Vec<Sender<ShardBatch>>,
+    pub shard_txs: Vec<Sender<ShardMsg>>,
+    /// Sender of acknowledgements to the dispatcher.
+    pub acks_tx: Sender<AckMsg>,
     handles: Vec<JoinHandle<()>>,
 }
 
 impl EngineThreads {
-    /// Starts `shards` shard threads and the dispatcher thread.
+    /// Starts `shards` shard threads and the dispatcher thread; `flagged`
+    /// devices start out needing corroboration.
     pub fn spawn(
         rules: Arc<RuleSet>,
         settings: EngineSettings,
@@ -51,12 +67,14 @@ impl EngineThreads {
         queue: usize,
         metrics: Arc<Metrics>,
         dispatcher: Dispatcher,
+        flagged: Vec<u64>,
     ) -> std::io::Result<EngineThreads> {
-        let (out_tx, out_rx) = bounded::<ToDispatcher>(shards * 64);
+        let (out_tx, out_rx) = bounded::<ShardOutput>(shards * 64);
+        let (acks_tx, acks_rx) = bounded::<AckMsg>(4096);
         let mut shard_txs = Vec::new();
         let mut handles = Vec::new();
         for i in 0..shards {
-            let (tx, rx) = bounded::<ShardBatch>(queue);
+            let (tx, rx) = bounded::<ShardMsg>(queue);
             let shard = Shard::new(rules.clone(), settings);
             let out = out_tx.clone();
             let m = metrics.clone();
@@ -68,19 +86,27 @@ impl EngineThreads {
             shard_txs.push(tx);
         }
         drop(out_tx);
-        let correlator = Correlator::new(rules, settings, shards);
+        let mut correlator = Correlator::new(rules, settings, shards);
+        for d in flagged {
+            correlator.set_flagged(d, true);
+        }
         handles.push(
             std::thread::Builder::new()
                 .name("dispatcher".into())
-                .spawn(move || run_dispatcher(correlator, dispatcher, out_rx, metrics))?,
+                .spawn(move || run_dispatcher(correlator, dispatcher, out_rx, acks_rx, metrics))?,
         );
-        Ok(EngineThreads { shard_txs, handles })
+        Ok(EngineThreads {
+            shard_txs,
+            acks_tx,
+            handles,
+        })
     }
 
     /// Closes the queues and waits until every queued batch has gone
-    /// through the engine and every order out of it has been handed on.
+    /// through the engine and every order out of it is in the outbox.
     pub fn drain(self) {
         drop(self.shard_txs);
+        drop(self.acks_tx);
         for h in self.handles {
             let _ = h.join();
         }
@@ -90,19 +116,28 @@ impl EngineThreads {
 fn run_shard(
     index: usize,
     mut shard: Shard,
-    rx: Receiver<ShardBatch>,
-    out: Sender<ToDispatcher>,
+    rx: Receiver<ShardMsg>,
+    out: Sender<ShardOutput>,
     metrics: Arc<Metrics>,
 ) {
     let label = index.to_string();
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
+    let offline_gauge = metrics.devices_offline.with_label_values(&[&label]);
     let mut last_tick = clock::now_ms();
     let mut last_watermark = i64::MIN;
     loop {
         let got = rx.recv_timeout(TICK);
         let now = clock::now_ms();
         match got {
-            Ok(batch) => shard.handle_events(now, batch.arrival, &batch.events),
+            Ok(ShardMsg::Events(batch)) => shard.handle_events(now, batch.arrival, &batch.events),
+            Ok(ShardMsg::Heartbeat(ids)) => shard.handle_heartbeat(now, &ids),
+            Ok(ShardMsg::Query { ids, reply }) => {
+                let found = ids
+                    .iter()
+                    .filter_map(|&id| Some((id, shard.device(id)?)))
+                    .collect();
+                let _ = reply.send(found);
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -110,6 +145,7 @@ fn run_shard(
             shard.handle_timeout(now);
             last_tick = now;
             devices_gauge.set(shard.devices() as i64);
+            offline_gauge.set(shard.offline() as i64);
         }
         let stats = shard.take_stats();
         if stats != Default::default() {
@@ -127,7 +163,7 @@ fn run_shard(
         let watermark = shard.watermark();
         if !detections.is_empty() || watermark != last_watermark {
             last_watermark = watermark;
-            let msg = ToDispatcher::Output {
+            let msg = ShardOutput {
                 shard: index,
                 watermark,
                 detections,
@@ -142,33 +178,50 @@ fn run_shard(
 fn run_dispatcher(
     mut correlator: Correlator,
     mut dispatcher: Dispatcher,
-    rx: Receiver<ToDispatcher>,
+    mut rx: Receiver<ShardOutput>,
+    mut acks_rx: Receiver<AckMsg>,
     metrics: Arc<Metrics>,
 ) {
+    let mut shards_open = true;
     loop {
-        match rx.recv_timeout(TICK) {
-            Ok(ToDispatcher::Output {
-                shard,
-                watermark,
-                detections,
-            }) => {
-                for d in detections {
-                    correlator.handle_detection(d);
+        let mut acks = Vec::new();
+        let mut outputs = Vec::new();
+        select! {
+            recv(rx) -> m => match m {
+                Ok(o) => outputs.push(o),
+                Err(_) => {
+                    shards_open = false;
+                    rx = crossbeam_channel::never();
                 }
-                correlator.flush();
-                correlator.handle_watermark(shard, watermark);
+            },
+            recv(acks_rx) -> m => match m {
+                Ok(a) => acks.push(a),
+                Err(_) => acks_rx = crossbeam_channel::never(),
+            },
+            default(TICK) => {}
+        }
+        // Take whatever else is waiting: one commit for all of it.
+        outputs.extend(rx.try_iter().take(1024));
+        acks.extend(acks_rx.try_iter().take(4096));
+        for o in outputs {
+            for d in o.detections {
+                correlator.handle_detection(d);
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            correlator.flush();
+            correlator.handle_watermark(o.shard, o.watermark);
         }
-        while let Some(w) = correlator.poll_warning() {
-            dispatcher.dispatch(&w);
-        }
+        let warnings: Vec<_> = std::iter::from_fn(|| correlator.poll_warning()).collect();
+        dispatcher.round(clock::now_ms(), warnings, acks, &mut correlator);
         let stats = correlator.take_stats();
         metrics.incidents_opened.inc_by(stats.opened);
         metrics.incidents_closed.inc_by(stats.closed);
         metrics
             .incidents_open
             .set(correlator.open_incidents() as i64);
+        if !shards_open {
+            // The shards are drained and so is the engine: done. Acks still
+            // in flight come from sessions that are closing too.
+            break;
+        }
     }
 }

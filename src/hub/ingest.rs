@@ -4,7 +4,7 @@
 //! there is room, so QUIC flow control pushes back on the device: nothing
 //! is dropped.
 
-use super::engine_threads::ShardBatch;
+use super::engine_threads::{ShardBatch, ShardMsg};
 use super::session::Close;
 use super::{clock, Shared};
 use crate::engine::pipeline::shard_of;
@@ -38,7 +38,10 @@ pub async fn run(
         };
         match ty {
             FrameType::Batch => {}
-            FrameType::Heartbeat => continue,
+            FrameType::Heartbeat => {
+                heartbeat(shared, &buf).await?;
+                continue;
+            }
             other => {
                 return Err(Close::new(
                     ErrorCode::ProtocolViolation,
@@ -78,7 +81,7 @@ pub async fn run(
                 continue;
             }
             let events = std::mem::replace(part, Vec::with_capacity(part.capacity()));
-            enqueue(shared, i, ShardBatch { arrival, events }).await?;
+            enqueue(shared, i, ShardMsg::Events(ShardBatch { arrival, events })).await?;
         }
         count(shared, &received, &rejected);
         shared.metrics.batches.inc();
@@ -97,9 +100,35 @@ pub async fn run(
     }
 }
 
-/// Queues a batch to a shard, waiting (without reading the stream) while
-/// the queue is full.
-async fn enqueue(shared: &Shared, shard: usize, mut batch: ShardBatch) -> Result<(), Close> {
+/// A HEARTBEAT's payload: the device ids (u64 little-endian each) the
+/// gateway vouches for; every shard hears it and updates the ones it
+/// knows.
+async fn heartbeat(shared: &Shared, payload: &[u8]) -> Result<(), Close> {
+    if payload.len() % 8 != 0 {
+        return Err(Close::new(
+            ErrorCode::ProtocolViolation,
+            format!(
+                "HEARTBEAT payload of {} bytes is not a list of u64 device ids",
+                payload.len()
+            ),
+        ));
+    }
+    if payload.is_empty() {
+        return Ok(());
+    }
+    let ids: Arc<[u64]> = payload
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    for shard in 0..shared.shard_txs.len() {
+        enqueue(shared, shard, ShardMsg::Heartbeat(ids.clone())).await?;
+    }
+    Ok(())
+}
+
+/// Queues a message to a shard, waiting (without reading the stream)
+/// while the queue is full.
+async fn enqueue(shared: &Shared, shard: usize, mut batch: ShardMsg) -> Result<(), Close> {
     let tx = &shared.shard_txs[shard];
     let mut waited = false;
     loop {

@@ -4,6 +4,7 @@
 //! made in [`crate::engine`].
 
 pub mod admin;
+pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod dispatcher;
@@ -21,11 +22,12 @@ use crate::tls::{self, Identity};
 use crate::wire::ErrorCode;
 use auth::Auth;
 use crossbeam_channel::Sender;
-use engine_threads::{EngineThreads, ShardBatch};
+use dispatcher::AckMsg;
+use engine_threads::{EngineThreads, ShardMsg};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use subscribers::Subscribers;
 
 /// What every session shares.
@@ -39,7 +41,11 @@ pub struct Shared {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Queues into the shards.
-    pub shard_txs: Vec<Sender<ShardBatch>>,
+    pub shard_txs: Vec<Sender<ShardMsg>>,
+    /// Acknowledgements to the dispatcher.
+    pub acks_tx: Sender<AckMsg>,
+    /// The durable outbox (read side; the dispatcher writes).
+    pub store: Arc<crate::store::Store>,
     /// Live subscribers.
     pub subscribers: Arc<Subscribers>,
     /// Whether the hub is serving (for `/readyz`).
@@ -63,6 +69,9 @@ pub enum StartError {
     /// TLS could not be set up.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The outbox could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// An address could not be bound.
     #[error("cannot listen on {what} {addr}: {source}")]
     Bind {
@@ -153,8 +162,25 @@ impl Hub {
 
         let metrics = Arc::new(Metrics::new());
         let subscribers = Arc::new(Subscribers::default());
-        let dispatcher =
-            dispatcher::Dispatcher::new(map.clone(), subscribers.clone(), metrics.clone());
+        let opened = Instant::now();
+        let store = Arc::new(crate::store::Store::open(&config.hub.data_dir)?);
+        let policy = crate::dispatch::quality::QualityPolicy {
+            max_false_alarm_rate: config.quality.max_false_alarm_rate,
+            min_judged_orders: config.quality.min_judged_orders,
+        };
+        let (dispatcher, flagged) = dispatcher::Dispatcher::open(
+            map.clone(),
+            subscribers.clone(),
+            metrics.clone(),
+            store.clone(),
+            policy,
+        )?;
+        tracing::info!(
+            outbox = %store.path().display(),
+            flagged = flagged.len(),
+            elapsed_ms = opened.elapsed().as_millis() as u64,
+            "outbox opened"
+        );
         let shards = config.shard_count();
         let engine = EngineThreads::spawn(
             Arc::new(rules),
@@ -163,6 +189,7 @@ impl Hub {
             config.limits.shard_queue_batches,
             metrics.clone(),
             dispatcher,
+            flagged,
         )
         .map_err(|e| StartError::File {
             path: "engine threads".into(),
@@ -174,6 +201,8 @@ impl Hub {
             map,
             metrics,
             shard_txs: engine.shard_txs.clone(),
+            acks_tx: engine.acks_tx.clone(),
+            store,
             subscribers,
             ready: AtomicBool::new(false),
         });

@@ -1,8 +1,15 @@
 //! A subscriber session: one SUBSCRIBE (checked against the token's
-//! scope), a SUBSCRIBED, then orders out of the subscriber's queue and
-//! ORDER_ACKs in, until either side ends.
+//! scope), a SUBSCRIBED, then every order of the scope it has not
+//! acknowledged (from the outbox), then live orders; ORDER_ACKs go to the
+//! dispatcher, which records them durably.
+//!
+//! Catching up and going live never leave a gap: the session registers for
+//! live frames first, then reads the outbox, and skips live frames it has
+//! already sent (sequence numbers only grow). A session whose live queue
+//! overflowed does the same again from where it was.
 
 use super::auth::Scope;
+use super::dispatcher::{encode_order, AckMsg};
 use super::session::Close;
 use super::Shared;
 use crate::wire::control::{OrderAck, Subscribe, Subscribed, DISTRICT};
@@ -14,6 +21,9 @@ use std::sync::Arc;
 
 /// Largest control frame a subscriber may send.
 const MAX_CONTROL_FRAME: u32 = 64 * 1024;
+
+/// Orders read from the outbox per round trip to it.
+const CATCH_UP_CHUNK: usize = 256;
 
 /// Runs a subscriber session.
 pub async fn run(
@@ -51,16 +61,12 @@ pub async fn run(
             }
         }
     };
-    let allowed = scope == Scope::District || scope == wanted;
-    if !allowed {
+    if scope != Scope::District && scope != wanted {
         return Err(Close::new(
             ErrorCode::Forbidden,
             format!("this token may not subscribe to {:?}", sub.street),
         ));
     }
-    let mut subscription = shared
-        .subscribers
-        .register(wanted, shared.config.limits.subscriber_queue_orders);
     let scope_label = if wanted == Scope::District {
         "district"
     } else {
@@ -68,35 +74,81 @@ pub async fn run(
     };
     let gauge = shared.metrics.subscribers.with_label_values(&[scope_label]);
     gauge.inc();
+    let ok = Subscribed {
+        street: sub.street.clone(),
+        from_seq: sub.from_seq,
+    };
+    let json = serde_json::to_vec(&ok).expect("serializes");
     let result = async {
-        let ok = Subscribed {
-            street: sub.street.clone(),
-            from_seq: sub.from_seq,
-        };
-        let json = serde_json::to_vec(&ok).expect("serializes");
         write(&mut send, &encode_frame(FrameType::Subscribed, &json)).await?;
-        let reader = read_acks(recv, shared.clone());
+        let reader = read_acks(recv, scope, shared.clone());
         tokio::pin!(reader);
+        let mut cursor = sub.from_seq;
         loop {
-            tokio::select! {
-                frame = subscription.rx.recv() => match frame {
-                    Some(bytes) => write(&mut send, &bytes).await?,
-                    None if subscription.too_slow.load(Ordering::Acquire) => {
-                        return Err(Close::new(
-                            ErrorCode::SubscriberTooSlow,
-                            "order queue overflowed: reconnect and resume",
-                        ));
+            let mut live = shared
+                .subscribers
+                .register(wanted, shared.config.limits.subscriber_queue_orders);
+            let served = async {
+                cursor = catch_up(&mut send, shared, &sub.street, cursor).await?;
+                loop {
+                    match live.rx.recv().await {
+                        Some((seq, bytes)) if seq > cursor => {
+                            write(&mut send, &bytes).await?;
+                            cursor = seq;
+                        }
+                        Some(_) => {}
+                        None if live.lagging.load(Ordering::Acquire) => return Ok(true),
+                        None => return Ok(false),
                     }
-                    None => return Ok(()),
-                },
-                end = &mut reader => return end,
+                }
+            };
+            let outcome = tokio::select! {
+                r = served => r,
+                end = &mut reader => end.map(|()| false),
+            };
+            shared.subscribers.unregister(live.id);
+            match outcome {
+                Ok(true) => tracing::info!(
+                    cursor,
+                    "subscriber fell behind; catching up from the outbox"
+                ),
+                Ok(false) => return Ok(()),
+                Err(e) => return Err(e),
             }
         }
     }
     .await;
     gauge.dec();
-    shared.subscribers.unregister(subscription.id);
     result
+}
+
+/// Sends what the outbox holds for the scope after `cursor` and is not
+/// acknowledged; returns the new cursor.
+async fn catch_up(
+    send: &mut quinn::SendStream,
+    shared: &Arc<Shared>,
+    scope: &str,
+    mut cursor: u64,
+) -> Result<u64, Close> {
+    loop {
+        let store = shared.store.clone();
+        let scope_name = scope.to_owned();
+        let chunk =
+            tokio::task::spawn_blocking(move || store.backlog(&scope_name, cursor, CATCH_UP_CHUNK))
+                .await
+                .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?
+                .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?;
+        let done = chunk.len() < CATCH_UP_CHUNK;
+        for (seq, record) in chunk {
+            let mut order = record.order;
+            order.seq = seq;
+            write(send, &encode_order(&order)).await?;
+            cursor = seq;
+        }
+        if done {
+            return Ok(cursor);
+        }
+    }
 }
 
 async fn write(send: &mut quinn::SendStream, bytes: &[u8]) -> Result<(), Close> {
@@ -105,9 +157,14 @@ async fn write(send: &mut quinn::SendStream, bytes: &[u8]) -> Result<(), Close> 
         .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))
 }
 
-/// Reads ORDER_ACK frames until the stream ends. Kept in its own future so
-/// a half-read frame is never dropped by the select above.
-async fn read_acks(mut recv: quinn::RecvStream, shared: Arc<Shared>) -> Result<(), Close> {
+/// Reads ORDER_ACK frames until the stream ends and hands them to the
+/// dispatcher. Kept in its own future so a half-read frame is never
+/// dropped by the select above.
+async fn read_acks(
+    mut recv: quinn::RecvStream,
+    scope: Scope,
+    shared: Arc<Shared>,
+) -> Result<(), Close> {
     let mut buf = AlignedVec::new();
     loop {
         match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
@@ -118,8 +175,23 @@ async fn read_acks(mut recv: quinn::RecvStream, shared: Arc<Shared>) -> Result<(
                         format!("ORDER_ACK is not valid JSON: {e}"),
                     )
                 })?;
-                shared.metrics.order_acked(ack.outcome.name());
-                tracing::debug!(order = %ack.order_id, outcome = ack.outcome.name(), "order acknowledged");
+                let msg = AckMsg { ack, scope };
+                match shared.acks_tx.try_send(msg) {
+                    Ok(()) => {}
+                    Err(crossbeam_channel::TrySendError::Full(msg)) => {
+                        // The dispatcher is behind: wait for it off the runtime.
+                        let acks = shared.acks_tx.clone();
+                        tokio::task::spawn_blocking(move || acks.send(msg))
+                            .await
+                            .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?
+                            .map_err(|_| {
+                                Close::new(ErrorCode::GoingAway, "the hub is shutting down")
+                            })?;
+                    }
+                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                        return Err(Close::new(ErrorCode::GoingAway, "the hub is shutting down"));
+                    }
+                }
             }
             Some(other) => {
                 return Err(Close::new(

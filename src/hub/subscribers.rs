@@ -1,40 +1,44 @@
 //! The live subscribers and their bounded queues. The dispatcher thread
-//! publishes an order's encoded frame to every subscriber whose scope
-//! covers the order's street; a subscriber whose queue is full is cut off
-//! (its queue closes, its session closes the connection as too slow) so it
-//! never slows anyone else.
+//! publishes each ORDER frame, after the outbox has committed it, to the
+//! subscribers of its scope (a street, or the district). A subscriber whose
+//! queue is full is not waited for: it is taken off the list and marked
+//! lagging, and its session catches up from the outbox, then re-registers.
+//! So a stalled subscriber never slows anyone else, and loses nothing.
 
 use super::auth::Scope;
-use crate::geo::StreetId;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 
+/// An encoded ORDER frame and its sequence number in the scope's log.
+pub type Frame = (u64, Bytes);
+
 struct Entry {
     id: u64,
     scope: Scope,
-    tx: mpsc::Sender<Bytes>,
-    too_slow: Arc<AtomicBool>,
+    tx: mpsc::Sender<Frame>,
+    lagging: Arc<AtomicBool>,
 }
 
-/// A subscriber's end: its queue and whether it was cut off.
+/// A subscriber's end: its queue and whether it fell behind.
 pub struct Subscription {
     /// Its id in the registry.
     pub id: u64,
-    /// Encoded ORDER frames.
-    pub rx: mpsc::Receiver<Bytes>,
-    /// Set when the queue overflowed and the registry dropped it.
-    pub too_slow: Arc<AtomicBool>,
+    /// ORDER frames of its scope, in sequence order.
+    pub rx: mpsc::Receiver<Frame>,
+    /// Set when the queue overflowed and the registry dropped it: what is
+    /// missing is in the outbox.
+    pub lagging: Arc<AtomicBool>,
 }
 
 /// What happened to one publish.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
-    /// Subscribers that got the order queued.
+    /// Subscribers that got the frame queued.
     pub queued: usize,
-    /// Subscribers cut off because their queue was full.
-    pub overflowed: usize,
+    /// Subscribers taken off the list because their queue was full.
+    pub lagging: usize,
 }
 
 /// Every live subscriber.
@@ -45,18 +49,18 @@ pub struct Subscribers {
 }
 
 impl Subscribers {
-    /// Adds a subscriber with a queue of `capacity` orders.
+    /// Adds a subscriber with a queue of `capacity` frames.
     pub fn register(&self, scope: Scope, capacity: usize) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let too_slow = Arc::new(AtomicBool::new(false));
+        let lagging = Arc::new(AtomicBool::new(false));
         self.entries.write().expect("registry lock").push(Entry {
             id,
             scope,
             tx,
-            too_slow: too_slow.clone(),
+            lagging: lagging.clone(),
         });
-        Subscription { id, rx, too_slow }
+        Subscription { id, rx, lagging }
     }
 
     /// Removes a subscriber (its session ended).
@@ -67,20 +71,13 @@ impl Subscribers {
             .retain(|e| e.id != id);
     }
 
-    /// Queues `frame` for the street's subscribers and the district's.
-    pub fn publish(&self, street: Option<StreetId>, frame: &Bytes) -> Delivery {
+    /// Queues a frame for every subscriber of exactly this scope.
+    pub fn publish(&self, scope: Scope, frame: &Frame) -> Delivery {
         let mut d = Delivery::default();
         let mut full = Vec::new();
         {
             let entries = self.entries.read().expect("registry lock");
-            for e in entries.iter() {
-                let wants = match e.scope {
-                    Scope::District => true,
-                    Scope::Street(s) => Some(s) == street,
-                };
-                if !wants {
-                    continue;
-                }
+            for e in entries.iter().filter(|e| e.scope == scope) {
                 match e.tx.try_send(frame.clone()) {
                     Ok(()) => d.queued += 1,
                     Err(mpsc::error::TrySendError::Full(_)) => full.push(e.id),
@@ -89,26 +86,15 @@ impl Subscribers {
             }
         }
         if !full.is_empty() {
-            let mut entries = self.entries.write().expect("registry lock");
-            entries.retain(|e| {
+            self.entries.write().expect("registry lock").retain(|e| {
                 let cut = full.contains(&e.id);
                 if cut {
-                    e.too_slow.store(true, Ordering::Release);
+                    e.lagging.store(true, Ordering::Release);
                 }
                 !cut
             });
-            d.overflowed = full.len();
+            d.lagging = full.len();
         }
         d
-    }
-
-    /// Subscribers by scope: (street, district).
-    pub fn counts(&self) -> (usize, usize) {
-        let entries = self.entries.read().expect("registry lock");
-        let district = entries
-            .iter()
-            .filter(|e| e.scope == Scope::District)
-            .count();
-        (entries.len() - district, district)
     }
 }

@@ -19,13 +19,55 @@ pub const CAOYANG: &str = "310107005000";
 pub const CHANGSHOU: &str = "310107015000";
 pub const CAMERA: &str = "31010700001320000042";
 
-/// A hub on embedded defaults with `extra` TOML laid over them, on
-/// loopback ports the OS picks, two shards.
-pub async fn start_hub(extra: &str) -> Hub {
-    let text =
-        format!("[hub]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nshards = 2\n{extra}");
-    let config = Config::from_layers(Some(("test config".into(), &text))).expect("test config");
-    Hub::start(config).await.expect("hub starts")
+/// A hub of a test, with the data directory it owns.
+pub struct TestHub {
+    pub hub: Hub,
+    pub dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestHub {
+    type Target = Hub;
+    fn deref(&self) -> &Hub {
+        &self.hub
+    }
+}
+
+impl TestHub {
+    /// Stops the hub; the data directory goes with it.
+    pub async fn shutdown(self, grace: Duration) {
+        self.hub.shutdown(grace).await;
+    }
+
+    /// Stops the hub and hands back its data directory, to start another
+    /// hub on it.
+    pub async fn stop_keeping_data(self) -> tempfile::TempDir {
+        self.hub.shutdown(Duration::from_secs(5)).await;
+        self.dir
+    }
+}
+
+/// The test config: embedded defaults, loopback ports the OS picks, two
+/// shards, data in `dir`, then `extra`.
+pub fn test_config(dir: &std::path::Path, extra: &str) -> Config {
+    let text = format!(
+        "[hub]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nshards = 2\ndata_dir = {:?}\n{extra}",
+        dir.display().to_string()
+    );
+    Config::from_layers(Some(("test config".into(), &text))).expect("test config")
+}
+
+/// A hub on embedded defaults with `extra` TOML laid over them, in a fresh
+/// data directory.
+pub async fn start_hub(extra: &str) -> TestHub {
+    start_hub_in(tempfile::tempdir().expect("temp dir"), extra).await
+}
+
+/// A hub on an existing data directory.
+pub async fn start_hub_in(dir: tempfile::TempDir, extra: &str) -> TestHub {
+    let hub = Hub::start(test_config(dir.path(), extra))
+        .await
+        .expect("hub starts");
+    TestHub { hub, dir }
 }
 
 pub fn street_token(code: &str) -> String {
