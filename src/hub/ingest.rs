@@ -104,7 +104,7 @@ pub async fn run(
 /// gateway vouches for; every shard hears it and updates the ones it
 /// knows.
 async fn heartbeat(shared: &Shared, payload: &[u8]) -> Result<(), Close> {
-    if payload.len() % 8 != 0 {
+    if !payload.len().is_multiple_of(8) {
         return Err(Close::new(
             ErrorCode::ProtocolViolation,
             format!(
