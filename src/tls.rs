@@ -97,13 +97,20 @@ impl Identity {
     }
 }
 
+/// Receive window of a stream: room for large batches in flight.
+pub const STREAM_WINDOW: u32 = 8 << 20;
+
 /// Transport settings shared by both ends: room for large batches in
 /// flight, one bidirectional stream per connection.
-fn transport(idle: Duration, server: bool) -> Result<quinn::TransportConfig, TlsError> {
+fn transport(
+    idle: Duration,
+    server: bool,
+    stream_window: u32,
+) -> Result<quinn::TransportConfig, TlsError> {
     let mut t = quinn::TransportConfig::default();
     t.max_idle_timeout(Some(idle.try_into().map_err(setup)?));
     t.keep_alive_interval(Some(idle / 3));
-    t.stream_receive_window((8u32 << 20).into());
+    t.stream_receive_window(stream_window.into());
     t.receive_window((16u32 << 20).into());
     t.send_window(16 << 20);
     if server {
@@ -128,7 +135,7 @@ pub fn server_config(id: &Identity, idle: Duration) -> Result<quinn::ServerConfi
     tls.max_early_data_size = 0;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(setup)?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    cfg.transport_config(Arc::new(transport(idle, true)?));
+    cfg.transport_config(Arc::new(transport(idle, true, STREAM_WINDOW)?));
     Ok(cfg)
 }
 
@@ -156,6 +163,16 @@ impl Trust {
 
 /// A QUIC client config for a hub at `hub`.
 pub fn client_config(trust: &Trust, hub: SocketAddr) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_with_window(trust, hub, STREAM_WINDOW)
+}
+
+/// A client config with a given stream receive window (a small one makes
+/// a client that reads slowly push back on the hub quickly).
+pub fn client_config_with_window(
+    trust: &Trust,
+    hub: SocketAddr,
+    stream_window: u32,
+) -> Result<quinn::ClientConfig, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(setup)?;
@@ -180,7 +197,11 @@ pub fn client_config(trust: &Trust, hub: SocketAddr) -> Result<quinn::ClientConf
     tls.alpn_protocols = vec![ALPN.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(setup)?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
-    cfg.transport_config(Arc::new(transport(Duration::from_secs(30), false)?));
+    cfg.transport_config(Arc::new(transport(
+        Duration::from_secs(30),
+        false,
+        stream_window,
+    )?));
     Ok(cfg)
 }
 

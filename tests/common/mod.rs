@@ -170,3 +170,30 @@ pub fn metric(exposition: &str, name: &str, labels: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// GET a JSON document from the hub's HTTP API.
+pub async fn api(addr: SocketAddr, path: &str) -> serde_json::Value {
+    let (status, body) = http_get(addr, path).await;
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// Polls `check` every 50 ms for up to 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A smoke alarm from its own device at event time `t`: one new order.
+pub fn smoke_alarm(device: u64, t: i64, at: (f64, f64)) -> WireEvent {
+    event(device, 1, t, Category::Smoke, Source::Sensor, 8.0, at)
+}
