@@ -1,0 +1,186 @@
+//! kill -9 of a real hub process in the middle of load: after a restart on
+//! the same data directory, every order the hub had counted as dispatched
+//! reaches its subscriber, and none it had seen acknowledged comes again.
+
+mod common;
+
+use common::*;
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tongguan::client::{ClientOptions, DeviceClient};
+use tongguan::wire::control::Outcome;
+
+/// A hub process serving on ports the OS picks, and its addresses.
+struct HubProcess {
+    child: Child,
+    quic: SocketAddr,
+    http: SocketAddr,
+}
+
+fn spawn_hub(data: &std::path::Path) -> HubProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tongguan"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--shards",
+            "2",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hub binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("hub prints its addresses");
+    // "tongguan serving: QUIC 127.0.0.1:P (certificate in ...), HTTP http://127.0.0.1:Q/metrics"
+    let quic = line
+        .split("QUIC ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect(&line);
+    let http = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect(&line);
+    HubProcess {
+        child,
+        quic: quic.parse().unwrap(),
+        http: http.parse().unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_in_the_middle_of_load_loses_no_dispatched_order() {
+    let data = tempfile::tempdir().unwrap();
+    let mut hub = spawn_hub(data.path());
+    let opts = |addr, token: &str| ClientOptions::dev(addr, token);
+    let mut district =
+        tongguan::client::SubscriberClient::connect(&opts(hub.quic, DISTRICT_TOKEN), "district", 0)
+            .await
+            .unwrap();
+    let here = point_in(CAOYANG);
+    let t0 = now_ms() - 2 * 3_600_000;
+
+    // Phase 1: six orders, three acknowledged (and seen to be durable).
+    let mut dev = DeviceClient::connect(&opts(hub.quic, DEVICE_TOKEN))
+        .await
+        .unwrap();
+    for k in 0..6u64 {
+        dev.send_and_wait(&[smoke_alarm(k, t0 + k as i64 * 120_000, here)])
+            .await
+            .unwrap();
+    }
+    let mut before: Vec<String> = Vec::new();
+    for _ in 0..6 {
+        before.push(expect_order(&mut district, 10).await.id);
+    }
+    let acked: HashSet<String> = before[..3].iter().cloned().collect();
+    for id in &acked {
+        district.ack(id, Outcome::Resolved, "done").await.unwrap();
+    }
+    let http = hub.http;
+    eventually("three durable acks", || async {
+        api(http, "/api/orders?status=acked").await["count"] == 3
+    })
+    .await;
+
+    // Phase 2: a stream of alarms, pipelined, with the subscriber reading.
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let collector = {
+        let got = got.clone();
+        tokio::spawn(async move {
+            while let Ok(o) = district.next_order().await {
+                got.lock().unwrap().push(o.id);
+            }
+        })
+    };
+    let t1 = t0 + 20 * 60_000;
+    let mut counted = 0.0;
+    for k in 0..60u64 {
+        let e = smoke_alarm(100 + k, t1 + k as i64 * 120_000, here);
+        if dev.send_batch(&[e]).await.is_err() {
+            break;
+        }
+        if k == 40 {
+            // Mid-load: note what the hub says it has dispatched, then kill it.
+            let (_, body) = http_get(hub.http, "/metrics").await;
+            counted = metric(&body, "tongguan_orders_dispatched_total", "");
+            hub.child.kill().expect("SIGKILL");
+            hub.child.wait().unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A killed process sends no close: stop listening instead of waiting
+    // for the idle timeout.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    collector.abort();
+    before.extend(got.lock().unwrap().drain(..));
+
+    // Restart on the same data: the outbox knows every dispatched order.
+    let hub2 = spawn_hub(data.path());
+    let stored = api(hub2.http, "/api/orders?limit=10000").await;
+    let stored_ids: HashSet<String> = stored["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        counted > 6.0,
+        "the kill came mid-load: {counted} dispatched"
+    );
+    assert!(
+        stored_ids.len() as f64 >= counted,
+        "every order counted as dispatched is in the outbox: {} stored, {counted} counted",
+        stored_ids.len()
+    );
+
+    let mut district = tongguan::client::SubscriberClient::connect(
+        &opts(hub2.quic, DISTRICT_TOKEN),
+        "district",
+        0,
+    )
+    .await
+    .unwrap();
+    let mut after = Vec::new();
+    while let Ok(Ok(o)) =
+        tokio::time::timeout(Duration::from_millis(1500), district.next_order()).await
+    {
+        after.push(o.id);
+    }
+    let after_set: HashSet<String> = after.iter().cloned().collect();
+    assert_eq!(
+        after_set.len(),
+        after.len(),
+        "no order twice in the resumed stream"
+    );
+    assert!(
+        after_set.is_disjoint(&acked),
+        "acknowledged orders are not delivered again"
+    );
+    let delivered: HashSet<String> = before
+        .iter()
+        .cloned()
+        .chain(after.iter().cloned())
+        .collect();
+    let missing: Vec<&String> = stored_ids.difference(&delivered).collect();
+    assert!(
+        missing.is_empty(),
+        "dispatched but never delivered: {missing:?}"
+    );
+    let mut hub2 = hub2;
+    hub2.child.kill().unwrap();
+    hub2.child.wait().unwrap();
+}
