@@ -146,6 +146,10 @@ pub struct AuthConfig {
     /// These are development tokens: refused on non-loopback addresses.
     #[serde(default)]
     pub development: bool,
+    /// Token for HTTP requests that change the hub (`Authorization: Bearer
+    /// TOKEN`). Without one, only a development hub accepts them.
+    #[serde(default)]
+    pub admin_token: Option<String>,
     /// Device tokens.
     #[serde(default)]
     pub device: Vec<DeviceToken>,

@@ -313,3 +313,51 @@ async fn a_stalled_subscriber_does_not_delay_another_subscribers_orders() {
     );
     hub.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hotline_callers_are_masked_before_an_order_is_stored_or_sent() {
+    let hub = start_hub("").await;
+    let mut street = subscriber(&hub, &street_token(CAOYANG), CAOYANG).await;
+    let (lat, lon) = point_in(CAOYANG);
+    let complaints: Vec<serde_json::Value> = (0..3)
+        .map(|k| {
+            serde_json::json!({
+                "device": 9_000 + k, "seq": 1, "source": "hotline", "category": "noise_complaint",
+                "lat": lat, "lon": lon,
+                "caller_name": "王小明", "caller_phone": "13912345678",
+                "description": "楼下酒吧深夜噪声，回电13912345678"
+            })
+        })
+        .collect();
+    let (status, body) = http_post(
+        hub.admin_addr,
+        "/api/events",
+        &serde_json::Value::from(complaints).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let order = expect_order(&mut street, 10).await;
+    assert_eq!(order.category, Category::NoiseComplaint);
+    let sent = serde_json::to_string(&order).unwrap();
+    let stored = http_get(hub.admin_addr, &format!("/api/orders/{}", order.id))
+        .await
+        .1;
+    for text in [&sent, &stored] {
+        assert!(!text.contains("13912345678"), "phone in plain form: {text}");
+        assert!(!text.contains("王小明"), "name in plain form: {text}");
+        assert!(
+            text.contains("139****5678") && text.contains("王**"),
+            "{text}"
+        );
+    }
+
+    // Broken input answers 400 with a reason, and nothing is taken.
+    let (status, body) = http_post(hub.admin_addr, "/api/events", "{\"device\": 1").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("not JSON"), "{body}");
+    let nan = serde_json::json!({"device": 1, "seq": 1, "source": "patrol", "category": "lava", "lat": lat, "lon": lon});
+    let (status, body) = http_post(hub.admin_addr, "/api/events", &nan.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("unknown category"), "{body}");
+    hub.shutdown(Duration::from_secs(2)).await;
+}

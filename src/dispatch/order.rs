@@ -104,6 +104,10 @@ pub struct OrderEvent {
     pub lon: f64,
     /// Camera code, for video events.
     pub camera: Option<String>,
+    /// What a hotline caller or patrol reported, personal data masked
+    /// (来电人 张**（138****5678）：...), when the report came with details.
+    #[serde(default)]
+    pub report: Option<String>,
 }
 
 impl Order {
@@ -150,6 +154,7 @@ impl Order {
                     lat: d.lat,
                     lon: d.lon,
                     camera: d.camera.as_str().map(str::to_owned),
+                    report: None,
                 })
                 .collect(),
             event_count: w.detection_count,

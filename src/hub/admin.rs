@@ -20,6 +20,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/orders", get(super::api::list_orders))
         .route("/api/orders/{id}", get(super::api::get_order))
         .route("/api/devices", get(super::api::list_devices))
+        .route(
+            "/api/events",
+            axum::routing::post(super::events_api::post_events),
+        )
         .with_state(shared)
 }
 

@@ -53,6 +53,7 @@ pub struct Dispatcher {
     next_seq: FxHashMap<String, u64>,
     escalator: Escalator,
     quality: Quality,
+    details: Arc<super::details::Details>,
 }
 
 impl Dispatcher {
@@ -64,6 +65,7 @@ impl Dispatcher {
         subscribers: Arc<Subscribers>,
         metrics: Arc<Metrics>,
         store: Arc<Store>,
+        details: Arc<super::details::Details>,
         policy: QualityPolicy,
     ) -> Result<(Dispatcher, Vec<u64>), StoreError> {
         let mut next_seq = FxHashMap::default();
@@ -95,6 +97,7 @@ impl Dispatcher {
                 next_seq,
                 escalator,
                 quality,
+                details,
             },
             flagged,
         ))
@@ -151,7 +154,7 @@ impl Dispatcher {
             let id = format!("{}-{}", self.id_prefix, w.incident);
             let street_seq = street_code.as_deref().map_or(0, |c| self.take_seq(c));
             let district_seq = self.take_seq(DISTRICT);
-            let order = Order::from_warning(
+            let mut order = Order::from_warning(
                 id.clone(),
                 if street_seq > 0 {
                     street_seq
@@ -162,6 +165,9 @@ impl Dispatcher {
                 w,
                 street.map(|s| self.map.street(s)),
             );
+            for e in &mut order.events {
+                e.report = self.details.get(e.device, e.seq);
+            }
             let previous = if w.revision > 1 {
                 self.load(&touched, &id)
             } else {

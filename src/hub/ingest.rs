@@ -128,7 +128,11 @@ async fn heartbeat(shared: &Shared, payload: &[u8]) -> Result<(), Close> {
 
 /// Queues a message to a shard, waiting (without reading the stream)
 /// while the queue is full.
-async fn enqueue(shared: &Shared, shard: usize, mut batch: ShardMsg) -> Result<(), Close> {
+pub(crate) async fn enqueue(
+    shared: &Shared,
+    shard: usize,
+    mut batch: ShardMsg,
+) -> Result<(), Close> {
     let tx = &shared.shard_txs[shard];
     let mut waited = false;
     loop {

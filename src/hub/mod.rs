@@ -7,8 +7,10 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod details;
 pub mod dispatcher;
 pub mod engine_threads;
+pub mod events_api;
 pub mod ingest;
 pub mod session;
 pub mod subscribe;
@@ -46,6 +48,8 @@ pub struct Shared {
     pub acks_tx: Sender<AckMsg>,
     /// The durable outbox (read side; the dispatcher writes).
     pub store: Arc<crate::store::Store>,
+    /// Masked details of hotline and patrol reports, for their orders.
+    pub details: Arc<details::Details>,
     /// Live subscribers.
     pub subscribers: Arc<Subscribers>,
     /// Whether the hub is serving (for `/readyz`).
@@ -168,11 +172,13 @@ impl Hub {
             max_false_alarm_rate: config.quality.max_false_alarm_rate,
             min_judged_orders: config.quality.min_judged_orders,
         };
+        let details = Arc::new(details::Details::new(100_000));
         let (dispatcher, flagged) = dispatcher::Dispatcher::open(
             map.clone(),
             subscribers.clone(),
             metrics.clone(),
             store.clone(),
+            details.clone(),
             policy,
         )?;
         tracing::info!(
@@ -203,6 +209,7 @@ impl Hub {
             shard_txs: engine.shard_txs.clone(),
             acks_tx: engine.acks_tx.clone(),
             store,
+            details,
             subscribers,
             ready: AtomicBool::new(false),
         });

@@ -145,34 +145,52 @@ pub struct TimeBounds {
 impl ArchivedWireEvent {
     /// Checks every field and turns the event into the hub's [`Event`],
     /// computing its map cell.
+    #[inline]
     pub fn validate(&self, bounds: TimeBounds) -> Result<Event, RejectReason> {
-        let category =
-            Category::from_code(self.category.to_native()).ok_or(RejectReason::UnknownCategory)?;
+        WireEvent {
+            device_id: self.device_id.to_native(),
+            seq: self.seq.to_native(),
+            time_ms: self.time_ms.to_native(),
+            value: self.value.to_native(),
+            lat: self.lat.to_native(),
+            lon: self.lon.to_native(),
+            category: self.category.to_native(),
+            source: self.source,
+            flags: self.flags,
+            camera: self.camera,
+        }
+        .validate(bounds)
+    }
+}
+
+impl WireEvent {
+    /// Checks every field and turns the event into the hub's [`Event`],
+    /// computing its map cell. The one validation of every way in (QUIC
+    /// batches, the JSON API).
+    pub fn validate(&self, bounds: TimeBounds) -> Result<Event, RejectReason> {
+        let category = Category::from_code(self.category).ok_or(RejectReason::UnknownCategory)?;
         let source = Source::from_code(self.source).ok_or(RejectReason::UnknownSource)?;
-        let value = self.value.to_native();
-        if !value.is_finite() {
+        if !self.value.is_finite() {
             return Err(RejectReason::ValueNotFinite);
         }
-        let time_ms = self.time_ms.to_native();
-        if time_ms > bounds.max_ms {
+        if self.time_ms > bounds.max_ms {
             return Err(RejectReason::TimeInFuture);
         }
-        if time_ms < bounds.min_ms {
+        if self.time_ms < bounds.min_ms {
             return Err(RejectReason::TimeTooOld);
         }
         let camera = CameraRef(self.camera);
         if self.flags != 0 || (camera.is_some() && camera.as_str().is_none()) {
             return Err(RejectReason::BadField);
         }
-        let (lat, lon) = (self.lat.to_native(), self.lon.to_native());
-        let cell = geo::cell_of(lat, lon).ok_or(RejectReason::BadPosition)?;
+        let cell = geo::cell_of(self.lat, self.lon).ok_or(RejectReason::BadPosition)?;
         Ok(Event {
-            device: self.device_id.to_native(),
-            seq: self.seq.to_native(),
-            time_ms,
-            value,
-            lat,
-            lon,
+            device: self.device_id,
+            seq: self.seq,
+            time_ms: self.time_ms,
+            value: self.value,
+            lat: self.lat,
+            lon: self.lon,
             cell,
             category,
             source,
