@@ -65,10 +65,14 @@ fn bad(reasons: Vec<String>) -> Response {
         .into_response()
 }
 
-/// Whether a request may change the hub: with an admin token configured,
-/// it must come as `Authorization: Bearer TOKEN`; without one, only a hub
-/// on development defaults (loopback) accepts changes.
-pub fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request that may not change the hub, or `None` if it
+/// may: with an admin token configured, it must come as `Authorization:
+/// Bearer TOKEN`; without one, only a hub on development defaults
+/// (loopback) accepts changes.
+pub fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let denied = |status, msg: &str| {
+        Some((status, Json(serde_json::json!({ "error": msg }))).into_response())
+    };
     match &shared.config.auth.admin_token {
         Some(token) => {
             let given = headers
@@ -76,13 +80,19 @@ pub fn authorized(shared: &Shared, headers: &HeaderMap) -> Result<(), Response> 
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "));
             if given == Some(token.as_str()) {
-                Ok(())
+                None
             } else {
-                Err((StatusCode::UNAUTHORIZED, Json(serde_json::json!({"error": "admin token required: Authorization: Bearer TOKEN"}))).into_response())
+                denied(
+                    StatusCode::UNAUTHORIZED,
+                    "admin token required: Authorization: Bearer TOKEN",
+                )
             }
         }
-        None if shared.config.auth.development => Ok(()),
-        None => Err((StatusCode::FORBIDDEN, Json(serde_json::json!({"error": "no auth.admin_token is configured: changes over HTTP are refused"}))).into_response()),
+        None if shared.config.auth.development => None,
+        None => denied(
+            StatusCode::FORBIDDEN,
+            "no auth.admin_token is configured: changes over HTTP are refused",
+        ),
     }
 }
 
@@ -92,7 +102,7 @@ pub async fn post_events(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(denied) = authorized(&shared, &headers) {
+    if let Some(denied) = refusal(&shared, &headers) {
         return denied;
     }
     let value: serde_json::Value = match serde_json::from_slice(&body) {
