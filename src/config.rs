@@ -87,7 +87,8 @@ pub struct Limits {
     pub max_batch_events: u32,
     /// Batches queued per shard before ingest stops reading.
     pub shard_queue_batches: usize,
-    /// Orders queued per subscriber before it is closed as too slow.
+    /// Orders queued per subscriber; past that it catches up from the
+    /// outbox instead of being waited for.
     pub subscriber_queue_orders: usize,
     /// Time a new connection has to send HELLO.
     #[serde(with = "humantime_serde")]

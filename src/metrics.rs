@@ -40,7 +40,6 @@ pub struct Metrics {
     orders: IntCounterVec,
     order_updates: IntCounterVec,
     orders_acked: IntCounterVec,
-    orders_dropped: IntCounterVec,
     event_to_order: Vec<Histogram>,
     frames_rejected: IntCounterVec,
     connections: IntGaugeVec,
@@ -237,12 +236,6 @@ impl Metrics {
                 "Order acknowledgements: recorded by outcome, or ignored as duplicate, unknown_order or forbidden.",
                 &["outcome"],
             ),
-            orders_dropped: counter_vec(
-                &r,
-                "tongguan_orders_dropped_total",
-                "Orders not delivered to a subscriber, by reason.",
-                &["reason"],
-            ),
             event_to_order,
             frames_rejected,
             connections: gauge_vec(
@@ -310,7 +303,6 @@ impl Metrics {
         ] {
             m.orders_acked.with_label_values(&[outcome]);
         }
-        m.orders_dropped.with_label_values(&["subscriber_too_slow"]);
         for role in ["device", "subscriber"] {
             m.connections.with_label_values(&[role]);
             m.connections_total.with_label_values(&[role]);
@@ -356,11 +348,6 @@ impl Metrics {
     /// (duplicate, unknown_order, forbidden).
     pub fn order_acked(&self, outcome: &str) {
         self.orders_acked.with_label_values(&[outcome]).inc();
-    }
-
-    /// Counts an order not delivered.
-    pub fn order_dropped(&self, reason: &str) {
-        self.orders_dropped.with_label_values(&[reason]).inc();
     }
 
     /// Counts a frame that closed its connection.

@@ -15,8 +15,9 @@ pub struct Order {
     pub id: String,
     /// 1 for a new order, +1 for each update.
     pub revision: u32,
-    /// Sequence number within the owning street's orders (district-only
-    /// orders have their own sequence).
+    /// Sequence number of this ORDER frame in the log of the scope it is
+    /// sent in: the street's for a street subscriber, the district's for a
+    /// district subscriber.
     pub seq: u64,
     /// When the hub made this revision, Unix ms.
     pub created_ms: i64,

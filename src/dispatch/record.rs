@@ -63,7 +63,8 @@ pub struct HistoryEntry {
 /// An order in the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
-    /// The latest revision, as sent (its `seq` is the street's).
+    /// The latest revision, as sent (its `seq` is the street's, or the
+    /// district's for an order outside every street).
     pub order: Order,
     /// Where it stands.
     pub status: Status,

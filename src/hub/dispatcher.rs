@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// An ORDER_ACK as a session hands it to the dispatcher.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AckMsg {
     /// What the subscriber sent.
     pub ack: OrderAck,
@@ -54,6 +54,8 @@ pub struct Dispatcher {
     escalator: Escalator,
     quality: Quality,
     details: Arc<super::details::Details>,
+    /// Acks of a round whose commit failed, tried again next round.
+    retry_acks: Vec<AckMsg>,
 }
 
 impl Dispatcher {
@@ -98,6 +100,7 @@ impl Dispatcher {
                 escalator,
                 quality,
                 details,
+                retry_acks: Vec::new(),
             },
             flagged,
         ))
@@ -130,15 +133,24 @@ impl Dispatcher {
         &mut self,
         now_ms: i64,
         warnings: Vec<Warning>,
-        acks: Vec<AckMsg>,
+        mut acks: Vec<AckMsg>,
         correlator: &mut Correlator,
     ) {
+        if !self.retry_acks.is_empty() {
+            let mut retry = std::mem::take(&mut self.retry_acks);
+            retry.append(&mut acks);
+            acks = retry;
+        }
         if warnings.is_empty()
             && acks.is_empty()
             && self.escalator.poll_timeout().is_none_or(|d| d > now_ms)
         {
             return;
         }
+        // What to undo if the commit fails: nothing of this round happened.
+        let seqs_before = self.next_seq.clone();
+        let acks_sent = acks.clone();
+        let mut escalations_due: Vec<(String, i64)> = Vec::new();
         let mut touched: FxHashMap<String, OrderRecord> = FxHashMap::default();
         let mut order_ids: Vec<String> = Vec::new();
         let mut batch = Batch::default();
@@ -243,6 +255,7 @@ impl Dispatcher {
             if record.status != Status::Open {
                 continue;
             }
+            escalations_due.push((id.clone(), record.order.deadline_ms));
             let seq = self.take_seq(DISTRICT);
             let esc = record.order.escalation(seq, now_ms);
             record.status = Status::Escalated;
@@ -286,8 +299,10 @@ impl Dispatcher {
                 Scope::District => DISTRICT.to_owned(),
                 Scope::Street(s) => self.map.street(s).code.clone(),
             };
-            let allowed =
-                scope == Scope::District || record.order.street_code() == Some(by.as_str());
+            // Escalations are the district's; a street acks its own orders.
+            let allowed = scope == Scope::District
+                || (record.order.escalation_of.is_none()
+                    && record.order.street_code() == Some(by.as_str()));
             if !allowed {
                 self.metrics.order_acked("forbidden");
                 continue;
@@ -310,12 +325,32 @@ impl Dispatcher {
                 at_ms: now_ms,
             });
             self.escalator.forget(&ack.order_id);
-            let ids: Vec<u64> = record.order.events.iter().map(|e| e.device).collect();
-            for (r, flipped) in self.quality.on_outcome(&ids, ack.outcome) {
-                if flipped {
-                    flips.push((r.device, r.flagged));
+            // The devices are judged once, on the order itself.
+            if record.order.escalation_of.is_none() {
+                let ids: Vec<u64> = record.order.events.iter().map(|e| e.device).collect();
+                for (r, flipped) in self.quality.on_outcome(&ids, ack.outcome) {
+                    if flipped {
+                        flips.push((r.device, r.flagged));
+                    }
+                    devices.insert(r.device, r);
                 }
-                devices.insert(r.device, r);
+                // Its escalation, if open, is closed with it.
+                let esc_id = format!("{}-E", ack.order_id);
+                if let Some(mut esc) = self.load(&touched, &esc_id) {
+                    if esc.status == Status::Open {
+                        esc.status = Status::Acked;
+                        esc.ack = record.ack.clone();
+                        esc.history.push(HistoryEntry {
+                            at_ms: now_ms,
+                            what: "acked".into(),
+                            detail: format!("closed with {}", ack.order_id),
+                        });
+                        if !touched.contains_key(&esc_id) {
+                            order_ids.push(esc_id.clone());
+                        }
+                        touched.insert(esc_id, esc);
+                    }
+                }
             }
             self.metrics.order_acked(ack.outcome.name());
             if !touched.contains_key(&ack.order_id) {
@@ -334,6 +369,14 @@ impl Dispatcher {
         if let Err(e) = self.store.commit(&batch) {
             self.metrics.outbox_errors.inc();
             tracing::error!(error = %e, orders = writes, "outbox commit failed: these orders are NOT dispatched");
+            // Sequence numbers are not spent; acks and escalations are
+            // tried again next round. (The warnings' orders are lost, and
+            // counted above.)
+            self.next_seq = seqs_before;
+            self.retry_acks = acks_sent;
+            for (id, deadline) in escalations_due {
+                self.escalator.watch(&id, deadline);
+            }
             return;
         }
         self.metrics

@@ -84,6 +84,22 @@ pub async fn run(
         let reader = read_acks(recv, scope, shared.clone());
         tokio::pin!(reader);
         let mut cursor = sub.from_seq;
+        let store = shared.store.clone();
+        let scope_name = sub.street.clone();
+        let last = tokio::task::spawn_blocking(move || store.last_seq(&scope_name))
+            .await
+            .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?
+            .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?;
+        if cursor > last {
+            // Ahead of the log (an outbox replaced?): start from the
+            // beginning rather than skip what the log holds.
+            tracing::warn!(
+                from_seq = cursor,
+                last,
+                "from_seq is past the log; resuming from 0"
+            );
+            cursor = 0;
+        }
         loop {
             let mut live = shared
                 .subscribers
