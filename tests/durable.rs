@@ -361,3 +361,47 @@ async fn hotline_callers_are_masked_before_an_order_is_stored_or_sent() {
     assert!(body.contains("unknown category"), "{body}");
     hub.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_keep_a_quiet_device_online_and_silence_makes_it_offline() {
+    let hub = start_hub("[engine]\ndevice_offline_after = \"1s\"\n").await;
+    let mut sub = subscriber(&hub, &street_token(CAOYANG), CAOYANG).await;
+    let mut dev = device(&hub).await;
+    dev.send_and_wait(&[smoke_alarm(42, now_ms() - HOUR, point_in(CAOYANG))])
+        .await
+        .unwrap();
+    expect_order(&mut sub, 10).await;
+    let online = |hub_addr| async move {
+        let list = api(hub_addr, "/api/devices").await;
+        list["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["device"] == 42)
+            .unwrap()["online"]
+            == true
+    };
+    // Quiet for 2 s, but its gateway vouches for it every 300 ms.
+    for _ in 0..7 {
+        dev.heartbeat(&[42, 4242]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(online(hub.admin_addr).await, "heartbeats keep it online");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!online(hub.admin_addr).await, "silence beyond the timeout");
+    // A heartbeat that is not a list of u64 ids is a protocol violation.
+    dev.send_raw(&tongguan::wire::frame::encode_frame(
+        tongguan::wire::FrameType::Heartbeat,
+        &[1, 2, 3],
+    ))
+    .await
+    .unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(5), dev.closed())
+        .await
+        .unwrap();
+    assert_eq!(
+        err.close_code(),
+        Some(tongguan::wire::ErrorCode::ProtocolViolation)
+    );
+    hub.shutdown(Duration::from_secs(2)).await;
+}

@@ -99,9 +99,13 @@ impl DeviceClient {
         Ok(ack)
     }
 
-    /// Sends a HEARTBEAT.
-    pub async fn heartbeat(&mut self) -> Result<(), ClientError> {
-        let frame = encode_header(FrameType::Heartbeat, 0);
+    /// Sends a HEARTBEAT vouching for `devices` (may be empty: the
+    /// connection alone).
+    pub async fn heartbeat(&mut self, devices: &[u64]) -> Result<(), ClientError> {
+        let mut frame = encode_header(FrameType::Heartbeat, devices.len() * 8).to_vec();
+        for d in devices {
+            frame.extend_from_slice(&d.to_le_bytes());
+        }
         self.send
             .write_all(&frame)
             .await
