@@ -18,9 +18,142 @@ pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesFile {
+    /// The emergency profile's file-wide settings.
+    #[serde(default)]
+    pub emergency: EmergencyProfile,
     /// The rules, one per category.
     #[serde(rename = "rule", default)]
     pub rules: Vec<RuleSpec>,
+}
+
+/// `[emergency]`: how the emergency profile (平急转换: typhoon and flood
+/// days) differs from normal, file-wide. Each rule may also override its
+/// own numbers in a `[rule.emergency]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencyProfile {
+    /// Every deadline is multiplied by this in emergency mode (0 < x <= 1).
+    #[serde(default = "one")]
+    pub deadline_scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for EmergencyProfile {
+    fn default() -> Self {
+        EmergencyProfile { deadline_scale: 1.0 }
+    }
+}
+
+/// `[rule.emergency]`: a rule's numbers in emergency mode; what is absent
+/// stays as in normal mode.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOverride {
+    /// Emergency limit.
+    #[serde(default)]
+    pub limit: Option<f64>,
+    /// Emergency clear level.
+    #[serde(default)]
+    pub clear: Option<f64>,
+    /// Emergency hold.
+    #[serde(default, rename = "for", with = "humantime_serde")]
+    pub hold: Option<Duration>,
+    /// Emergency count.
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// Emergency window.
+    #[serde(default, with = "humantime_serde")]
+    pub window: Option<Duration>,
+    /// Emergency severity.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// Emergency deadline (instead of the scaled one).
+    #[serde(default, with = "humantime_serde")]
+    pub deadline: Option<Duration>,
+}
+
+/// Which rules are in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Everyday rules.
+    Normal,
+    /// The emergency profile (平急转换).
+    Emergency,
+}
+
+impl Mode {
+    /// The snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Normal => "normal",
+            Mode::Emergency => "emergency",
+        }
+    }
+}
+
+/// Both profiles of one rules file, compiled.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    /// Everyday rules.
+    pub normal: Arc<RuleSet>,
+    /// The emergency profile.
+    pub emergency: Arc<RuleSet>,
+}
+
+impl Profiles {
+    /// Parses and compiles a rules file's two profiles; any error in either
+    /// refuses the whole file.
+    pub fn from_toml(text: &str) -> Result<Profiles, RulesError> {
+        let file: RulesFile = toml::from_str(text).map_err(|e| RulesError::Parse(e.to_string()))?;
+        let scale = file.emergency.deadline_scale;
+        if !(scale > 0.0 && scale <= 1.0) {
+            return Err(RulesError::Parse(format!(
+                "emergency.deadline_scale must be in (0, 1], not {scale}"
+            )));
+        }
+        let normal = RuleSet::compile(&file.rules)?;
+        let emergency_specs: Vec<RuleSpec> = file
+            .rules
+            .iter()
+            .map(|spec| {
+                let o = spec.emergency.clone().unwrap_or_default();
+                RuleSpec {
+                    limit: o.limit.or(spec.limit),
+                    clear: o.clear.or(spec.clear),
+                    hold: o.hold.or(spec.hold),
+                    count: o.count.or(spec.count),
+                    window: o.window.or(spec.window),
+                    severity: o.severity.unwrap_or(spec.severity),
+                    deadline: o.deadline.unwrap_or_else(|| spec.deadline.mul_f64(scale)),
+                    emergency: None,
+                    ..spec.clone()
+                }
+            })
+            .collect();
+        let emergency = RuleSet::compile(&emergency_specs).map_err(|e| match e {
+            RulesError::Rule { name, what } => RulesError::Rule {
+                name,
+                what: format!("in the emergency profile: {what}"),
+            },
+            other => other,
+        })?;
+        Ok(Profiles {
+            normal: Arc::new(normal),
+            emergency: Arc::new(emergency),
+        })
+    }
+
+    /// The rules of a mode.
+    pub fn get(&self, mode: Mode) -> &Arc<RuleSet> {
+        match mode {
+            Mode::Normal => &self.normal,
+            Mode::Emergency => &self.emergency,
+        }
+    }
 }
 
 /// How a rule decides that a condition holds.
@@ -75,6 +208,9 @@ pub struct RuleSpec {
     pub deadline: Duration,
     /// The disposal plan (处置方案) sent with the order.
     pub plan: String,
+    /// Overrides in emergency mode.
+    #[serde(default)]
+    pub emergency: Option<RuleOverride>,
 }
 
 /// A rule ready for the engine: times in milliseconds, names resolved.
@@ -321,6 +457,23 @@ mod tests {
             "smoke and camera fire correlate"
         );
         assert_eq!(&*rules.incident_kinds()[usize::from(fire.incident)], "fire");
+    }
+
+    #[test]
+    fn the_emergency_profile_lowers_limits_and_shortens_deadlines() {
+        let p = Profiles::from_toml(DEFAULT_RULES).unwrap();
+        let normal = p.normal.get(Category::WaterLevel).unwrap();
+        let emergency = p.emergency.get(Category::WaterLevel).unwrap();
+        match (normal.test, emergency.test) {
+            (Test::Above { limit: n, .. }, Test::Above { limit: e, .. }) => assert!(e < n, "{e} < {n}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(emergency.deadline_ms < normal.deadline_ms);
+        let bad = "[emergency]\ndeadline_scale = 2.0\n";
+        assert!(Profiles::from_toml(bad).unwrap_err().to_string().contains("deadline_scale"));
+        let bad = "[[rule]]\nname='w'\ncategory='water_level'\nkind='above'\nlimit=15\nclear=10\nseverity='minor'\ndeadline='1h'\nplan='x'\n[rule.emergency]\nclear=20\n";
+        let e = Profiles::from_toml(bad).unwrap_err().to_string();
+        assert!(e.contains("emergency profile"), "{e}");
     }
 
     #[test]
