@@ -102,6 +102,10 @@ pub struct Limits {
     /// Events further behind the hub's clock are rejected.
     #[serde(with = "humantime_serde")]
     pub max_past: Duration,
+    /// On SIGTERM, each step of the shutdown (connections closing, the
+    /// engine draining) may take this long.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
 }
 
 /// `[engine]`.

@@ -5,7 +5,6 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 use tongguan::config::Config;
 use tongguan::hub::Hub;
 
@@ -150,26 +149,34 @@ fn serve(args: ServeArgs) -> Result<()> {
             cert.display(),
             hub.admin_addr
         );
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        hub.shutdown(Duration::from_secs(10)).await;
+        let grace = hub.shared().config.limits.shutdown_grace;
+        wait_for_stop(&hub).await;
+        tracing::info!(?grace, "shutting down");
+        hub.shutdown(grace).await;
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Serves SIGHUP (reload the rules file) until SIGTERM or Ctrl-C.
+async fn wait_for_stop(hub: &Hub) {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+        let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                _ = term.recv() => return,
+                _ = hup.recv() => match hub.reload_rules().await {
+                    Ok(n) => tracing::warn!(rules = n, "rules reloaded on SIGHUP"),
+                    Err(e) => tracing::error!(error = %e, "rules NOT reloaded; the rules in force stay"),
+                },
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

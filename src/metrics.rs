@@ -66,6 +66,10 @@ pub struct Metrics {
     pub devices_offline: IntGaugeVec,
     /// Times a subscriber fell behind and caught up from the outbox.
     pub subscriber_catchups: IntCounter,
+    /// Rules files put in force while running.
+    pub rules_reloads: IntCounter,
+    /// 1 in emergency mode, 0 in normal mode.
+    pub emergency_mode: IntGauge,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -280,6 +284,8 @@ impl Metrics {
             devices_flagged: gauge(&r, "tongguan_devices_flagged", "Devices flagged for too many false alarms: their detections need corroboration."),
             devices_offline: gauge_vec(&r, "tongguan_devices_offline", "Devices silent beyond the offline timeout, per shard.", &["shard"]),
             subscriber_catchups: counter(&r, "tongguan_subscriber_catchups_total", "Times a subscriber fell behind its queue and caught up from the outbox."),
+            rules_reloads: counter(&r, "tongguan_rules_reloads_total", "Rules files put in force while running (API or SIGHUP)."),
+            emergency_mode: gauge(&r, "tongguan_emergency_mode", "1 when the emergency profile of the rules is in force, 0 in normal mode."),
             registry: r,
         };
         // Series that exist from the start read 0, not "no data".

@@ -43,7 +43,9 @@ fn one() -> f64 {
 
 impl Default for EmergencyProfile {
     fn default() -> Self {
-        EmergencyProfile { deadline_scale: 1.0 }
+        EmergencyProfile {
+            deadline_scale: 1.0,
+        }
     }
 }
 
@@ -465,12 +467,17 @@ mod tests {
         let normal = p.normal.get(Category::WaterLevel).unwrap();
         let emergency = p.emergency.get(Category::WaterLevel).unwrap();
         match (normal.test, emergency.test) {
-            (Test::Above { limit: n, .. }, Test::Above { limit: e, .. }) => assert!(e < n, "{e} < {n}"),
+            (Test::Above { limit: n, .. }, Test::Above { limit: e, .. }) => {
+                assert!(e < n, "{e} < {n}")
+            }
             other => panic!("{other:?}"),
         }
         assert!(emergency.deadline_ms < normal.deadline_ms);
         let bad = "[emergency]\ndeadline_scale = 2.0\n";
-        assert!(Profiles::from_toml(bad).unwrap_err().to_string().contains("deadline_scale"));
+        assert!(Profiles::from_toml(bad)
+            .unwrap_err()
+            .to_string()
+            .contains("deadline_scale"));
         let bad = "[[rule]]\nname='w'\ncategory='water_level'\nkind='above'\nlimit=15\nclear=10\nseverity='minor'\ndeadline='1h'\nplan='x'\n[rule.emergency]\nclear=20\n";
         let e = Profiles::from_toml(bad).unwrap_err().to_string();
         assert!(e.contains("emergency profile"), "{e}");

@@ -32,6 +32,10 @@ pub enum ShardMsg {
     Events(ShardBatch),
     /// A gateway vouches for these devices.
     Heartbeat(Arc<[u64]>),
+    /// New rules from here on.
+    Rules(Arc<RuleSet>),
+    /// Finish what is queued before this, then stop.
+    Stop,
     /// What does the shard know of these devices? Answered on `reply`.
     Query {
         /// Device ids.
@@ -54,6 +58,8 @@ pub struct EngineThreads {
     pub shard_txs: Vec<Sender<ShardMsg>>,
     /// Sender of acknowledgements to the dispatcher.
     pub acks_tx: Sender<AckMsg>,
+    /// Sender of new rules to the correlator.
+    pub rules_tx: Sender<Arc<RuleSet>>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -71,6 +77,7 @@ impl EngineThreads {
     ) -> std::io::Result<EngineThreads> {
         let (out_tx, out_rx) = bounded::<ShardOutput>(shards * 64);
         let (acks_tx, acks_rx) = bounded::<AckMsg>(4096);
+        let (rules_tx, rules_rx) = bounded::<Arc<RuleSet>>(16);
         let mut shard_txs = Vec::new();
         let mut handles = Vec::new();
         for i in 0..shards {
@@ -93,20 +100,28 @@ impl EngineThreads {
         handles.push(
             std::thread::Builder::new()
                 .name("dispatcher".into())
-                .spawn(move || run_dispatcher(correlator, dispatcher, out_rx, acks_rx, metrics))?,
+                .spawn(move || {
+                    run_dispatcher(correlator, dispatcher, out_rx, acks_rx, rules_rx, metrics)
+                })?,
         );
         Ok(EngineThreads {
             shard_txs,
             acks_tx,
+            rules_tx,
             handles,
         })
     }
 
-    /// Closes the queues and waits until every queued batch has gone
-    /// through the engine and every order out of it is in the outbox.
+    /// Tells every shard to stop after what is queued, and waits until all
+    /// of it has gone through the engine and every order out of it is in
+    /// the outbox.
     pub fn drain(self) {
+        for tx in &self.shard_txs {
+            let _ = tx.send(ShardMsg::Stop);
+        }
         drop(self.shard_txs);
         drop(self.acks_tx);
+        drop(self.rules_tx);
         for h in self.handles {
             let _ = h.join();
         }
@@ -131,6 +146,8 @@ fn run_shard(
         match got {
             Ok(ShardMsg::Events(batch)) => shard.handle_events(now, batch.arrival, &batch.events),
             Ok(ShardMsg::Heartbeat(ids)) => shard.handle_heartbeat(now, &ids),
+            Ok(ShardMsg::Rules(rules)) => shard.set_rules(rules),
+            Ok(ShardMsg::Stop) => break,
             Ok(ShardMsg::Query { ids, reply }) => {
                 let found = ids
                     .iter()
@@ -180,6 +197,7 @@ fn run_dispatcher(
     mut dispatcher: Dispatcher,
     mut rx: Receiver<ShardOutput>,
     mut acks_rx: Receiver<AckMsg>,
+    mut rules_rx: Receiver<Arc<RuleSet>>,
     metrics: Arc<Metrics>,
 ) {
     let mut shards_open = true;
@@ -197,6 +215,10 @@ fn run_dispatcher(
             recv(acks_rx) -> m => match m {
                 Ok(a) => acks.push(a),
                 Err(_) => acks_rx = crossbeam_channel::never(),
+            },
+            recv(rules_rx) -> m => match m {
+                Ok(rules) => correlator.set_rules(rules),
+                Err(_) => rules_rx = crossbeam_channel::never(),
             },
             default(TICK) => {}
         }

@@ -12,11 +12,14 @@ pub mod dispatcher;
 pub mod engine_threads;
 pub mod events_api;
 pub mod ingest;
+pub mod rules_api;
+pub mod rules_control;
 pub mod session;
 pub mod subscribe;
 pub mod subscribers;
 
 use crate::config::{Config, ConfigError};
+use crate::engine::rules::Profiles;
 use crate::engine::RuleSet;
 use crate::geo::RegionMap;
 use crate::metrics::Metrics;
@@ -50,6 +53,10 @@ pub struct Shared {
     pub store: Arc<crate::store::Store>,
     /// Masked details of hotline and patrol reports, for their orders.
     pub details: Arc<details::Details>,
+    /// The rules in force and the mode.
+    pub rules: rules_control::RulesControl,
+    /// New rules to the correlator.
+    pub rules_tx: Sender<Arc<RuleSet>>,
     /// Live subscribers.
     pub subscribers: Arc<Subscribers>,
     /// Whether the hub is serving (for `/readyz`).
@@ -125,13 +132,18 @@ impl Hub {
         if map.is_approximate() {
             tracing::warn!("the region map has APPROXIMATE boundaries: load a surveyed map with hub.region_map");
         }
-        let rules = match &config.hub.rules {
-            Some(p) => RuleSet::from_toml(&read_file(p)?).map_err(|e| StartError::File {
-                path: p.display().to_string(),
-                what: e.to_string(),
-            })?,
-            None => RuleSet::defaults(),
+        let rules_source = match &config.hub.rules {
+            Some(p) => read_file(p)?,
+            None => crate::engine::rules::DEFAULT_RULES.to_owned(),
         };
+        let profiles = Profiles::from_toml(&rules_source).map_err(|e| StartError::File {
+            path: config
+                .hub
+                .rules
+                .as_ref()
+                .map_or("embedded rules".into(), |p| p.display().to_string()),
+            what: e.to_string(),
+        })?;
         let map = Arc::new(map);
         let auth = Auth::new(&config.auth, &map).map_err(ConfigError::Invalid)?;
         let identity = match (&config.hub.cert, &config.hub.key) {
@@ -189,7 +201,7 @@ impl Hub {
         );
         let shards = config.shard_count();
         let engine = EngineThreads::spawn(
-            Arc::new(rules),
+            profiles.normal.clone(),
             config.engine.settings(),
             shards,
             config.limits.shard_queue_batches,
@@ -210,6 +222,8 @@ impl Hub {
             acks_tx: engine.acks_tx.clone(),
             store,
             details,
+            rules: rules_control::RulesControl::new(rules_source, profiles),
+            rules_tx: engine.rules_tx.clone(),
             subscribers,
             ready: AtomicBool::new(false),
         });
@@ -244,30 +258,45 @@ impl Hub {
         })
     }
 
+    /// Re-reads the rules file named by the config (SIGHUP) and puts it in
+    /// force if it is good; on error the rules in force stay.
+    pub async fn reload_rules(&self) -> Result<usize, String> {
+        let Some(path) = self.shared.config.hub.rules.clone() else {
+            return Err("the hub runs on the embedded rules: there is no file to reload".into());
+        };
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        rules_control::replace(&self.shared, text)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// What the sessions share (metrics, subscribers, ...).
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
-    /// Stops: refuses new connections, closes the open ones with
-    /// GOING_AWAY, lets the engine drain what it was given, and returns.
+    /// Stops gracefully: answers not ready, refuses new connections,
+    /// closes the open ones with GOING_AWAY (clients reconnect later), runs
+    /// every queued batch through the engine and commits its orders to the
+    /// outbox, then returns. Each wait is bounded by `grace`.
     pub async fn shutdown(self, grace: Duration) {
         self.shared.ready.store(false, Ordering::Release);
         self.endpoint.set_server_config(None);
         self.endpoint.close(
             quinn::VarInt::from_u32(ErrorCode::GoingAway.code()),
-            b"the hub is shutting down",
+            b"the hub is shutting down; reconnect later",
         );
         let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
-        // The accept loop and the HTTP server hold `Shared`, and with it
-        // the shard queues: stop them before waiting for the engine.
         self.accept.abort();
-        self.http.abort();
-        let _ = self.accept.await;
-        let _ = self.http.await;
         let engine = self.engine;
-        drop(self.shared);
-        let _ =
+        let drained =
             tokio::time::timeout(grace, tokio::task::spawn_blocking(move || engine.drain())).await;
+        if drained.is_err() {
+            tracing::error!(?grace, "the engine did not drain within the grace period");
+        }
+        self.http.abort();
+        let _ = self.http.await;
+        tracing::info!("stopped");
     }
 }

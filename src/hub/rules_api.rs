@@ -1,0 +1,113 @@
+//! `GET`/`PUT /api/rules` and `GET`/`PUT /api/mode`: the rules in force
+//! and the normal/emergency switch (平急转换). Changes need the admin token
+//! (see [`super::events_api::refusal`]); a bad rules file answers 400 with
+//! the reason and the rules in force stay.
+
+use super::events_api::refusal;
+use super::{rules_control, Shared};
+use crate::engine::rules::{Mode, Test};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// One rule in force, as the API shows it.
+#[derive(Debug, Serialize)]
+struct RuleView {
+    name: String,
+    category: String,
+    test: String,
+    severity: String,
+    incident: String,
+    deadline_ms: i64,
+    plan: String,
+}
+
+fn describe(test: &Test) -> String {
+    match *test {
+        Test::Above { limit, clear, hold_ms } => format!("value >= {limit} for {hold_ms} ms, clears at <= {clear}"),
+        Test::Below { limit, clear, hold_ms } => format!("value <= {limit} for {hold_ms} ms, clears at >= {clear}"),
+        Test::Rate {
+            limit_per_min,
+            clear_per_min,
+            interval_ms,
+        } => format!("rise >= {limit_per_min}/min over >= {interval_ms} ms, clears at <= {clear_per_min}/min"),
+        Test::Count { count, window_ms } => format!("{count} events in one cell within {window_ms} ms"),
+    }
+}
+
+/// `GET /api/rules`: the mode, the active rules, and the rules file.
+pub async fn get_rules(State(shared): State<Arc<Shared>>) -> Response {
+    let (mode, source, rules) = shared.rules.snapshot();
+    let kinds = rules.incident_kinds();
+    let views: Vec<RuleView> = rules
+        .rules()
+        .map(|r| RuleView {
+            name: r.name.to_string(),
+            category: r.category.name().into(),
+            test: describe(&r.test),
+            severity: r.severity.name().into(),
+            incident: kinds[usize::from(r.incident)].to_string(),
+            deadline_ms: r.deadline_ms,
+            plan: r.plan.to_string(),
+        })
+        .collect();
+    Json(serde_json::json!({ "mode": mode.name(), "rules": views, "source": source }))
+        .into_response()
+}
+
+/// `PUT /api/rules` with a TOML rules file as the body.
+pub async fn put_rules(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Some(denied) = refusal(&shared, &headers) {
+        return denied;
+    }
+    match rules_control::replace(&shared, body).await {
+        Ok(n) => {
+            tracing::warn!(rules = n, "rules replaced over HTTP");
+            Json(serde_json::json!({ "ok": true, "rules": n })).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({ "error": format!("rules refused, the rules in force stay: {e}") })),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /api/mode`.
+pub async fn get_mode(State(shared): State<Arc<Shared>>) -> Response {
+    let (mode, _, _) = shared.rules.snapshot();
+    Json(serde_json::json!({ "mode": mode.name() })).into_response()
+}
+
+/// `PUT /api/mode` with `normal` or `emergency` as the body (plain or a
+/// JSON string).
+pub async fn put_mode(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Some(denied) = refusal(&shared, &headers) {
+        return denied;
+    }
+    let word = body.trim().trim_matches('"');
+    let mode = match word {
+        "normal" => Mode::Normal,
+        "emergency" => Mode::Emergency,
+        other => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": format!("mode must be normal or emergency, not {other:?}") })),
+            )
+                .into_response()
+        }
+    };
+    rules_control::set_mode(&shared, mode).await;
+    Json(serde_json::json!({ "mode": mode.name() })).into_response()
+}
