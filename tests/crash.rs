@@ -6,64 +6,14 @@ mod common;
 
 use common::*;
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tongguan::client::{ClientOptions, DeviceClient};
 use tongguan::wire::control::Outcome;
 
-/// A hub process serving on ports the OS picks, and its addresses.
-struct HubProcess {
-    child: Child,
-    quic: SocketAddr,
-    http: SocketAddr,
-}
-
-fn spawn_hub(data: &std::path::Path) -> HubProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tongguan"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--admin",
-            "127.0.0.1:0",
-            "--shards",
-            "2",
-        ])
-        .arg("--data-dir")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("hub binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .expect("hub prints its addresses");
-    // "tongguan serving: QUIC 127.0.0.1:P (certificate in ...), HTTP http://127.0.0.1:Q/metrics"
-    let quic = line
-        .split("QUIC ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .expect(&line);
-    let http = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .expect(&line);
-    HubProcess {
-        child,
-        quic: quic.parse().unwrap(),
-        http: http.parse().unwrap(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_in_the_middle_of_load_loses_no_dispatched_order() {
     let data = tempfile::tempdir().unwrap();
-    let mut hub = spawn_hub(data.path());
+    let mut hub = spawn_hub(data.path(), &[]);
     let opts = |addr, token: &str| ClientOptions::dev(addr, token);
     let mut district =
         tongguan::client::SubscriberClient::connect(&opts(hub.quic, DISTRICT_TOKEN), "district", 0)
@@ -129,7 +79,7 @@ async fn kill_9_in_the_middle_of_load_loses_no_dispatched_order() {
     before.extend(got.lock().unwrap().drain(..));
 
     // Restart on the same data: the outbox knows every dispatched order.
-    let hub2 = spawn_hub(data.path());
+    let hub2 = spawn_hub(data.path(), &[]);
     let stored = api(hub2.http, "/api/orders?limit=10000").await;
     let stored_ids: HashSet<String> = stored["orders"]
         .as_array()

@@ -24,6 +24,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/api/events",
             axum::routing::post(super::events_api::post_events),
         )
+        .route(
+            "/api/rules",
+            get(super::rules_api::get_rules).put(super::rules_api::put_rules),
+        )
+        .route(
+            "/api/mode",
+            get(super::rules_api::get_mode).put(super::rules_api::put_mode),
+        )
         .with_state(shared)
 }
 

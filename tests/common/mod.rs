@@ -218,3 +218,77 @@ pub async fn http_post(addr: SocketAddr, path: &str, body: &str) -> (u16, String
         .unwrap_or_default();
     (status, body)
 }
+
+/// A hub process serving on ports the OS picks, and its addresses.
+pub struct HubProcess {
+    pub child: std::process::Child,
+    pub quic: SocketAddr,
+    pub http: SocketAddr,
+}
+
+/// Starts the hub binary on `data` with more arguments; its first stdout
+/// line names the addresses it bound.
+pub fn spawn_hub(data: &std::path::Path, args: &[&str]) -> HubProcess {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tongguan"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin",
+            "127.0.0.1:0",
+            "--shards",
+            "2",
+        ])
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("hub binary starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .expect("hub prints its addresses");
+    // "tongguan serving: QUIC 127.0.0.1:P (certificate in ...), HTTP http://127.0.0.1:Q/metrics"
+    let quic = line
+        .split("QUIC ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .expect(&line);
+    let http = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect(&line);
+    HubProcess {
+        child,
+        quic: quic.parse().unwrap(),
+        http: http.parse().unwrap(),
+    }
+}
+
+/// PUT a body to the hub's HTTP server with optional extra headers;
+/// returns (status, body).
+pub async fn http_put(addr: SocketAddr, path: &str, body: &str, headers: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("HTTP connect");
+    let req = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text[9..12].parse().expect("status code");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
