@@ -244,9 +244,18 @@ impl Config {
         let config: Config =
             toml::Value::Table(merged)
                 .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Parse {
-                    origin,
-                    message: e.to_string(),
+                .map_err(|e: toml::de::Error| {
+                    let message = e.to_string();
+                    // The merged table has no positions: find the key in the user's
+                    // file so the error names its line.
+                    let line = user.as_ref().and_then(|(_, text)| locate(text, &message));
+                    ConfigError::Parse {
+                        origin: match line {
+                            Some(n) => format!("{origin}:{n}"),
+                            None => origin,
+                        },
+                        message: message.trim().replace('\n', " "),
+                    }
                 })?;
         config.check()?;
         Ok(config)
@@ -317,6 +326,27 @@ impl Config {
     }
 }
 
+/// The line (1-based) of `text` where the key an error message names is
+/// set: the unknown field, or the last part of the path it is "in".
+fn locate(text: &str, message: &str) -> Option<usize> {
+    let quoted = |after: &str| -> Option<String> {
+        let rest = &message[message.find(after)? + after.len()..];
+        let start = rest.find('`')? + 1;
+        let end = start + rest[start..].find('`')?;
+        Some(rest[start..end].to_owned())
+    };
+    let key = quoted("unknown field ").or_else(|| {
+        quoted("in ").map(|path| path.rsplit('.').next().unwrap_or(&path).to_owned())
+    })?;
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key.as_str())
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
 /// Lays `layer` over `base`: tables merge key by key, anything else is
 /// replaced.
 fn overlay(base: &mut toml::Table, layer: toml::Table) {
@@ -378,10 +408,13 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_values_are_named() {
-        let e = Config::from_layers(Some(("t.toml".into(), "[hub]\nlisten_addr = 1\n")))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("listen_addr") && e.contains("t.toml"), "{e}");
+        let e = Config::from_layers(Some((
+            "t.toml".into(),
+            "[hub]\nshards = 1\nlisten_addr = 1\n",
+        )))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("listen_addr") && e.contains("t.toml:3"), "{e}");
         let e = Config::from_layers(Some((
             "t.toml".into(),
             "[limits]\nhello_timeout = \"soon\"\n",

@@ -102,7 +102,7 @@ fn check(path: &PathBuf) -> Result<()> {
     if let Some(rules) = &config.hub.rules {
         let text = std::fs::read_to_string(rules)
             .with_context(|| format!("reading {}", rules.display()))?;
-        tongguan::engine::RuleSet::from_toml(&text)
+        tongguan::engine::rules::Profiles::from_toml(&text)
             .with_context(|| format!("rules {}", rules.display()))?;
     }
     if let Some(map) = &config.hub.region_map {

@@ -261,3 +261,61 @@ async fn sigterm_under_load_loses_no_acknowledged_batch() {
     hub.child.kill().unwrap();
     hub.child.wait().unwrap();
 }
+
+#[test]
+fn check_names_the_file_line_and_field_of_a_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[hub]\nshards = 2\n\n[limits]\nhello_timout = \"10s\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tongguan"))
+        .args(["check", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("bad.toml:5") && said.contains("hello_timout"),
+        "{said}"
+    );
+
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        DEFAULT_RULES.replacen("deadline = \"5m\"", "deadline = \"soon\"", 1),
+    )
+    .unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        format!("[hub]\nrules = {:?}\n", rules.display().to_string()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tongguan"))
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("rules.toml") && said.contains("soon"),
+        "{said}"
+    );
+
+    std::fs::write(&rules, DEFAULT_RULES).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tongguan"))
+        .args(["check", "--config"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
