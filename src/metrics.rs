@@ -331,6 +331,24 @@ impl Metrics {
         &self.rejected[reason as usize - 1]
     }
 
+    /// Creates the per-street series at zero, so dashboards show 0 rather
+    /// than "no data" before the first order.
+    pub fn init_streets<'a>(&self, streets: impl Iterator<Item = &'a str>) {
+        for street in streets.chain(["none"]) {
+            for severity in Severity::ALL {
+                self.orders.with_label_values(&[street, severity.name()]);
+                self.order_updates
+                    .with_label_values(&[street, severity.name()]);
+            }
+        }
+        for category in Category::ALL {
+            for severity in Severity::ALL {
+                self.warnings
+                    .with_label_values(&[category.name(), severity.name()]);
+            }
+        }
+    }
+
     /// Counts a warning.
     pub fn warning(&self, category: Category, severity: Severity) {
         self.warnings

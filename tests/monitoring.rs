@@ -26,9 +26,14 @@ async fn busy_hub() -> TestHub {
     let fire = event(2, 1, t + 5_000, Category::Fire, Source::Video, 0.95, here);
     dev.send_and_wait(&[fire]).await.unwrap();
     assert_eq!(expect_order(&mut sub, 10).await.revision, 2);
-    sub.ack(&order.id, tongguan::wire::control::Outcome::Confirmed, "").await.unwrap();
+    sub.ack(&order.id, tongguan::wire::control::Outcome::Confirmed, "")
+        .await
+        .unwrap();
     let http = hub.admin_addr;
-    eventually("the ack", || async { api(http, "/api/orders?status=acked").await["count"] == 1 }).await;
+    eventually("the ack", || async {
+        api(http, "/api/orders?status=acked").await["count"] == 1
+    })
+    .await;
     // Let the shards tick their gauges.
     tokio::time::sleep(Duration::from_millis(300)).await;
     hub
@@ -93,7 +98,11 @@ async fn every_metric_the_dashboards_query_is_exported() {
         assert!(!all.is_empty(), "{} has no queries", path.display());
         for expr in all {
             for name in metric_names(&expr) {
-                assert!(exported.contains(&name), "{}: {name} is not exported (in {expr})", path.display());
+                assert!(
+                    exported.contains(&name),
+                    "{}: {name} is not exported (in {expr})",
+                    path.display()
+                );
                 checked += 1;
             }
         }
@@ -104,14 +113,25 @@ async fn every_metric_the_dashboards_query_is_exported() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_the_hub() {
-    if Command::new("prometheus").arg("--version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "prometheus is required under CI: apt-get install -y prometheus");
+    if Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "prometheus is required under CI: apt-get install -y prometheus"
+        );
         eprintln!("SKIPPED: prometheus not found (apt-get install -y prometheus, or run .ci/run)");
         return;
     }
     let hub = busy_hub().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
         &config,
@@ -123,7 +143,10 @@ async fn a_real_prometheus_scrapes_the_hub() {
     .unwrap();
     let mut prometheus = Command::new("prometheus")
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -133,9 +156,15 @@ async fn a_real_prometheus_scrapes_the_hub() {
     let mut value = None;
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let Ok(stream) = tokio::net::TcpStream::connect(addr).await else { continue };
+        let Ok(stream) = tokio::net::TcpStream::connect(addr).await else {
+            continue;
+        };
         drop(stream);
-        let (status, body) = http_get(addr, "/api/v1/query?query=sum(tongguan_orders_dispatched_total)").await;
+        let (status, body) = http_get(
+            addr,
+            "/api/v1/query?query=sum(tongguan_orders_dispatched_total)",
+        )
+        .await;
         if status != 200 {
             continue;
         }
@@ -147,6 +176,10 @@ async fn a_real_prometheus_scrapes_the_hub() {
     }
     prometheus.kill().unwrap();
     prometheus.wait().unwrap();
-    assert_eq!(value, Some(1.0), "Prometheus saw the hub's one dispatched order");
+    assert_eq!(
+        value,
+        Some(1.0),
+        "Prometheus saw the hub's one dispatched order"
+    );
     hub.shutdown(Duration::from_secs(2)).await;
 }

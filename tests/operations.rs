@@ -319,3 +319,19 @@ fn check_names_the_file_line_and_field_of_a_mistake() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_production_example_config_is_valid_and_uses_no_development_tokens() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/tongguan.toml");
+    let config = tongguan::config::Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!config.auth.development);
+    config
+        .check_exposure()
+        .expect("fit for a non-loopback address");
+    assert!(!config.hub.listen.ip().is_loopback());
+    assert_eq!(
+        config.auth.subscriber.len(),
+        11,
+        "the district and ten streets"
+    );
+}

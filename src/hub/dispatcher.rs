@@ -370,8 +370,8 @@ impl Dispatcher {
             self.metrics.outbox_errors.inc();
             tracing::error!(error = %e, orders = writes, "outbox commit failed: these orders are NOT dispatched");
             // Sequence numbers are not spent; acks and escalations are
-            // tried again next round. (The warnings' orders are lost, and
-            // counted above.)
+            // tried again next round. The warnings' orders are lost:
+            // tongguan_outbox_errors_total counts the failed commit.
             self.next_seq = seqs_before;
             self.retry_acks = acks_sent;
             for (id, deadline) in escalations_due {

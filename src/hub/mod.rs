@@ -177,6 +177,7 @@ impl Hub {
         })?;
 
         let metrics = Arc::new(Metrics::new());
+        metrics.init_streets(map.streets().iter().map(|s| s.code.as_str()));
         let subscribers = Arc::new(Subscribers::default());
         let opened = Instant::now();
         let store = Arc::new(crate::store::Store::open(&config.hub.data_dir)?);
