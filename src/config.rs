@@ -106,6 +106,14 @@ pub struct Limits {
     /// engine draining) may take this long.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Connections open at once; past it new ones are refused.
+    pub max_connections: usize,
+    /// Connections open at once with one token.
+    pub max_connections_per_token: usize,
+    /// Events per second accepted from one device token (all its
+    /// connections together); 0 = no limit. Excess events are rejected
+    /// with `rate_limited` in the batch ack.
+    pub max_events_per_second_per_token: u64,
 }
 
 /// `[engine]`.
@@ -129,6 +137,15 @@ pub struct EngineConfig {
     pub state_ttl: Duration,
     /// Detections an order lists.
     pub max_incident_detections: usize,
+    /// Devices one shard tracks (dedup window, activity); past it the
+    /// stalest are forgotten, counted.
+    pub max_devices_per_shard: usize,
+    /// Open conditions and count windows one shard keeps; past it the
+    /// stalest are forgotten, counted.
+    pub max_conditions_per_shard: usize,
+    /// Open incidents the correlator keeps; past it the oldest close early,
+    /// counted.
+    pub max_incidents: usize,
     /// A device with no event or heartbeat for this long is offline.
     #[serde(with = "humantime_serde")]
     pub device_offline_after: Duration,
@@ -169,8 +186,13 @@ pub struct AuthConfig {
 pub struct DeviceToken {
     /// Who holds it, for logs.
     pub name: String,
-    /// The secret.
-    pub token: String,
+    /// The secret in clear (development), or
+    #[serde(default)]
+    pub token: Option<String>,
+    /// the secret as a salted hash, `sha256:SALT:HEX` (`tongguan
+    /// hash-token` makes one): the config then holds no secret.
+    #[serde(default)]
+    pub token_hash: Option<String>,
 }
 
 /// A subscriber token, bound to one street.
@@ -183,8 +205,12 @@ pub struct SubscriberToken {
     /// (development only): the token is a prefix, and the street code
     /// follows it (`dev-street-310107005000`).
     pub street: String,
-    /// The secret (a prefix when `street = "*"`).
-    pub token: String,
+    /// The secret in clear (a prefix when `street = "*"`), or
+    #[serde(default)]
+    pub token: Option<String>,
+    /// the secret as a salted hash, `sha256:SALT:HEX`.
+    #[serde(default)]
+    pub token_hash: Option<String>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -201,6 +227,9 @@ impl EngineConfig {
             idle_timeout_ms: ms(self.idle_timeout).max(1),
             state_ttl_ms: ms(self.state_ttl).max(1),
             max_incident_detections: self.max_incident_detections.max(1),
+            max_devices: self.max_devices_per_shard.max(16),
+            max_conditions: self.max_conditions_per_shard.max(16),
+            max_incidents: self.max_incidents.max(16),
             offline_after_ms: ms(self.device_offline_after).max(1),
         }
     }
@@ -293,10 +322,38 @@ impl Config {
                 ));
             }
         }
-        if self.auth.device.iter().any(|t| t.token.len() < 8)
-            || self.auth.subscriber.iter().any(|t| t.token.len() < 8)
-        {
-            return bad("tokens must be at least 8 characters".into());
+        let secrets = self
+            .auth
+            .device
+            .iter()
+            .map(|t| (&t.name, &t.token, &t.token_hash))
+            .chain(
+                self.auth
+                    .subscriber
+                    .iter()
+                    .map(|t| (&t.name, &t.token, &t.token_hash)),
+            );
+        for (name, token, hash) in secrets {
+            match (token, hash) {
+                (Some(t), None) if t.len() >= 8 => {}
+                (Some(_), None) => return bad(format!("token of {name:?}: at least 8 characters")),
+                (None, Some(h)) if crate::hub::auth::TokenHash::parse(h).is_some() => {}
+                (None, Some(_)) => {
+                    return bad(format!(
+                        "token_hash of {name:?} is not sha256:SALT:HEX (see tongguan hash-token)"
+                    ))
+                }
+                _ => {
+                    return bad(format!(
+                        "{name:?}: give exactly one of token and token_hash"
+                    ))
+                }
+            }
+        }
+        if let Some(t) = &self.auth.admin_token {
+            if t.len() < 16 {
+                return bad("auth.admin_token: at least 16 characters".into());
+            }
         }
         Ok(())
     }

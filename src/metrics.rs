@@ -68,6 +68,10 @@ pub struct Metrics {
     pub subscriber_catchups: IntCounter,
     /// Rules files put in force while running.
     pub rules_reloads: IntCounter,
+    /// Connections refused by admission control, by reason.
+    pub admission_refused: IntCounterVec,
+    /// Engine state forgotten because a map reached its limit, by map.
+    pub evictions: IntCounterVec,
     /// 1 in emergency mode, 0 in normal mode.
     pub emergency_mode: IntGauge,
 }
@@ -285,6 +289,8 @@ impl Metrics {
             devices_offline: gauge_vec(&r, "tongguan_devices_offline", "Devices silent beyond the offline timeout, per shard.", &["shard"]),
             subscriber_catchups: counter(&r, "tongguan_subscriber_catchups_total", "Times a subscriber fell behind its queue and caught up from the outbox."),
             rules_reloads: counter(&r, "tongguan_rules_reloads_total", "Rules files put in force while running (API or SIGHUP)."),
+            admission_refused: counter_vec(&r, "tongguan_admission_refused_total", "Connections refused by admission control: hub_full (max_connections) or token_connections (max_connections_per_token).", &["reason"]),
+            evictions: counter_vec(&r, "tongguan_engine_evictions_total", "Engine state forgotten because its map reached the configured limit, by map.", &["map"]),
             emergency_mode: gauge(&r, "tongguan_emergency_mode", "1 when the emergency profile of the rules is in force, 0 in normal mode."),
             registry: r,
         };
@@ -308,6 +314,12 @@ impl Metrics {
             "forbidden",
         ] {
             m.orders_acked.with_label_values(&[outcome]);
+        }
+        for reason in ["hub_full", "token_connections"] {
+            m.admission_refused.with_label_values(&[reason]);
+        }
+        for map in ["devices", "conditions", "incidents"] {
+            m.evictions.with_label_values(&[map]);
         }
         for role in ["device", "subscriber"] {
             m.connections.with_label_values(&[role]);

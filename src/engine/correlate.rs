@@ -59,6 +59,8 @@ pub struct CorrelatorStats {
     pub detections_dropped: u64,
     /// Incidents held back for want of corroboration when they closed.
     pub uncorroborated: u64,
+    /// Incidents closed early because the correlator reached its limit.
+    pub evicted: u64,
 }
 
 /// The correlator: one for the whole hub, fed by every shard.
@@ -161,6 +163,9 @@ impl Correlator {
                 }
             }
             None => {
+                if self.incidents.len() >= self.settings.max_incidents {
+                    self.evict_oldest();
+                }
                 let id = self.next_id;
                 self.next_id += 1;
                 self.stats.opened += 1;
@@ -194,6 +199,34 @@ impl Correlator {
                 }
             }
         }
+    }
+
+    /// Closes the oldest tenth of the incidents (by latest event time) that
+    /// have no warning pending, to stay within the limit.
+    #[cold]
+    fn evict_oldest(&mut self) {
+        let mut ages: Vec<i64> = self
+            .incidents
+            .values()
+            .filter(|i| !i.dirty)
+            .map(|i| i.last_ms)
+            .collect();
+        if ages.is_empty() {
+            return;
+        }
+        let cut = ages.len() / 10;
+        let (_, horizon, _) = ages.select_nth_unstable(cut);
+        let horizon = *horizon;
+        let before = self.incidents.len();
+        let anchors = &mut self.anchors;
+        self.incidents.retain(|id, inc| {
+            let keep = inc.dirty || inc.last_ms > horizon;
+            if !keep && anchors.get(&(inc.kind, inc.anchor)) == Some(id) {
+                anchors.remove(&(inc.kind, inc.anchor));
+            }
+            keep
+        });
+        self.stats.evicted += (before - self.incidents.len()) as u64;
     }
 
     /// Turns every incident changed since the last flush into a warning.

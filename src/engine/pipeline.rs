@@ -91,6 +91,8 @@ impl Pipeline {
             sum.detections += t.detections;
             sum.cleared += t.cleared;
             sum.expired += t.expired;
+            sum.evicted_devices += t.evicted_devices;
+            sum.evicted_conditions += t.evicted_conditions;
         }
         (sum, self.correlator.take_stats())
     }
@@ -403,6 +405,53 @@ mod tests {
             )],
         );
         assert_eq!(p.drain_warnings().len(), 1);
+    }
+
+    #[test]
+    fn a_flood_of_distinct_devices_stays_within_the_limits() {
+        let settings = EngineSettings {
+            max_devices: 1_000,
+            max_conditions: 200,
+            max_incidents: 100,
+            ..EngineSettings::default()
+        };
+        let mut p = Pipeline::new(Arc::new(RuleSet::defaults()), settings, 1);
+        let mut total = 0u64;
+        for round in 0..100u64 {
+            // 100 fresh devices a round, each with a smoke alarm far from the last.
+            let batch: Vec<Event> = (0..100u64)
+                .map(|i| {
+                    let d = round * 100 + i;
+                    let at = (
+                        31.22 + (d % 97) as f64 * 0.0008,
+                        121.36 + (d / 97 % 97) as f64 * 0.001,
+                    );
+                    event(
+                        d,
+                        0,
+                        T0 + d as i64,
+                        Category::Smoke,
+                        Source::Sensor,
+                        9.0,
+                        at,
+                    )
+                })
+                .collect();
+            total += batch.len() as u64;
+            p.handle_events(T0, 0, &batch);
+            p.drain_warnings();
+            assert!(p.shards[0].devices() <= 1_000);
+            assert!(p.shards[0].open_state() <= 200);
+            assert!(p.open_incidents() <= 100);
+        }
+        let (stats, corr) = p.take_stats();
+        assert_eq!(stats.events(), total, "every event still counted");
+        assert!(
+            stats.evicted_devices >= 9_000 - 1_000,
+            "{}",
+            stats.evicted_devices
+        );
+        assert!(stats.evicted_conditions > 0 && corr.evicted > 0);
     }
 
     #[test]

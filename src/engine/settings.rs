@@ -22,6 +22,13 @@ pub struct EngineSettings {
     pub max_incident_detections: usize,
     /// A device with no event or heartbeat for this long is offline, ms.
     pub offline_after_ms: i64,
+    /// Devices a shard tracks before it forgets the stalest.
+    pub max_devices: usize,
+    /// Conditions and count windows a shard keeps before it forgets the
+    /// stalest.
+    pub max_conditions: usize,
+    /// Incidents the correlator keeps before it closes the oldest.
+    pub max_incidents: usize,
 }
 
 impl Default for EngineSettings {
@@ -34,6 +41,9 @@ impl Default for EngineSettings {
             state_ttl_ms: 60 * 60_000,
             max_incident_detections: 16,
             offline_after_ms: 5 * 60_000,
+            max_devices: 4_000_000,
+            max_conditions: 1_000_000,
+            max_incidents: 200_000,
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct ShardStats {
     pub cleared: u64,
     /// Conditions and count windows forgotten after the state TTL.
     pub expired: u64,
+    /// Devices forgotten because the shard reached its device limit.
+    pub evicted_devices: u64,
+    /// Conditions and count windows forgotten at their limit.
+    pub evicted_conditions: u64,
 }
 
 impl ShardStats {
@@ -116,6 +120,13 @@ impl Shard {
 
     #[inline]
     fn handle_event(&mut self, now_ms: i64, arrival: u64, e: &Event) {
+        if self.devices.len() >= self.settings.max_devices && !self.devices.contains_key(&e.device)
+        {
+            self.evict_devices(now_ms);
+        }
+        if self.conditions.len() + self.counts.len() >= self.settings.max_conditions {
+            self.evict_conditions();
+        }
         let device = self.devices.entry(e.device).or_default();
         device.last_seen_ms = now_ms;
         device.events += 1;
@@ -196,6 +207,45 @@ impl Shard {
             Step::Clear => self.stats.cleared += 1,
             Step::Hold | Step::Idle => {}
         }
+    }
+
+    /// Makes room in a full device table: first every device silent past
+    /// the offline timeout, then, if that frees less than a tenth, any
+    /// devices (a flood of fresh ids must not grow memory). Amortized: a
+    /// pass frees at least a tenth of the table.
+    #[cold]
+    fn evict_devices(&mut self, now_ms: i64) {
+        let before = self.devices.len();
+        let target = self.settings.max_devices - self.settings.max_devices / 10;
+        let silent_since = now_ms.saturating_sub(self.settings.offline_after_ms);
+        self.devices.retain(|_, d| d.last_seen_ms >= silent_since);
+        if self.devices.len() > target {
+            let mut excess = self.devices.len() - target;
+            self.devices.retain(|_, _| {
+                if excess > 0 {
+                    excess -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        self.stats.evicted_devices += (before - self.devices.len()) as u64;
+    }
+
+    /// Makes room for conditions: the stalest tenth goes.
+    #[cold]
+    fn evict_conditions(&mut self) {
+        let before = self.conditions.len() + self.counts.len();
+        let mut ages: Vec<i64> = self.conditions.values().map(|c| c.last_ms()).collect();
+        ages.extend(self.counts.values().map(|w| w.last_ms()));
+        let cut = ages.len() / 10;
+        let (_, horizon, _) = ages.select_nth_unstable(cut);
+        let horizon = *horizon;
+        self.conditions.retain(|_, c| c.last_ms() > horizon);
+        self.counts.retain(|_, w| w.last_ms() > horizon);
+        self.stats.evicted_conditions +=
+            (before - self.conditions.len() - self.counts.len()) as u64;
     }
 
     /// Records a heartbeat for the devices of this shard among `ids`

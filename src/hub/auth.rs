@@ -3,7 +3,6 @@
 use crate::config::AuthConfig;
 use crate::geo::{RegionMap, StreetId};
 use crate::wire::control::{Role, DISTRICT};
-use rustc_hash::FxHashMap;
 
 /// What a subscriber token may see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,11 +39,81 @@ pub enum AuthError {
     Unknown(Role),
 }
 
+/// A token as the config keeps it: `sha256:SALT:HEX`, the SHA-256 of the
+/// salt's bytes followed by the token's, so the config holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHash {
+    salt: String,
+    digest: [u8; 32],
+}
+
+impl TokenHash {
+    /// Parses `sha256:SALT:HEX`.
+    pub fn parse(text: &str) -> Option<TokenHash> {
+        let rest = text.strip_prefix("sha256:")?;
+        let (salt, hex) = rest.rsplit_once(':')?;
+        if salt.is_empty() || hex.len() != 64 {
+            return None;
+        }
+        let mut digest = [0u8; 32];
+        for (i, byte) in digest.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(TokenHash {
+            salt: salt.to_owned(),
+            digest,
+        })
+    }
+
+    /// The hash of `token` with a fresh random salt, as config text.
+    pub fn make(token: &str) -> String {
+        let mut salt = [0u8; 12];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
+            .expect("the system's random source works");
+        let salt: String = salt.iter().map(|b| format!("{b:02x}")).collect();
+        let digest = Self::digest(&salt, token);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{salt}:{hex}")
+    }
+
+    fn digest(salt: &str, token: &str) -> [u8; 32] {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        ctx.update(salt.as_bytes());
+        ctx.update(token.as_bytes());
+        ctx.finish().as_ref().try_into().expect("32 bytes")
+    }
+
+    /// Whether `token` is the one hashed, compared in constant time.
+    pub fn matches(&self, token: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        Self::digest(&self.salt, token).ct_eq(&self.digest).into()
+    }
+}
+
+/// A configured secret: clear tokens are kept as a hash too, so every
+/// comparison is of two digests in constant time (no early exit on the
+/// first differing byte, no length leak).
+#[derive(Debug, Clone)]
+struct Secret(TokenHash);
+
+impl Secret {
+    fn new(token: Option<&String>, hash: Option<&String>) -> Option<Secret> {
+        match (token, hash) {
+            (Some(t), _) => Some(Secret(TokenHash {
+                salt: "clear".into(),
+                digest: TokenHash::digest("clear", t),
+            })),
+            (None, Some(h)) => TokenHash::parse(h).map(Secret),
+            (None, None) => None,
+        }
+    }
+}
+
 /// The token table.
 #[derive(Debug, Clone)]
 pub struct Auth {
-    devices: FxHashMap<String, String>,
-    subscribers: FxHashMap<String, (String, Scope)>,
+    devices: Vec<(Secret, String)>,
+    subscribers: Vec<(Secret, String, Scope)>,
     prefixes: Vec<(String, String)>,
 }
 
@@ -52,18 +121,27 @@ impl Auth {
     /// Builds the table; subscriber tokens naming a street not on the map
     /// are an error.
     pub fn new(config: &AuthConfig, map: &RegionMap) -> Result<Auth, String> {
-        let devices = config
-            .device
-            .iter()
-            .map(|t| (t.token.clone(), t.name.clone()))
-            .collect();
-        let mut subscribers = FxHashMap::default();
+        let secret = |name: &str, t: Option<&String>, h: Option<&String>| {
+            Secret::new(t, h).ok_or_else(|| format!("{name:?}: no usable token or token_hash"))
+        };
+        let mut devices = Vec::new();
+        for t in &config.device {
+            devices.push((
+                secret(&t.name, t.token.as_ref(), t.token_hash.as_ref())?,
+                t.name.clone(),
+            ));
+        }
+        let mut subscribers = Vec::new();
         let mut prefixes = Vec::new();
         for t in &config.subscriber {
             let scope = match t.street.as_str() {
                 DISTRICT => Scope::District,
                 "*" => {
-                    prefixes.push((t.token.clone(), t.name.clone()));
+                    let prefix = t
+                        .token
+                        .clone()
+                        .ok_or("a \"*\" subscriber token must be given in clear")?;
+                    prefixes.push((prefix, t.name.clone()));
                     continue;
                 }
                 code => Scope::Street(map.street_by_code(code).ok_or_else(|| {
@@ -73,7 +151,11 @@ impl Auth {
                     )
                 })?),
             };
-            subscribers.insert(t.token.clone(), (t.name.clone(), scope));
+            subscribers.push((
+                secret(&t.name, t.token.as_ref(), t.token_hash.as_ref())?,
+                t.name.clone(),
+                scope,
+            ));
         }
         Ok(Auth {
             devices,
@@ -82,32 +164,45 @@ impl Auth {
         })
     }
 
-    /// Checks a HELLO's role and token.
+    /// Checks a HELLO's role and token against every configured token of
+    /// the role (all of them, whatever matches first).
     pub fn check(&self, role: Role, token: &str, map: &RegionMap) -> Result<Principal, AuthError> {
         if token.is_empty() {
             return Err(AuthError::Missing);
         }
         match role {
-            Role::Device => self
-                .devices
-                .get(token)
-                .map(|name| Principal::Device(name.clone())),
-            Role::Subscriber => self
-                .subscribers
-                .get(token)
-                .map(|(name, scope)| Principal::Subscriber {
-                    name: name.clone(),
-                    scope: *scope,
-                })
-                .or_else(|| {
-                    self.prefixes.iter().find_map(|(prefix, name)| {
-                        let street = map.street_by_code(token.strip_prefix(prefix.as_str())?)?;
-                        Some(Principal::Subscriber {
-                            name: format!("{name} ({})", map.street(street).code),
-                            scope: Scope::Street(street),
+            Role::Device => {
+                let mut found = None;
+                for (i, (secret, _)) in self.devices.iter().enumerate() {
+                    if secret.0.matches(token) && found.is_none() {
+                        found = Some(i);
+                    }
+                }
+                found.map(|i| Principal::Device(self.devices[i].1.clone()))
+            }
+            Role::Subscriber => {
+                let mut found = None;
+                for (i, (secret, _, _)) in self.subscribers.iter().enumerate() {
+                    if secret.0.matches(token) && found.is_none() {
+                        found = Some(i);
+                    }
+                }
+                found
+                    .map(|i| Principal::Subscriber {
+                        name: self.subscribers[i].1.clone(),
+                        scope: self.subscribers[i].2,
+                    })
+                    .or_else(|| {
+                        self.prefixes.iter().find_map(|(prefix, name)| {
+                            let street =
+                                map.street_by_code(token.strip_prefix(prefix.as_str())?)?;
+                            Some(Principal::Subscriber {
+                                name: format!("{name} ({})", map.street(street).code),
+                                scope: Scope::Street(street),
+                            })
                         })
                     })
-                }),
+            }
         }
         .ok_or(AuthError::Unknown(role))
     }
@@ -147,5 +242,17 @@ mod tests {
             })
         ));
         assert_eq!(auth.check(Role::Device, "", &map), Err(AuthError::Missing));
+    }
+
+    #[test]
+    fn hashed_tokens_match_only_their_token() {
+        let hash = TokenHash::make("a-long-device-secret");
+        let parsed = TokenHash::parse(&hash).unwrap();
+        assert!(parsed.matches("a-long-device-secret"));
+        assert!(!parsed.matches("a-long-device-secreT"));
+        assert!(!parsed.matches(""));
+        assert_ne!(TokenHash::make("a-long-device-secret"), hash, "salted");
+        assert!(TokenHash::parse("sha256:salt:abc").is_none());
+        assert!(TokenHash::parse("md5:salt:00").is_none());
     }
 }

@@ -175,6 +175,14 @@ fn run_shard(
             metrics.detections.inc_by(stats.detections);
             metrics.conditions_cleared.inc_by(stats.cleared);
             metrics.state_expired.inc_by(stats.expired);
+            metrics
+                .evictions
+                .with_label_values(&["devices"])
+                .inc_by(stats.evicted_devices);
+            metrics
+                .evictions
+                .with_label_values(&["conditions"])
+                .inc_by(stats.evicted_conditions);
         }
         let detections: Vec<Detection> = std::iter::from_fn(|| shard.poll_detection()).collect();
         let watermark = shard.watermark();
@@ -237,6 +245,10 @@ fn run_dispatcher(
         let stats = correlator.take_stats();
         metrics.incidents_opened.inc_by(stats.opened);
         metrics.incidents_closed.inc_by(stats.closed);
+        metrics
+            .evictions
+            .with_label_values(&["incidents"])
+            .inc_by(stats.evicted);
         metrics
             .incidents_open
             .set(correlator.open_incidents() as i64);

@@ -24,6 +24,7 @@ pub async fn run(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     shared: &Arc<Shared>,
+    rate: Option<Arc<std::sync::Mutex<super::admission::Bucket>>>,
 ) -> Result<(), Close> {
     let limits = &shared.config.limits;
     let max_events = limits.max_batch_events as usize;
@@ -62,8 +63,23 @@ pub async fn run(
         let mut rejected = [0u32; RejectReason::ALL.len()];
         let mut first_reject = None;
         let mut accepted = 0u32;
-        for e in batch.events.iter() {
-            match e.validate(bounds) {
+        // Over the token's rate: the tail of the batch is refused, to be
+        // sent again (the ack says how many and why).
+        let allowed = match &rate {
+            Some(bucket) => bucket
+                .lock()
+                .expect("bucket lock")
+                .take(batch.events.len() as u32, std::time::Instant::now())
+                as usize,
+            None => usize::MAX,
+        };
+        for (i, e) in batch.events.iter().enumerate() {
+            let checked = if i < allowed {
+                e.validate(bounds)
+            } else {
+                Err(RejectReason::RateLimited)
+            };
+            match checked {
                 Ok(event) => {
                     received
                         [event.source.index() * Category::ALL.len() + event.category.index()] += 1;

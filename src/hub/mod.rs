@@ -4,6 +4,7 @@
 //! made in [`crate::engine`].
 
 pub mod admin;
+pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod clock;
@@ -55,6 +56,8 @@ pub struct Shared {
     pub details: Arc<details::Details>,
     /// The rules in force and the mode.
     pub rules: rules_control::RulesControl,
+    /// Connection and rate limits.
+    pub admission: Arc<admission::Admission>,
     /// New rules to the correlator.
     pub rules_tx: Sender<Arc<RuleSet>>,
     /// Live subscribers.
@@ -146,10 +149,17 @@ impl Hub {
         })?;
         let map = Arc::new(map);
         let auth = Auth::new(&config.auth, &map).map_err(ConfigError::Invalid)?;
-        let identity = match (&config.hub.cert, &config.hub.key) {
-            (Some(c), Some(k)) => Identity::load(c, k)?,
-            _ => Identity::self_signed()?,
-        };
+        let identity =
+            match (&config.hub.cert, &config.hub.key) {
+                (Some(c), Some(k)) => Identity::load(c, k)?,
+                _ if !config.auth.development => return Err(ConfigError::Invalid(
+                    "a production config (auth.development = false) needs hub.cert and hub.key: \
+                     the hub generates a self-signed certificate only for development"
+                        .into(),
+                )
+                .into()),
+                _ => Identity::self_signed()?,
+            };
         let server = tls::server_config(&identity, config.limits.quic_idle_timeout)?;
         let endpoint = quinn::Endpoint::server(server, config.hub.listen).map_err(|source| {
             StartError::Bind {
@@ -214,6 +224,11 @@ impl Hub {
             path: "engine threads".into(),
             what: e.to_string(),
         })?;
+        let admission = admission::Admission::new(
+            config.limits.max_connections,
+            config.limits.max_connections_per_token,
+            config.limits.max_events_per_second_per_token,
+        );
         let shared = Arc::new(Shared {
             config,
             auth,
@@ -223,6 +238,7 @@ impl Hub {
             acks_tx: engine.acks_tx.clone(),
             store,
             details,
+            admission,
             rules: rules_control::RulesControl::new(rules_source, profiles),
             rules_tx: engine.rules_tx.clone(),
             subscribers,
@@ -241,7 +257,20 @@ impl Hub {
             let shared = shared.clone();
             tokio::spawn(async move {
                 while let Some(incoming) = endpoint.accept().await {
-                    tokio::spawn(session::run(incoming, shared.clone()));
+                    match shared.admission.connect() {
+                        Some(slot) => {
+                            tokio::spawn(session::run(incoming, shared.clone(), slot));
+                        }
+                        None => {
+                            // QUIC's CONNECTION_REFUSED: the client retries later.
+                            shared
+                                .metrics
+                                .admission_refused
+                                .with_label_values(&["hub_full"])
+                                .inc();
+                            incoming.refuse();
+                        }
+                    }
                 }
             })
         };

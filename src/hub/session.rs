@@ -58,7 +58,7 @@ fn is_rejection(code: ErrorCode) -> bool {
 }
 
 /// Runs one incoming connection to its end.
-pub async fn run(incoming: quinn::Incoming, shared: Arc<Shared>) {
+pub async fn run(incoming: quinn::Incoming, shared: Arc<Shared>, mut slot: super::admission::Slot) {
     let conn = match incoming.await {
         Ok(c) => c,
         Err(e) => {
@@ -69,7 +69,7 @@ pub async fn run(incoming: quinn::Incoming, shared: Arc<Shared>) {
     let span = tracing::info_span!("conn", peer = %conn.remote_address(), id = conn.stable_id());
     tracing::Instrument::instrument(
         async move {
-            match serve(&conn, &shared).await {
+            match serve(&conn, &shared, &mut slot).await {
                 Ok(()) => {}
                 Err(close) if close.code == ErrorCode::NoError => {
                     tracing::debug!(reason = %close.reason, "connection ended");
@@ -88,7 +88,11 @@ pub async fn run(incoming: quinn::Incoming, shared: Arc<Shared>) {
     .await;
 }
 
-async fn serve(conn: &quinn::Connection, shared: &Arc<Shared>) -> Result<(), Close> {
+async fn serve(
+    conn: &quinn::Connection,
+    shared: &Arc<Shared>,
+    slot: &mut super::admission::Slot,
+) -> Result<(), Close> {
     let hello_timeout = shared.config.limits.hello_timeout;
     let first = tokio::time::timeout(hello_timeout, async {
         let (send, mut recv) = conn
@@ -129,6 +133,24 @@ async fn serve(conn: &quinn::Connection, shared: &Arc<Shared>) -> Result<(), Clo
         .auth
         .check(hello.role, &hello.token, &shared.map)
         .map_err(|e| Close::new(ErrorCode::AuthFailed, e.to_string()))?;
+    let key = match &principal {
+        Principal::Device(name) => format!("device:{name}"),
+        Principal::Subscriber { name, .. } => format!("subscriber:{name}"),
+    };
+    if !shared.admission.charge(slot, &key) {
+        shared
+            .metrics
+            .admission_refused
+            .with_label_values(&["token_connections"])
+            .inc();
+        return Err(Close::new(
+            ErrorCode::TooManyConnections,
+            format!(
+                "this token already holds {} connections (limits.max_connections_per_token)",
+                shared.config.limits.max_connections_per_token
+            ),
+        ));
+    }
     let limits = &shared.config.limits;
     let streets = match &principal {
         Principal::Device(_) => Vec::new(),
@@ -154,7 +176,9 @@ async fn serve(conn: &quinn::Connection, shared: &Arc<Shared>) -> Result<(), Clo
     tracing::info!(role, client = %hello.client, "authenticated");
     shared.metrics.connection(role, 1);
     let result = match principal {
-        Principal::Device(_) => ingest::run(send, recv, shared).await,
+        Principal::Device(name) => {
+            ingest::run(send, recv, shared, shared.admission.bucket(&name)).await
+        }
         Principal::Subscriber { scope, .. } => subscribe::run(send, recv, scope, shared).await,
     };
     shared.metrics.connection(role, -1);

@@ -64,11 +64,14 @@ pub enum RejectReason {
     TimeTooOld = 6,
     /// Reserved flags set, or a camera code that is not 20 digits.
     BadField = 7,
+    /// Over the device token's events-per-second limit: send it again
+    /// later (same device and seq).
+    RateLimited = 8,
 }
 
 impl RejectReason {
     /// Every reason, in code order.
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 8] = [
         RejectReason::UnknownCategory,
         RejectReason::UnknownSource,
         RejectReason::ValueNotFinite,
@@ -76,6 +79,7 @@ impl RejectReason {
         RejectReason::TimeInFuture,
         RejectReason::TimeTooOld,
         RejectReason::BadField,
+        RejectReason::RateLimited,
     ];
 
     /// Metric label.
@@ -88,6 +92,7 @@ impl RejectReason {
             RejectReason::TimeInFuture => "time_in_future",
             RejectReason::TimeTooOld => "time_too_old",
             RejectReason::BadField => "bad_field",
+            RejectReason::RateLimited => "rate_limited",
         }
     }
 

@@ -32,11 +32,14 @@ pub enum ErrorCode {
     HelloTimeout = 0x08,
     /// The hub failed internally; retry later.
     Internal = 0x09,
+    /// The token already holds its limit of connections
+    /// (`limits.max_connections_per_token`); close another first.
+    TooManyConnections = 0x0A,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::NoError,
         ErrorCode::AuthFailed,
         ErrorCode::Forbidden,
@@ -47,6 +50,7 @@ impl ErrorCode {
         ErrorCode::SubscriberTooSlow,
         ErrorCode::HelloTimeout,
         ErrorCode::Internal,
+        ErrorCode::TooManyConnections,
     ];
 
     /// The numeric code sent in CONNECTION_CLOSE.
@@ -74,6 +78,7 @@ impl ErrorCode {
             ErrorCode::SubscriberTooSlow => "subscriber_too_slow",
             ErrorCode::HelloTimeout => "hello_timeout",
             ErrorCode::Internal => "internal",
+            ErrorCode::TooManyConnections => "too_many_connections",
         }
     }
 }
