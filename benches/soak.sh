@@ -161,16 +161,33 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
-trap 'echo "soak: interrupted" >&2; exit 130' INT
-trap 'echo "soak: terminated" >&2; exit 143' TERM
+# First Ctrl-C (or SIGTERM): stop the load and print the summary of what was
+# measured; a second one: stop everything now.
+interrupted=0
+on_signal() {
+    ((interrupted)) && { echo "soak: interrupted again, stopping now" >&2; exit 130; }
+    interrupted=1
+    echo "soak: interrupted, stopping loadgen (again to skip the summary)" >&2
+}
+trap on_signal INT TERM
 
 # Sleeps in the background so a signal runs the trap at once.
-nap() { sleep "$1" & sleep_pid=$!; wait "$sleep_pid" || true; sleep_pid=''; }
+nap() {
+    sleep "$1" &
+    sleep_pid=$!
+    wait "$sleep_pid" || kill "$sleep_pid" 2>/dev/null || true
+    sleep_pid=''
+}
 
 # --- the hub ---
+# set -m around each start: the child gets a process group of its own, so a
+# Ctrl-C reaches only this script, which then stops the children in order
+# (loadgen, a last sample, the hub).
+set -m
 RUST_LOG=${RUST_LOG:-info} "$TONGGUAN_BIN" serve --listen "$listen" --admin "$admin" \
-    --data-dir "$tmp/data" >"$tmp/hub.stdout" 2>"$tmp/hub.stderr.log" &
+    --data-dir "$tmp/data" </dev/null >"$tmp/hub.stdout" 2>"$tmp/hub.stderr.log" &
 hub_pid=$!
+set +m
 line=''
 for ((i = 0; i < 300; i++)); do
     line=$(head -n 1 "$tmp/hub.stdout" 2>/dev/null || true)
@@ -187,6 +204,7 @@ for ((i = 0; i < 100; i++)); do
     curl -fs --max-time 1 "http://$http/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
+((interrupted)) && exit 130
 echo "soak: hub pid $hub_pid, QUIC $quic, HTTP $http, data dir $tmp/data"
 
 # --- sampling ---
@@ -255,6 +273,7 @@ PY
 sample() {
     local elapsed=$1 rss='' cpu='' stat
     rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$hub_pid/status" 2>/dev/null || true)
+    [[ -n $rss ]] || return 0 # the hub is gone
     if stat=$(cat "/proc/$hub_pid/stat" 2>/dev/null); then
         # Fields after "pid (comm) ": state is 1st, utime 12th, stime 13th.
         read -r -a f <<<"${stat##*) }"
@@ -270,10 +289,12 @@ sample_metrics >/dev/null # baseline of the histogram before the load
 # --- the load: one loadgen process for the whole run ---
 # shellcheck disable=SC2206
 extra=(${LOADGEN_ARGS:-})
+set -m
 "$LOADGEN_BIN" --hub "$quic" --ca "$cert" --rate "$rate" --duration "${duration_s}s" \
     --devices "$devices" --subscribe --json "${extra[@]}" \
-    >"$tmp/loadgen.json" 2>"$tmp/loadgen.stderr.log" &
+    </dev/null >"$tmp/loadgen.json" 2>"$tmp/loadgen.stderr.log" &
 lg_pid=$!
+set +m
 t0=$EPOCHREALTIME
 deadline=$((duration_s + 30))
 echo "soak: loadgen pid $lg_pid, ${rate} events/s, ${devices} devices, ${duration_s} s; CSV $out (every ${interval_s} s)"
@@ -281,15 +302,21 @@ echo "elapsed_s,rss_kib,cpu_s,events_received,orders_dispatched,shard_devices,in
 
 elapsed() { awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}'; }
 k=1
-while kill -0 "$lg_pid" 2>/dev/null; do
+while ((!interrupted)) && kill -0 "$lg_pid" 2>/dev/null; do
     if ! kill -0 "$hub_pid" 2>/dev/null; then
         echo "soak: the hub DIED during the run, stopping loadgen" >&2
         stop_pid "$lg_pid" 5
         break
     fi
-    wake=$(awk -v a="$t0" -v k="$k" -v i="$interval_s" -v b="$EPOCHREALTIME" \
-        'BEGIN {d = a + k * i - b; printf "%.3f", (d > 0 ? d : 0)}')
-    nap "$wake"
+    # Sleep until the next tick, in steps of at most 1 s so the end of
+    # loadgen is seen at once.
+    while ((!interrupted)) && kill -0 "$lg_pid" 2>/dev/null; do
+        wake=$(awk -v a="$t0" -v k="$k" -v i="$interval_s" -v b="$EPOCHREALTIME" \
+            'BEGIN {d = a + k * i - b; printf "%.3f", (d > 1 ? 1 : (d > 0 ? d : 0))}')
+        [[ $wake == 0.000 ]] && break
+        nap "$wake"
+    done
+    ((!interrupted)) && kill -0 "$lg_pid" 2>/dev/null || break
     k=$((k + 1))
     e=$(elapsed)
     if awk -v e="$e" -v d="$deadline" 'BEGIN {exit !(e > d)}'; then
@@ -300,7 +327,12 @@ while kill -0 "$lg_pid" 2>/dev/null; do
     kill -0 "$hub_pid" 2>/dev/null && sample "$e"
 done
 lg_rc=0
-wait "$lg_pid" 2>/dev/null || lg_rc=$?
+if ((interrupted)); then
+    stop_pid "$lg_pid" 5
+    lg_rc=130
+else
+    wait "$lg_pid" 2>/dev/null || lg_rc=$?
+fi
 lg_pid=''
 # Final sample once loadgen has stopped, the hub still running.
 if kill -0 "$hub_pid" 2>/dev/null; then
@@ -335,7 +367,9 @@ if len(after) >= 3:
     den = sum((x - mx_) ** 2 for x in xs)
     if den > 0:
         slope = sum((x - mx_) * (y - my) for x, y in zip(xs, ys)) / den
-        print(f"RSS trend     {slope * 60:+.0f} KiB/min after warm-up (least squares)")
+        span = xs[-1] - xs[0]
+        print(f"RSS trend     {slope * 60:+.0f} KiB/min after warm-up (least squares over {span:.0f} s"
+              + (", too short to mean much)" if span < 300 else ")"))
 cpu = float(last["cpu_s"] or 0); t = float(last["elapsed_s"])
 print(f"hub CPU       {cpu:.1f} s  ({100 * cpu / t:.0f} % of one core over {t:.0f} s, start-up included)")
 print(f"events        {last['events_received']} received by the hub")
@@ -351,3 +385,5 @@ else
     echo "(no JSON summary: loadgen was killed or failed)"
 fi
 echo "CSV: $out"
+((interrupted)) && exit 130
+exit 0

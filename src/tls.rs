@@ -173,6 +173,17 @@ pub fn client_config_with_window(
     hub: SocketAddr,
     stream_window: u32,
 ) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_custom(trust, hub, stream_window, ALPN)
+}
+
+/// A client config offering another ALPN: for testing how the hub
+/// refuses strangers.
+pub fn client_config_custom(
+    trust: &Trust,
+    hub: SocketAddr,
+    stream_window: u32,
+    alpn: &[u8],
+) -> Result<quinn::ClientConfig, TlsError> {
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(setup)?;
@@ -194,7 +205,7 @@ pub fn client_config_with_window(
                 .with_no_client_auth()
         }
     };
-    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.alpn_protocols = vec![alpn.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(setup)?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(crypto));
     cfg.transport_config(Arc::new(transport(

@@ -121,6 +121,14 @@ impl DeviceClient {
             .map_err(|e| explain(&self.conn, e))
     }
 
+    /// Ends the stream (no more frames): for testing how the hub treats a
+    /// stream that ends mid-frame.
+    pub fn finish(&mut self) -> Result<(), ClientError> {
+        self.send
+            .finish()
+            .map_err(|e| ClientError::Lost(e.to_string()))
+    }
+
     /// Waits until the hub closes the connection and returns why.
     pub async fn closed(&self) -> ClientError {
         self.conn.closed().await.into()

@@ -56,6 +56,7 @@ pub struct Dispatcher {
     details: Arc<super::details::Details>,
     /// Acks of a round whose commit failed, tried again next round.
     retry_acks: Vec<AckMsg>,
+    outbox_ok: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Dispatcher {
@@ -68,6 +69,7 @@ impl Dispatcher {
         metrics: Arc<Metrics>,
         store: Arc<Store>,
         details: Arc<super::details::Details>,
+        outbox_ok: Arc<std::sync::atomic::AtomicBool>,
         policy: QualityPolicy,
     ) -> Result<(Dispatcher, Vec<u64>), StoreError> {
         let mut next_seq = FxHashMap::default();
@@ -101,6 +103,7 @@ impl Dispatcher {
                 quality,
                 details,
                 retry_acks: Vec::new(),
+                outbox_ok,
             },
             flagged,
         ))
@@ -368,6 +371,8 @@ impl Dispatcher {
         let started = Instant::now();
         if let Err(e) = self.store.commit(&batch) {
             self.metrics.outbox_errors.inc();
+            self.outbox_ok
+                .store(false, std::sync::atomic::Ordering::Release);
             tracing::error!(error = %e, orders = writes, "outbox commit failed: these orders are NOT dispatched");
             // Sequence numbers are not spent; acks and escalations are
             // tried again next round. The warnings' orders are lost:
@@ -379,6 +384,8 @@ impl Dispatcher {
             }
             return;
         }
+        self.outbox_ok
+            .store(true, std::sync::atomic::Ordering::Release);
         self.metrics
             .outbox_commit
             .observe(started.elapsed().as_secs_f64());

@@ -64,6 +64,9 @@ pub struct Shared {
     pub subscribers: Arc<Subscribers>,
     /// Whether the hub is serving (for `/readyz`).
     pub ready: AtomicBool,
+    /// Whether the last outbox commit succeeded (for `/readyz`): a hub
+    /// that cannot write orders says so rather than pretend.
+    pub outbox_ok: Arc<AtomicBool>,
 }
 
 /// Why the hub could not start.
@@ -196,12 +199,14 @@ impl Hub {
             min_judged_orders: config.quality.min_judged_orders,
         };
         let details = Arc::new(details::Details::new(100_000));
+        let outbox_ok = Arc::new(AtomicBool::new(true));
         let (dispatcher, flagged) = dispatcher::Dispatcher::open(
             map.clone(),
             subscribers.clone(),
             metrics.clone(),
             store.clone(),
             details.clone(),
+            outbox_ok.clone(),
             policy,
         )?;
         tracing::info!(
@@ -243,6 +248,7 @@ impl Hub {
             rules_tx: engine.rules_tx.clone(),
             subscribers,
             ready: AtomicBool::new(false),
+            outbox_ok,
         });
         let http = {
             let app = admin::router(shared.clone());

@@ -66,9 +66,11 @@ impl Batch {
     }
 }
 
-/// The outbox database.
+/// The outbox database. After an I/O error (a full disk, say) redb refuses
+/// every later transaction until the file is closed and opened again: a
+/// failed commit closes it, and the next commit opens it again.
 pub struct Store {
-    db: Database,
+    db: std::sync::RwLock<Option<Database>>,
     path: PathBuf,
 }
 
@@ -91,7 +93,42 @@ impl Store {
                 .map_err(|e| open_err(e.to_string()))?;
         }
         txn.commit().map_err(|e| open_err(e.to_string()))?;
-        Ok(Store { db, path })
+        Ok(Store {
+            db: std::sync::RwLock::new(Some(db)),
+            path,
+        })
+    }
+
+    /// Runs `f` on the open database.
+    fn with_db<T>(
+        &self,
+        f: impl FnOnce(&Database) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let guard = self.db.read().expect("outbox lock");
+        match guard.as_ref() {
+            Some(db) => f(db),
+            None => Err(StoreError::Io(
+                "the outbox is closed after an I/O error; it reopens on the next write".into(),
+            )),
+        }
+    }
+
+    /// A read snapshot.
+    fn read_txn(&self) -> Result<redb::ReadTransaction, StoreError> {
+        self.with_db(|db| db.begin_read().map_err(io))
+    }
+
+    /// Closes the database (after an I/O error) and tries to open it again.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut guard = self.db.write().expect("outbox lock");
+        drop(guard.take());
+        let db = Database::create(&self.path).map_err(|e| StoreError::Open {
+            path: self.path.clone(),
+            what: e.to_string(),
+        })?;
+        *guard = Some(db);
+        tracing::warn!(outbox = %self.path.display(), "outbox reopened");
+        Ok(())
     }
 
     /// The database file.
@@ -104,7 +141,20 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin_write().map_err(io)?;
+        if self.db.read().expect("outbox lock").is_none() {
+            self.reopen()?;
+        }
+        let result = self.with_db(|db| Self::commit_in(db, batch));
+        if result.is_err() {
+            // redb wants a reopen after an I/O error; the next commit will
+            // find out whether there is room again.
+            drop(self.db.write().expect("outbox lock").take());
+        }
+        result
+    }
+
+    fn commit_in(db: &Database, batch: &Batch) -> Result<(), StoreError> {
+        let txn = db.begin_write().map_err(io)?;
         {
             let mut orders = txn.open_table(ORDERS).map_err(io)?;
             for r in &batch.orders {
@@ -129,18 +179,20 @@ impl Store {
 
     /// One order.
     pub fn order(&self, id: &str) -> Result<Option<OrderRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
-        let table = txn.open_table(ORDERS).map_err(io)?;
-        table
-            .get(id)
-            .map_err(io)?
-            .map(|v| decode(id, v.value()))
-            .transpose()
+        self.with_db(|db| {
+            let txn = db.begin_read().map_err(io)?;
+            let table = txn.open_table(ORDERS).map_err(io)?;
+            table
+                .get(id)
+                .map_err(io)?
+                .map(|v| decode(id, v.value()))
+                .transpose()
+        })
     }
 
     /// The highest sequence number in a scope's log (0 when empty).
     pub fn last_seq(&self, scope: &str) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
+        let txn = self.read_txn()?;
         let log = txn.open_table(LOG).map_err(io)?;
         let last = log
             .range((scope, 0)..=(scope, u64::MAX))
@@ -160,7 +212,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, OrderRecord)>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
+        let txn = self.read_txn()?;
         let log = txn.open_table(LOG).map_err(io)?;
         let orders = txn.open_table(ORDERS).map_err(io)?;
         let mut out = Vec::new();
@@ -189,7 +241,7 @@ impl Store {
 
     /// Every order, for queries and for reloading deadlines at start.
     pub fn all_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
+        let txn = self.read_txn()?;
         let orders = txn.open_table(ORDERS).map_err(io)?;
         let mut out = Vec::new();
         for entry in orders.iter().map_err(io)? {
@@ -201,7 +253,7 @@ impl Store {
 
     /// Every device quality record.
     pub fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(io)?;
+        let txn = self.read_txn()?;
         let devices = txn.open_table(DEVICES).map_err(io)?;
         let mut out = Vec::new();
         for entry in devices.iter().map_err(io)? {

@@ -53,7 +53,13 @@ pub fn test_config(dir: &std::path::Path, extra: &str) -> Config {
         "[hub]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nshards = 2\ndata_dir = {:?}\n{extra}",
         dir.display().to_string()
     );
-    Config::from_layers(Some(("test config".into(), &text))).expect("test config")
+    let mut config = Config::from_layers(Some(("test config".into(), &text))).expect("test config");
+    // Tests space events in event time (minutes apart, hours ago) without
+    // waiting; a shard idle for 2 s moves its watermark to the clock, so
+    // allow events that old to count as on time.
+    let lateness = std::time::Duration::from_secs(12 * 3600);
+    config.engine.allowed_lateness = config.engine.allowed_lateness.max(lateness);
+    config
 }
 
 /// A hub on embedded defaults with `extra` TOML laid over them, in a fresh
@@ -229,6 +235,14 @@ pub struct HubProcess {
 /// Starts the hub binary on `data` with more arguments; its first stdout
 /// line names the addresses it bound.
 pub fn spawn_hub(data: &std::path::Path, args: &[&str]) -> HubProcess {
+    // As in `test_config`: events hours old stay on time when a shard idles.
+    let lateness_config = data.join("test-lateness.toml");
+    std::fs::write(&lateness_config, "[engine]\nallowed_lateness = \"12h\"\n").unwrap();
+    let config_args: Vec<String> = if args.contains(&"--config") {
+        Vec::new()
+    } else {
+        vec!["--config".into(), lateness_config.display().to_string()]
+    };
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tongguan"))
         .args([
             "serve",
@@ -242,6 +256,7 @@ pub fn spawn_hub(data: &std::path::Path, args: &[&str]) -> HubProcess {
         .arg("--data-dir")
         .arg(data)
         .args(args)
+        .args(&config_args)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
