@@ -9,7 +9,7 @@ use std::time::Duration;
 use tongguan::client::{ClientOptions, DeviceClient};
 use tongguan::tls::{client_config_custom, Trust, STREAM_WINDOW};
 use tongguan::wire::batch::RejectReason;
-use tongguan::wire::frame::{encode_frame, encode_header, FrameType};
+use tongguan::wire::frame::{encode_header, FrameType};
 use tongguan::wire::ErrorCode;
 
 const HOUR: i64 = 3_600_000;
@@ -63,10 +63,7 @@ fn code_of(e: &quinn::ConnectionError) -> Option<ErrorCode> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_alpn_is_refused_in_the_handshake() {
     let hub = start_hub("").await;
-    let err = raw(&hub, b"http/1.1")
-        .await
-        .err()
-        .expect("handshake refused");
+    let err = raw(&hub, b"http/1.1").await.expect_err("handshake refused");
     assert!(
         err.to_string().to_lowercase().contains("alpn") || err.to_string().contains("120"),
         "{err}"
