@@ -75,6 +75,13 @@ pub struct HubConfig {
     /// TLS private key (PEM), with `cert`.
     #[serde(default)]
     pub key: Option<PathBuf>,
+    /// CA (PEM) whose certificates clients may present (mutual TLS).
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// Devices must present a certificate signed by `client_ca`, besides
+    /// their token.
+    #[serde(default)]
+    pub require_device_certificate: bool,
 }
 
 /// `[limits]`.

@@ -47,6 +47,10 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Print a salted hash of a token for the config's `token_hash`, so
+    /// the config file holds no secret. Reads the token from standard
+    /// input (one line) so it stays out of shell history.
+    HashToken,
 }
 
 #[derive(clap::Args, Default)]
@@ -75,6 +79,16 @@ fn main() -> Result<()> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(args),
         Command::Check { config } => check(&config),
+        Command::HashToken => {
+            let mut token = String::new();
+            std::io::stdin()
+                .read_line(&mut token)
+                .context("reading the token")?;
+            let token = token.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(token.len() >= 8, "a token has at least 8 characters");
+            println!("{}", tongguan::hub::auth::TokenHash::make(token));
+            Ok(())
+        }
     }
 }
 

@@ -43,7 +43,8 @@ fn setup<E: std::fmt::Display>(e: E) -> TlsError {
     TlsError::Setup(e.to_string())
 }
 
-/// The hub's certificate: a DER chain and its key.
+/// A certificate chain and its key: the hub's, or a device's for mutual
+/// TLS.
 pub struct Identity {
     /// Certificate chain, leaf first.
     pub chain: Vec<CertificateDer<'static>>,
@@ -53,6 +54,15 @@ pub struct Identity {
     pub self_signed: bool,
     /// The chain as PEM, for clients to trust.
     pub pem: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("certificates", &self.chain.len())
+            .field("self_signed", &self.self_signed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Identity {
@@ -123,12 +133,35 @@ fn transport(
     Ok(t)
 }
 
-/// The hub's QUIC server config.
-pub fn server_config(id: &Identity, idle: Duration) -> Result<quinn::ServerConfig, TlsError> {
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+/// The hub's QUIC server config. With a client CA, clients may present a
+/// certificate signed by it (devices can be required to, see
+/// `hub.require_device_certificate`); without one, none is asked for.
+pub fn server_config(
+    id: &Identity,
+    idle: Duration,
+    client_ca: Option<&[CertificateDer<'static>]>,
+) -> Result<quinn::ServerConfig, TlsError> {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(setup)?
-        .with_no_client_auth()
+        .map_err(setup)?;
+    let builder = match client_ca {
+        Some(cas) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in cas {
+                roots.add(c.clone()).map_err(setup)?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider(),
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(setup)?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut tls = builder
         .with_single_cert(id.chain.clone(), id.key.clone_key())
         .map_err(setup)?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
@@ -137,6 +170,23 @@ pub fn server_config(id: &Identity, idle: Duration) -> Result<quinn::ServerConfi
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     cfg.transport_config(Arc::new(transport(idle, true, STREAM_WINDOW)?));
     Ok(cfg)
+}
+
+/// Reads every certificate in a PEM file.
+pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsError::File {
+            path: path.display().to_string(),
+            what: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::File {
+            path: path.display().to_string(),
+            what: "no certificate in the file".into(),
+        });
+    }
+    Ok(certs)
 }
 
 /// What a client trusts.
@@ -151,19 +201,22 @@ pub enum Trust {
 impl Trust {
     /// Trusts the certificates in a PEM file.
     pub fn pem_file(path: &Path) -> Result<Trust, TlsError> {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| TlsError::File {
-                path: path.display().to_string(),
-                what: e.to_string(),
-            })?;
-        Ok(Trust::Certificates(certs))
+        load_certificates(path).map(Trust::Certificates)
     }
 }
 
 /// A QUIC client config for a hub at `hub`.
 pub fn client_config(trust: &Trust, hub: SocketAddr) -> Result<quinn::ClientConfig, TlsError> {
     client_config_with_window(trust, hub, STREAM_WINDOW)
+}
+
+/// A client config that presents `identity` (mutual TLS).
+pub fn client_config_with_identity(
+    trust: &Trust,
+    hub: SocketAddr,
+    identity: &Identity,
+) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_full(trust, hub, STREAM_WINDOW, ALPN, Some(identity))
 }
 
 /// A client config with a given stream receive window (a small one makes
@@ -184,6 +237,25 @@ pub fn client_config_custom(
     stream_window: u32,
     alpn: &[u8],
 ) -> Result<quinn::ClientConfig, TlsError> {
+    client_config_full(trust, hub, stream_window, alpn, None)
+}
+
+fn client_config_full(
+    trust: &Trust,
+    hub: SocketAddr,
+    stream_window: u32,
+    alpn: &[u8],
+    identity: Option<&Identity>,
+) -> Result<quinn::ClientConfig, TlsError> {
+    let with_auth = |b: rustls::ConfigBuilder<
+        rustls::ClientConfig,
+        rustls::client::WantsClientCert,
+    >| match identity {
+        Some(id) => b
+            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+            .map_err(setup),
+        None => Ok(b.with_no_client_auth()),
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(setup)?;
@@ -193,16 +265,17 @@ pub fn client_config_custom(
             for c in certs {
                 roots.add(c.clone()).map_err(setup)?;
             }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            with_auth(builder.with_root_certificates(roots))?
         }
         Trust::AnyOnLoopback => {
             if !hub.ip().is_loopback() {
                 return Err(TlsError::InsecureOffLoopback(hub));
             }
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider())))
-                .with_no_client_auth()
+            with_auth(
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider()))),
+            )?
         }
     };
     tls.alpn_protocols = vec![alpn.to_vec()];

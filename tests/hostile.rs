@@ -368,3 +368,66 @@ async fn a_full_disk_is_reported_and_orders_are_refused_not_pretended() {
     assert_eq!(http_get(http, "/readyz").await.0, 200);
     hub.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_mutual_tls_required_a_device_needs_a_certificate_from_the_client_ca() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let device_cert = |issuer: &Issuer<'_, KeyPair>| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["gateway-7".to_owned()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, issuer).unwrap();
+        std::sync::Arc::new(tongguan::tls::Identity {
+            chain: vec![cert.der().clone()],
+            key: rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            self_signed: false,
+            pem: cert.pem(),
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("client-ca.pem");
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    let hub = start_hub_in(
+        dir,
+        &format!(
+            "client_ca = {:?}\nrequire_device_certificate = true\n",
+            ca_path.display().to_string()
+        ),
+    )
+    .await;
+    // No certificate: refused with an auth error.
+    let err = DeviceClient::connect(&ClientOptions::dev(hub.quic_addr, DEVICE_TOKEN))
+        .await
+        .err()
+        .map(|e| e.close_code());
+    assert_eq!(err, Some(Some(ErrorCode::AuthFailed)));
+    // A certificate from another CA: the handshake fails.
+    let stranger_key = KeyPair::generate().unwrap();
+    let mut stranger_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    stranger_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let stranger = Issuer::new(stranger_params, stranger_key);
+    let opts = ClientOptions {
+        identity: Some(device_cert(&stranger)),
+        ..ClientOptions::dev(hub.quic_addr, DEVICE_TOKEN)
+    };
+    assert!(DeviceClient::connect(&opts).await.is_err());
+    // The CA's certificate and the token: in, and served.
+    let opts = ClientOptions {
+        identity: Some(device_cert(&issuer)),
+        ..ClientOptions::dev(hub.quic_addr, DEVICE_TOKEN)
+    };
+    let mut dev = DeviceClient::connect(&opts).await.unwrap();
+    let mut district = subscriber(&hub, DISTRICT_TOKEN, "district").await;
+    dev.send_and_wait(&[smoke_alarm(700, now_ms() - HOUR, point_in(CAOYANG))])
+        .await
+        .unwrap();
+    assert_eq!(expect_order(&mut district, 10).await.events[0].device, 700);
+    hub.shutdown(Duration::from_secs(2)).await;
+}

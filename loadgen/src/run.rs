@@ -53,6 +53,7 @@ fn options(args: &Args, token: String) -> Result<ClientOptions> {
         trust,
         token,
         client_name: format!("loadgen/{}", env!("CARGO_PKG_VERSION")),
+        identity: None,
     })
 }
 

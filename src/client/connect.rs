@@ -21,6 +21,8 @@ pub struct ClientOptions {
     pub token: String,
     /// Names this client in the hub's logs.
     pub client_name: String,
+    /// A certificate to present (mutual TLS), if the hub asks for one.
+    pub identity: Option<std::sync::Arc<crate::tls::Identity>>,
 }
 
 impl ClientOptions {
@@ -33,6 +35,7 @@ impl ClientOptions {
             trust: Trust::AnyOnLoopback,
             token: token.into(),
             client_name: format!("tongguan-client/{}", env!("CARGO_PKG_VERSION")),
+            identity: None,
         }
     }
 }
@@ -109,8 +112,11 @@ pub(crate) struct Session {
 
 /// Connects, opens the stream, sends HELLO and waits for WELCOME.
 pub(crate) async fn open(opts: &ClientOptions, role: Role) -> Result<Session, ClientError> {
-    let cfg =
-        tls::client_config(&opts.trust, opts.hub).map_err(|e| ClientError::Setup(e.to_string()))?;
+    let cfg = match &opts.identity {
+        Some(id) => tls::client_config_with_identity(&opts.trust, opts.hub, id),
+        None => tls::client_config(&opts.trust, opts.hub),
+    }
+    .map_err(|e| ClientError::Setup(e.to_string()))?;
     let bind: SocketAddr = if opts.hub.is_ipv6() {
         "[::]:0".parse().expect("addr")
     } else {

@@ -163,7 +163,23 @@ impl Hub {
                 .into()),
                 _ => Identity::self_signed()?,
             };
-        let server = tls::server_config(&identity, config.limits.quic_idle_timeout)?;
+        let client_ca = config
+            .hub
+            .client_ca
+            .as_deref()
+            .map(tls::load_certificates)
+            .transpose()?;
+        if config.hub.require_device_certificate && client_ca.is_none() {
+            return Err(ConfigError::Invalid(
+                "hub.require_device_certificate needs hub.client_ca (the CA that signs device certificates)".into(),
+            )
+            .into());
+        }
+        let server = tls::server_config(
+            &identity,
+            config.limits.quic_idle_timeout,
+            client_ca.as_deref(),
+        )?;
         let endpoint = quinn::Endpoint::server(server, config.hub.listen).map_err(|source| {
             StartError::Bind {
                 what: "QUIC",

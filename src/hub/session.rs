@@ -133,6 +133,15 @@ async fn serve(
         .auth
         .check(hello.role, &hello.token, &shared.map)
         .map_err(|e| Close::new(ErrorCode::AuthFailed, e.to_string()))?;
+    if matches!(principal, Principal::Device(_))
+        && shared.config.hub.require_device_certificate
+        && conn.peer_identity().is_none()
+    {
+        return Err(Close::new(
+            ErrorCode::AuthFailed,
+            "this hub requires devices to present a certificate signed by its client CA",
+        ));
+    }
     let key = match &principal {
         Principal::Device(name) => format!("device:{name}"),
         Principal::Subscriber { name, .. } => format!("subscriber:{name}"),
