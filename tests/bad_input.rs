@@ -10,6 +10,7 @@ use tongguan::model::{Category, Source};
 use tongguan::wire::batch::RejectReason;
 use tongguan::wire::frame::{encode_frame, encode_header, FrameType};
 use tongguan::wire::ErrorCode;
+use tongguan::wire::WireEvent;
 
 /// A well-behaved device gets an order through while `bad` misbehaves.
 async fn still_served(hub: &TestHub, district: &mut SubscriberClient, device_id: u64) {
@@ -111,50 +112,73 @@ async fn a_wrong_token_is_refused_with_an_auth_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_events_are_rejected_one_by_one_and_counted() {
     let hub = start_hub("").await;
+    let mut district = subscriber(&hub, DISTRICT_TOKEN, "district").await;
     let mut dev = device(&hub).await;
     let here = point_in(CAOYANG);
     let t = now_ms();
-    let good = event(9, 1, t, Category::Manhole, Source::Sensor, 1.0, here);
-    let mut nan = event(9, 2, t, Category::Manhole, Source::Sensor, f64::NAN, here);
-    let mut far_future = event(
-        9,
-        3,
-        t + 3_600_000,
-        Category::Manhole,
-        Source::Sensor,
-        1.0,
-        here,
-    );
-    let mut unknown = event(9, 4, t, Category::Manhole, Source::Sensor, 1.0, here);
-    unknown.category = 4242;
-    nan.seq = 2;
-    far_future.seq = 3;
-    let ack = dev
-        .send_and_wait(&[good, nan, far_future, unknown])
-        .await
-        .unwrap();
+    let ok = |seq| event(9, seq, t, Category::Manhole, Source::Sensor, 1.0, here);
+    let bad = [
+        (
+            WireEvent {
+                value: f64::NAN,
+                ..ok(2)
+            },
+            RejectReason::ValueNotFinite,
+        ),
+        (
+            WireEvent {
+                time_ms: t + 3_600_000,
+                ..ok(3)
+            },
+            RejectReason::TimeInFuture,
+        ),
+        (
+            WireEvent {
+                time_ms: t - 48 * 3_600_000,
+                ..ok(4)
+            },
+            RejectReason::TimeTooOld,
+        ),
+        (
+            WireEvent {
+                category: 4242,
+                ..ok(5)
+            },
+            RejectReason::UnknownCategory,
+        ),
+        (
+            WireEvent {
+                source: 77,
+                ..ok(6)
+            },
+            RejectReason::UnknownSource,
+        ),
+        (WireEvent { lat: 95.0, ..ok(7) }, RejectReason::BadPosition),
+        (
+            WireEvent {
+                camera: [b'x'; 20],
+                ..ok(8)
+            },
+            RejectReason::BadField,
+        ),
+    ];
+    let mut batch = vec![ok(1)];
+    batch.extend(bad.iter().map(|(e, _)| *e));
+    let ack = dev.send_and_wait(&batch).await.unwrap();
     assert_eq!(ack.accepted, 1);
-    assert_eq!(ack.rejected, 3);
+    assert_eq!(ack.rejected, bad.len() as u32);
     assert_eq!(ack.first_reject, Some(RejectReason::ValueNotFinite));
     // The connection stays up: per-event problems are not frame errors.
-    let ack = dev
-        .send_and_wait(&[event(9, 5, t, Category::Manhole, Source::Sensor, 1.0, here)])
-        .await
-        .unwrap();
+    let ack = dev.send_and_wait(&[ok(9)]).await.unwrap();
     assert_eq!(ack.accepted, 1);
     let (_, body) = http_get(hub.admin_addr, "/metrics").await;
-    assert_eq!(
-        metric(&body, "tongguan_events_rejected_total", "value_not_finite"),
-        1.0
-    );
-    assert_eq!(
-        metric(&body, "tongguan_events_rejected_total", "time_in_future"),
-        1.0
-    );
-    assert_eq!(
-        metric(&body, "tongguan_events_rejected_total", "unknown_category"),
-        1.0
-    );
+    for (_, reason) in &bad {
+        assert_eq!(
+            metric(&body, "tongguan_events_rejected_total", reason.name()),
+            1.0,
+            "{reason:?}"
+        );
+    }
     assert_eq!(
         metric(
             &body,
@@ -163,6 +187,7 @@ async fn invalid_events_are_rejected_one_by_one_and_counted() {
         ),
         2.0
     );
+    still_served(&hub, &mut district, 505).await;
     hub.shutdown(Duration::from_secs(2)).await;
 }
 
