@@ -47,6 +47,11 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run a sink: the hub's QUIC endpoint, authentication, decoding,
+    /// validation and acknowledgements, and nothing after them. The
+    /// baseline the load tester compares `serve` against. Same options as
+    /// serve.
+    Sink(ServeArgs),
     /// Print a salted hash of a token for the config's `token_hash`, so
     /// the config file holds no secret. Reads the token from standard
     /// input (one line) so it stays out of shell history.
@@ -77,7 +82,8 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logs(cli.log_format);
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args, false),
+        Command::Sink(args) => serve(args, true),
         Command::Check { config } => check(&config),
         Command::HashToken => {
             let mut token = String::new();
@@ -130,7 +136,7 @@ fn check(path: &PathBuf) -> Result<()> {
     Ok(())
 }
 
-fn serve(args: ServeArgs) -> Result<()> {
+fn serve(args: ServeArgs, sink: bool) -> Result<()> {
     let mut config = load(args.config.as_ref())?;
     if let Some(a) = args.listen {
         config.hub.listen = a;
@@ -153,12 +159,17 @@ fn serve(args: ServeArgs) -> Result<()> {
         .build()
         .context("starting the tokio runtime")?;
     runtime.block_on(async move {
-        let hub = Hub::start(config).await?;
+        let hub = if sink {
+            Hub::start_sink(config).await?
+        } else {
+            Hub::start(config).await?
+        };
         let cert = data_dir.join("hub-cert.pem");
         std::fs::write(&cert, &hub.cert_pem)
             .with_context(|| format!("writing {}", cert.display()))?;
         println!(
-            "tongguan serving: QUIC {} (certificate in {}), HTTP http://{}/metrics",
+            "tongguan {}: QUIC {} (certificate in {}), HTTP http://{}/metrics",
+            if sink { "sink serving" } else { "serving" },
             hub.quic_addr,
             cert.display(),
             hub.admin_addr

@@ -295,3 +295,34 @@ async fn every_accepted_event_is_accounted_for_under_a_burst_through_tiny_queues
     );
     hub.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_validates_and_acknowledges_and_does_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = tongguan::hub::Hub::start_sink(test_config(dir.path(), ""))
+        .await
+        .unwrap();
+    let mut dev = tongguan::client::DeviceClient::connect(&tongguan::client::ClientOptions::dev(
+        sink.quic_addr,
+        DEVICE_TOKEN,
+    ))
+    .await
+    .unwrap();
+    let here = point_in(CAOYANG);
+    let mut alarm = event(1, 1, now_ms(), Category::Smoke, Source::Sensor, 9.0, here);
+    let ack = dev.send_and_wait(&[alarm]).await.unwrap();
+    assert_eq!(ack.accepted, 1);
+    alarm.value = f64::NAN;
+    alarm.seq = 2;
+    assert_eq!(
+        dev.send_and_wait(&[alarm]).await.unwrap().rejected,
+        1,
+        "still validated"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, body) = http_get(sink.admin_addr, "/metrics").await;
+    assert_eq!(metric(&body, "tongguan_events_received_total", ""), 1.0);
+    assert_eq!(metric(&body, "tongguan_events_processed_total", ""), 0.0);
+    assert_eq!(metric(&body, "tongguan_orders_dispatched_total", ""), 0.0);
+    sink.shutdown(Duration::from_secs(2)).await;
+}

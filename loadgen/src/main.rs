@@ -25,10 +25,12 @@ pub struct Args {
     /// The hub's QUIC address.
     #[arg(long, default_value = "127.0.0.1:4433")]
     pub hub: SocketAddr,
-    /// Events per second to offer (open loop); 0 sends nothing (use with
-    /// --subscribe to only listen).
-    #[arg(long, default_value_t = 20_000)]
-    pub rate: u64,
+    /// Events per second to offer (open loop), or `max` to send as fast as
+    /// the window of unacknowledged batches allows (closed loop: latency
+    /// is then measured from each batch's actual send). 0 sends nothing
+    /// (use with --subscribe to only listen).
+    #[arg(long, default_value = "20000", value_parser = parse_rate)]
+    pub rate: Rate,
     /// How long to send, e.g. 5s, 1m.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -78,6 +80,43 @@ pub struct Args {
     /// Seed of the event mix (device ids too, so runs do not collide).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Write the event-to-order latency distribution here, in HdrHistogram's
+    /// percentile text format (.hgrm, values in milliseconds).
+    #[arg(long)]
+    pub hgrm: Option<PathBuf>,
+    /// No live progress line on stderr (shown by default when stderr is a
+    /// terminal).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// An offered rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// Events per second, open loop.
+    PerSecond(u64),
+    /// As fast as acknowledgements allow.
+    Max,
+}
+
+impl Rate {
+    /// Events per second, or `None` for max.
+    pub fn per_second(self) -> Option<u64> {
+        match self {
+            Rate::PerSecond(n) => Some(n),
+            Rate::Max => None,
+        }
+    }
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    if s == "max" {
+        return Ok(Rate::Max);
+    }
+    s.replace('_', "")
+        .parse::<u64>()
+        .map(Rate::PerSecond)
+        .map_err(|_| format!("--rate takes events per second or `max`, not {s:?}"))
 }
 
 fn main() -> Result<()> {
@@ -92,7 +131,7 @@ fn main() -> Result<()> {
     if args.batch == 0 || args.connections == 0 || args.devices == 0 || args.window == 0 {
         bail!("--batch, --connections, --devices and --window must be at least 1");
     }
-    if args.rate == 0 && !args.subscribe {
+    if args.rate == Rate::PerSecond(0) && !args.subscribe {
         bail!("--rate 0 sends nothing: add --subscribe to listen for orders");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,9 +140,13 @@ fn main() -> Result<()> {
         .context("starting tokio")?;
     let summary = runtime.block_on(run::run(args.clone()))?;
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        println!("{}", serde_json::to_string(&summary.summary)?);
     } else {
-        report::print_table(&summary);
+        report::print_table(&summary.summary);
+    }
+    if let Some(path) = &args.hgrm {
+        std::fs::write(path, report::hgrm(&summary.latency))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

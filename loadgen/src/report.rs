@@ -31,15 +31,19 @@ pub struct Summary {
     pub order_acks_sent: u64,
     /// Seconds spent sending.
     pub duration_s: f64,
-    /// The offered rate.
-    pub rate_target: u64,
+    /// The offered rate (events/s), or null for `--rate max`.
+    pub rate_target: Option<u64>,
     pub devices: usize,
     pub connections: usize,
 }
 
 pub fn print_table(s: &Summary) {
     let rows = [
-        ("offered rate", format!("{} events/s", s.rate_target)),
+        (
+            "offered rate",
+            s.rate_target
+                .map_or("max (closed loop)".into(), |r| format!("{r} events/s")),
+        ),
         (
             "sent",
             format!("{} events in {} batches", s.sent, s.batches),
@@ -78,4 +82,44 @@ pub fn print_table(s: &Summary) {
     for (k, v) in rows {
         println!("{k:>16}  {v}");
     }
+}
+
+/// A histogram of microseconds in HdrHistogram's percentile distribution
+/// text format (values in milliseconds), as HdrHistogram's plotters read.
+pub fn hgrm(h: &hdrhistogram::Histogram<u64>) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("       Value     Percentile TotalCount 1/(1-Percentile)\n\n");
+    if !h.is_empty() {
+        let mut total = 0;
+        for v in h.iter_quantiles(1) {
+            total += v.count_since_last_iteration();
+            let q = v.quantile_iterated_to();
+            let inverse = if q < 1.0 {
+                1.0 / (1.0 - q)
+            } else {
+                f64::INFINITY
+            };
+            let _ = writeln!(
+                out,
+                "{:12.3} {:2.12} {:10} {:14.2}",
+                v.value_iterated_to() as f64 / 1000.0,
+                q,
+                total,
+                inverse
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        h.mean() / 1000.0,
+        h.stdev() / 1000.0
+    );
+    let _ = writeln!(
+        out,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        h.max() as f64 / 1000.0,
+        h.len()
+    );
+    out
 }

@@ -57,7 +57,46 @@ fn options(args: &Args, token: String) -> Result<ClientOptions> {
     })
 }
 
-pub async fn run(args: Args) -> Result<Summary> {
+/// What a run returns: the summary and the latency histogram (µs).
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub latency: Histogram<u64>,
+}
+
+/// One line of live progress a second on stderr, until aborted.
+fn progress(
+    counters: Arc<Counters>,
+    latency: Arc<Mutex<Histogram<u64>>>,
+    start: Instant,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = 0;
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let acked = counters.acked.load(Ordering::Relaxed);
+            let p99 = {
+                let h = latency.lock().expect("latency lock");
+                if h.is_empty() {
+                    0.0
+                } else {
+                    h.value_at_quantile(0.99) as f64 / 1000.0
+                }
+            };
+            eprint!(
+                "\r{:>6.1}s  {:>10} ev/s  acked {:>11}  orders {:>6}  p99 {:>8.2} ms  errors {}   ",
+                start.elapsed().as_secs_f64(),
+                acked - last,
+                acked,
+                counters.orders.load(Ordering::Relaxed),
+                p99,
+                counters.errors.load(Ordering::Relaxed),
+            );
+            last = acked;
+        }
+    })
+}
+
+pub async fn run(args: Args) -> Result<RunOutcome> {
     let counters = Arc::new(Counters::default());
     let triggers: Triggers = Arc::default();
     let latency = Arc::new(Mutex::new(
@@ -87,8 +126,10 @@ pub async fn run(args: Args) -> Result<Summary> {
     }
 
     let start = Instant::now();
+    let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let ticker = show.then(|| progress(counters.clone(), latency.clone(), start));
     let mut senders = Vec::new();
-    if args.rate > 0 {
+    if args.rate != crate::Rate::PerSecond(0) {
         let per_conn = args.devices.div_ceil(args.connections);
         for c in 0..args.connections {
             let opts = options(&args, args.token.clone())?;
@@ -105,7 +146,9 @@ pub async fn run(args: Args) -> Result<Summary> {
                 population,
                 rng,
                 args.clone(),
-                args.rate as f64 / args.connections as f64,
+                args.rate
+                    .per_second()
+                    .map(|r| r as f64 / args.connections as f64),
                 start,
                 counters.clone(),
                 triggers.clone(),
@@ -125,8 +168,12 @@ pub async fn run(args: Args) -> Result<Summary> {
     for s in subscribers {
         s.abort();
     }
+    if let Some(t) = ticker {
+        t.abort();
+        eprintln!();
+    }
 
-    let h = latency.lock().expect("latency lock");
+    let h = latency.lock().expect("latency lock").clone();
     let ms = |q: f64| {
         if h.is_empty() {
             0.0
@@ -135,7 +182,7 @@ pub async fn run(args: Args) -> Result<Summary> {
         }
     };
     let acked = counters.acked.load(Ordering::Relaxed);
-    Ok(Summary {
+    let summary = Summary {
         sent: counters.sent.load(Ordering::Relaxed),
         acked,
         rejected: counters.rejected.load(Ordering::Relaxed),
@@ -154,9 +201,13 @@ pub async fn run(args: Args) -> Result<Summary> {
         batches: counters.batches.load(Ordering::Relaxed),
         order_acks_sent: counters.order_acks.load(Ordering::Relaxed),
         duration_s: sending.as_secs_f64(),
-        rate_target: args.rate,
+        rate_target: args.rate.per_second(),
         devices: args.devices,
         connections: args.connections,
+    };
+    Ok(RunOutcome {
+        summary,
+        latency: h,
     })
 }
 
@@ -211,7 +262,7 @@ async fn send(
     mut population: Population,
     mut rng: fastrand::Rng,
     args: Args,
-    rate: f64,
+    rate: Option<f64>,
     start: Instant,
     counters: Arc<Counters>,
     triggers: Triggers,
@@ -233,13 +284,16 @@ async fn send(
             }
         })
     };
-    let interval = Duration::from_secs_f64(1.0 / rate);
-    let total = (rate * args.duration.as_secs_f64()) as u64;
+    // With `--rate max` events are due as soon as they are made, and the
+    // run ends by time; incidents are spaced as at 100k events/s.
+    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
+    let total = rate.map_or(u64::MAX, |r| (r * args.duration.as_secs_f64()) as u64);
     let incident_every = if args.incidents > 0.0 {
-        (rate / args.incidents).max(1.0) as u64
+        (rate.unwrap_or(100_000.0) / args.incidents).max(1.0) as u64
     } else {
         u64::MAX
     };
+    let end = start + args.duration;
     let mut out = Outbox {
         client,
         batch: Vec::with_capacity(args.batch),
@@ -252,7 +306,11 @@ async fn send(
     let devices = population.devices.len();
     let mut i = 0u64;
     while i < total {
-        let due = start + interval.mul_f64(i as f64);
+        let due = match interval {
+            Some(iv) => start + iv.mul_f64(i as f64),
+            None if i.is_multiple_of(args.batch as u64) && Instant::now() >= end => break,
+            None => Instant::now(),
+        };
         // Send what is due; flush early when the batch is old.
         if due > Instant::now() {
             if let Some(f) = out.started.map(|t| t + args.flush).filter(|f| *f <= due) {

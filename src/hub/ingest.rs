@@ -96,6 +96,10 @@ pub async fn run(
             if part.is_empty() {
                 continue;
             }
+            if shared.sink {
+                part.clear();
+                continue;
+            }
             let events = std::mem::replace(part, Vec::with_capacity(part.capacity()));
             enqueue(shared, i, ShardMsg::Events(ShardBatch { arrival, events })).await?;
         }

@@ -62,6 +62,9 @@ pub struct Shared {
     pub rules_tx: Sender<Arc<RuleSet>>,
     /// Live subscribers.
     pub subscribers: Arc<Subscribers>,
+    /// A sink: batches are validated and acknowledged, and go no further
+    /// (the baseline `loadgen` compares the whole pipeline against).
+    pub sink: bool,
     /// Whether the hub is serving (for `/readyz`).
     pub ready: AtomicBool,
     /// Whether the last outbox commit succeeded (for `/readyz`): a hub
@@ -127,6 +130,17 @@ impl Hub {
     /// Loads what the config names, binds, and starts serving. Must run
     /// inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Hub, StartError> {
+        Hub::start_as(config, false).await
+    }
+
+    /// Starts a sink: the same QUIC endpoint, authentication, decoding,
+    /// validation and acknowledgements as the hub, and nothing after them.
+    /// What `serve` achieves beyond this is what the pipeline costs.
+    pub async fn start_sink(config: Config) -> Result<Hub, StartError> {
+        Hub::start_as(config, true).await
+    }
+
+    async fn start_as(config: Config, sink: bool) -> Result<Hub, StartError> {
         config.check_exposure()?;
         let map = match &config.hub.region_map {
             Some(p) => RegionMap::from_geojson(&read_file(p)?).map_err(|e| StartError::File {
@@ -263,6 +277,7 @@ impl Hub {
             rules: rules_control::RulesControl::new(rules_source, profiles),
             rules_tx: engine.rules_tx.clone(),
             subscribers,
+            sink,
             ready: AtomicBool::new(false),
             outbox_ok,
         });
