@@ -66,6 +66,21 @@ fn codec(c: &mut Criterion) {
     });
     let mut buf = AlignedVec::<16>::new();
     buf.extend_from_slice(enc.encode(1, &wire));
+    g.bench_function("access_and_validate_with_cell_cache", |b| {
+        let bounds = TimeBounds {
+            min_ms: 0,
+            max_ms: i64::MAX,
+        };
+        let mut cells = tongguan::wire::batch::CellCache::new(65_536);
+        b.iter(|| {
+            let batch = access_batch(&buf, BATCH).unwrap();
+            batch
+                .events
+                .iter()
+                .filter(|e| e.validate_cached(bounds, &mut cells).is_ok())
+                .count()
+        })
+    });
     g.bench_function("access_and_validate", |b| {
         let bounds = TimeBounds {
             min_ms: 0,

@@ -9,7 +9,7 @@ use super::session::Close;
 use super::{clock, Shared};
 use crate::engine::pipeline::shard_of;
 use crate::model::{Category, Source};
-use crate::wire::batch::{access_batch, BatchAck, RejectReason, TimeBounds};
+use crate::wire::batch::{access_batch, BatchAck, CellCache, RejectReason, TimeBounds};
 use crate::wire::frame::{encode_header, read_frame, FrameType};
 use crate::wire::ErrorCode;
 use crossbeam_channel::TrySendError;
@@ -33,6 +33,7 @@ pub async fn run(
     let shards = shared.shard_txs.len();
     let mut buf = AlignedVec::new();
     let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
+    let mut cells = CellCache::new(65_536);
     loop {
         let Some(ty) = read_frame(&mut recv, limits.max_frame_bytes, &mut buf).await? else {
             return Ok(());
@@ -75,7 +76,7 @@ pub async fn run(
         };
         for (i, e) in batch.events.iter().enumerate() {
             let checked = if i < allowed {
-                e.validate(bounds)
+                e.validate_cached(bounds, &mut cells)
             } else {
                 Err(RejectReason::RateLimited)
             };

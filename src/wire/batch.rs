@@ -152,6 +152,18 @@ impl ArchivedWireEvent {
     /// computing its map cell.
     #[inline]
     pub fn validate(&self, bounds: TimeBounds) -> Result<Event, RejectReason> {
+        self.validate_cached(bounds, &mut CellCache::disabled())
+    }
+
+    /// As [`ArchivedWireEvent::validate`], with the map cell taken from
+    /// `cache` when this position was seen before (a sensor does not
+    /// move): H3 indexing is the dearest step of validation.
+    #[inline]
+    pub fn validate_cached(
+        &self,
+        bounds: TimeBounds,
+        cache: &mut CellCache,
+    ) -> Result<Event, RejectReason> {
         WireEvent {
             device_id: self.device_id.to_native(),
             seq: self.seq.to_native(),
@@ -164,7 +176,47 @@ impl ArchivedWireEvent {
             flags: self.flags,
             camera: self.camera,
         }
-        .validate(bounds)
+        .validate_cached(bounds, cache)
+    }
+}
+
+/// Map cells of positions seen recently, per connection. Bounded: it
+/// starts over when full.
+pub struct CellCache {
+    cells: rustc_hash::FxHashMap<(u64, u64), u64>,
+    capacity: usize,
+}
+
+impl CellCache {
+    /// A cache of up to `capacity` positions.
+    pub fn new(capacity: usize) -> CellCache {
+        CellCache {
+            cells: rustc_hash::FxHashMap::default(),
+            capacity,
+        }
+    }
+
+    /// A cache that keeps nothing.
+    pub fn disabled() -> CellCache {
+        CellCache::new(0)
+    }
+
+    /// The cell of a position, or `None` if it is not a valid one.
+    #[inline]
+    pub fn cell_of(&mut self, lat: f64, lon: f64) -> Option<u64> {
+        if self.capacity == 0 {
+            return geo::cell_of(lat, lon);
+        }
+        let key = (lat.to_bits(), lon.to_bits());
+        if let Some(&cell) = self.cells.get(&key) {
+            return Some(cell);
+        }
+        let cell = geo::cell_of(lat, lon)?;
+        if self.cells.len() >= self.capacity {
+            self.cells.clear();
+        }
+        self.cells.insert(key, cell);
+        Some(cell)
     }
 }
 
@@ -173,6 +225,15 @@ impl WireEvent {
     /// computing its map cell. The one validation of every way in (QUIC
     /// batches, the JSON API).
     pub fn validate(&self, bounds: TimeBounds) -> Result<Event, RejectReason> {
+        self.validate_cached(bounds, &mut CellCache::disabled())
+    }
+
+    /// As [`WireEvent::validate`], with map cells from `cache`.
+    pub fn validate_cached(
+        &self,
+        bounds: TimeBounds,
+        cache: &mut CellCache,
+    ) -> Result<Event, RejectReason> {
         let category = Category::from_code(self.category).ok_or(RejectReason::UnknownCategory)?;
         let source = Source::from_code(self.source).ok_or(RejectReason::UnknownSource)?;
         if !self.value.is_finite() {
@@ -188,7 +249,9 @@ impl WireEvent {
         if self.flags != 0 || (camera.is_some() && camera.as_str().is_none()) {
             return Err(RejectReason::BadField);
         }
-        let cell = geo::cell_of(self.lat, self.lon).ok_or(RejectReason::BadPosition)?;
+        let cell = cache
+            .cell_of(self.lat, self.lon)
+            .ok_or(RejectReason::BadPosition)?;
         Ok(Event {
             device: self.device_id,
             seq: self.seq,
@@ -451,6 +514,21 @@ mod tests {
         for (event, reason) in cases {
             assert_eq!(check(event, &mut enc), Err(reason), "{event:?}");
         }
+    }
+
+    #[test]
+    fn the_cell_cache_gives_the_cells_h3_gives_and_stays_bounded() {
+        let mut cache = CellCache::new(4);
+        for i in 0..20 {
+            let (lat, lon) = (31.23 + (i % 6) as f64 * 0.001, 121.4);
+            assert_eq!(cache.cell_of(lat, lon), geo::cell_of(lat, lon));
+            assert!(cache.cells.len() <= 4);
+        }
+        assert_eq!(cache.cell_of(f64::NAN, 121.4), None);
+        assert_eq!(
+            CellCache::disabled().cell_of(31.25, 121.4),
+            geo::cell_of(31.25, 121.4)
+        );
     }
 
     #[test]
