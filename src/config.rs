@@ -300,6 +300,10 @@ impl Config {
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         let l = &self.limits;
+        let month = Duration::from_secs(31 * 86_400);
+        if l.max_future > month || l.max_past > month {
+            return bad("limits.max_future and limits.max_past are at most 31 days".into());
+        }
         if l.max_batch_events == 0 || l.max_frame_bytes < 1024 {
             return bad(
                 "limits.max_batch_events must be > 0 and limits.max_frame_bytes >= 1024".into(),

@@ -130,7 +130,10 @@ impl Profiles {
                     count: o.count.or(spec.count),
                     window: o.window.or(spec.window),
                     severity: o.severity.unwrap_or(spec.severity),
-                    deadline: o.deadline.unwrap_or_else(|| spec.deadline.mul_f64(scale)),
+                    deadline: o.deadline.unwrap_or_else(|| {
+                        Duration::try_from_secs_f64(spec.deadline.as_secs_f64() * scale)
+                            .unwrap_or(spec.deadline)
+                    }),
                     emergency: None,
                     ..spec.clone()
                 }
@@ -336,6 +339,16 @@ impl RuleSet {
                 v.filter(|x| x.is_finite())
                     .ok_or_else(|| bad(format!("{:?} rules need a finite `{field}`", spec.kind)))
             };
+            let longest = Duration::from_secs(366 * 86_400);
+            for (what, d) in [
+                ("deadline", Some(spec.deadline)),
+                ("for", spec.hold),
+                ("window", spec.window),
+            ] {
+                if d.is_some_and(|d| d > longest) {
+                    return Err(bad(format!("`{what}` is longer than a year")));
+                }
+            }
             let hold_ms = ms(spec.hold.unwrap_or_default());
             let test = match spec.kind {
                 RuleKind::Above | RuleKind::Below => {

@@ -83,7 +83,7 @@ impl Store {
             what,
         };
         std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
-        let db = Database::create(&path).map_err(|e| open_err(e.to_string()))?;
+        let db = open_db(&path).map_err(|e| open_err(e.to_string()))?;
         let txn = db.begin_write().map_err(|e| open_err(e.to_string()))?;
         {
             txn.open_table(ORDERS)
@@ -122,7 +122,7 @@ impl Store {
     fn reopen(&self) -> Result<(), StoreError> {
         let mut guard = self.db.write().expect("outbox lock");
         drop(guard.take());
-        let db = Database::create(&self.path).map_err(|e| StoreError::Open {
+        let db = open_db(&self.path).map_err(|e| StoreError::Open {
             path: self.path.clone(),
             what: e.to_string(),
         })?;
@@ -267,6 +267,15 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// redb's page cache: its default (1 GiB) would let the hub's memory grow
+/// with the outbox; orders are read rarely (catch-up, the API), so a small
+/// cache serves.
+const CACHE_BYTES: usize = 16 << 20;
+
+fn open_db(path: &Path) -> Result<Database, redb::DatabaseError> {
+    redb::Builder::new().set_cache_size(CACHE_BYTES).create(path)
 }
 
 fn decode(id: &str, bytes: &[u8]) -> Result<OrderRecord, StoreError> {
