@@ -275,7 +275,9 @@ impl Store {
 const CACHE_BYTES: usize = 16 << 20;
 
 fn open_db(path: &Path) -> Result<Database, redb::DatabaseError> {
-    redb::Builder::new().set_cache_size(CACHE_BYTES).create(path)
+    redb::Builder::new()
+        .set_cache_size(CACHE_BYTES)
+        .create(path)
 }
 
 fn decode(id: &str, bytes: &[u8]) -> Result<OrderRecord, StoreError> {

@@ -148,12 +148,22 @@ pub async fn expect_no_order(sub: &mut SubscriberClient, ms: u64) {
     }
 }
 
-/// GET a path from the hub's HTTP server; returns (status, body).
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+/// One HTTP/1.1 request to the hub's HTTP server; returns (status, body).
+/// `headers` are extra header lines, each ending in CRLF.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &str,
+) -> (u16, String) {
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
         .expect("HTTP connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.unwrap();
@@ -164,6 +174,11 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .map(|x| x.1.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// GET a path; returns (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http(addr, "GET", path, "", "").await
 }
 
 /// The sum of every sample of `name` whose labels contain `labels`.
@@ -204,25 +219,16 @@ pub fn smoke_alarm(device: u64, t: i64, at: (f64, f64)) -> WireEvent {
     event(device, 1, t, Category::Smoke, Source::Sensor, 8.0, at)
 }
 
-/// POST a body to the hub's HTTP server; returns (status, body).
+/// POST a JSON body; returns (status, body).
 pub async fn http_post(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("HTTP connect");
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text[9..12].parse().expect("status code");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    http(
+        addr,
+        "POST",
+        path,
+        body,
+        "Content-Type: application/json\r\n",
+    )
+    .await
 }
 
 /// A hub process serving on ports the OS picks, and its addresses.
@@ -286,24 +292,7 @@ pub fn spawn_hub(data: &std::path::Path, args: &[&str]) -> HubProcess {
     }
 }
 
-/// PUT a body to the hub's HTTP server with optional extra headers;
-/// returns (status, body).
+/// PUT a body with extra header lines; returns (status, body).
 pub async fn http_put(addr: SocketAddr, path: &str, body: &str, headers: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("HTTP connect");
-    let req = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text[9..12].parse().expect("status code");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    http(addr, "PUT", path, body, headers).await
 }
