@@ -361,6 +361,33 @@ impl Metrics {
         }
     }
 
+    /// Adds a shard's counts since its last report.
+    pub fn record_shard(&self, s: &crate::engine::shard::ShardStats) {
+        self.events_processed.inc_by(s.processed);
+        self.events_duplicate_retransmit.inc_by(s.retransmits);
+        self.events_duplicate_too_old.inc_by(s.too_old);
+        self.events_late.inc_by(s.late);
+        self.detections.inc_by(s.detections);
+        self.conditions_cleared.inc_by(s.cleared);
+        self.state_expired.inc_by(s.expired);
+        self.evictions
+            .with_label_values(&["devices"])
+            .inc_by(s.evicted_devices);
+        self.evictions
+            .with_label_values(&["conditions"])
+            .inc_by(s.evicted_conditions);
+    }
+
+    /// Adds the correlator's counts since its last report.
+    pub fn record_correlator(&self, c: &crate::engine::correlate::CorrelatorStats, open: usize) {
+        self.incidents_opened.inc_by(c.opened);
+        self.incidents_closed.inc_by(c.closed);
+        self.evictions
+            .with_label_values(&["incidents"])
+            .inc_by(c.evicted);
+        self.incidents_open.set(open as i64);
+    }
+
     /// Counts a warning.
     pub fn warning(&self, category: Category, severity: Severity) {
         self.warnings

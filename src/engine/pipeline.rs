@@ -83,16 +83,7 @@ impl Pipeline {
     pub fn take_stats(&mut self) -> (ShardStats, CorrelatorStats) {
         let mut sum = ShardStats::default();
         for s in &mut self.shards {
-            let t = s.take_stats();
-            sum.processed += t.processed;
-            sum.retransmits += t.retransmits;
-            sum.too_old += t.too_old;
-            sum.late += t.late;
-            sum.detections += t.detections;
-            sum.cleared += t.cleared;
-            sum.expired += t.expired;
-            sum.evicted_devices += t.evicted_devices;
-            sum.evicted_conditions += t.evicted_conditions;
+            sum += s.take_stats();
         }
         (sum, self.correlator.take_stats())
     }

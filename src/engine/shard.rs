@@ -54,6 +54,20 @@ pub struct ShardStats {
     pub evicted_conditions: u64,
 }
 
+impl std::ops::AddAssign for ShardStats {
+    fn add_assign(&mut self, t: ShardStats) {
+        self.processed += t.processed;
+        self.retransmits += t.retransmits;
+        self.too_old += t.too_old;
+        self.late += t.late;
+        self.detections += t.detections;
+        self.cleared += t.cleared;
+        self.expired += t.expired;
+        self.evicted_devices += t.evicted_devices;
+        self.evicted_conditions += t.evicted_conditions;
+    }
+}
+
 impl ShardStats {
     /// Events accounted for.
     pub fn events(&self) -> u64 {

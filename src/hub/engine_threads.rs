@@ -166,23 +166,7 @@ fn run_shard(
         }
         let stats = shard.take_stats();
         if stats != Default::default() {
-            metrics.events_processed.inc_by(stats.processed);
-            metrics
-                .events_duplicate_retransmit
-                .inc_by(stats.retransmits);
-            metrics.events_duplicate_too_old.inc_by(stats.too_old);
-            metrics.events_late.inc_by(stats.late);
-            metrics.detections.inc_by(stats.detections);
-            metrics.conditions_cleared.inc_by(stats.cleared);
-            metrics.state_expired.inc_by(stats.expired);
-            metrics
-                .evictions
-                .with_label_values(&["devices"])
-                .inc_by(stats.evicted_devices);
-            metrics
-                .evictions
-                .with_label_values(&["conditions"])
-                .inc_by(stats.evicted_conditions);
+            metrics.record_shard(&stats);
         }
         let detections: Vec<Detection> = std::iter::from_fn(|| shard.poll_detection()).collect();
         let watermark = shard.watermark();
@@ -242,16 +226,7 @@ fn run_dispatcher(
         }
         let warnings: Vec<_> = std::iter::from_fn(|| correlator.poll_warning()).collect();
         dispatcher.round(clock::now_ms(), warnings, acks, &mut correlator);
-        let stats = correlator.take_stats();
-        metrics.incidents_opened.inc_by(stats.opened);
-        metrics.incidents_closed.inc_by(stats.closed);
-        metrics
-            .evictions
-            .with_label_values(&["incidents"])
-            .inc_by(stats.evicted);
-        metrics
-            .incidents_open
-            .set(correlator.open_incidents() as i64);
+        metrics.record_correlator(&correlator.take_stats(), correlator.open_incidents());
         if !shards_open {
             // The shards are drained and so is the engine: done. Acks still
             // in flight come from sessions that are closing too.
