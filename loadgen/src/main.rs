@@ -34,7 +34,12 @@ pub struct Args {
     /// How long to send, e.g. 5s, 1m.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
-    /// Simulated devices.
+    /// What the load looks like: steady, storm (waterlogging and crowds,
+    /// ten times the incidents), duplicate-storm (retransmits and stuck
+    /// sensors), correlated-fire (smoke sensor + camera), hotline-surge.
+    #[arg(long, value_enum, default_value_t = population::Scenario::Steady)]
+    pub scenario: population::Scenario,
+    /// Simulated devices (activity is skewed: a few are busy, most quiet).
     #[arg(long, default_value_t = 1000)]
     pub devices: usize,
     /// QUIC connections (gateways) the devices are spread over.

@@ -7,6 +7,25 @@ use std::time::{Duration, Instant};
 use tongguan::model::{Category, Source};
 use tongguan::wire::WireEvent;
 
+/// What the load looks like.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// An ordinary day: telemetry, a mix of incidents.
+    #[default]
+    Steady,
+    /// A typhoon day: waterlogging and crowd incidents across the district,
+    /// ten times as many.
+    Storm,
+    /// Retransmits (30 % of batches sent twice) and stuck sensors that keep
+    /// reporting their alarm.
+    DuplicateStorm,
+    /// Every incident a smoke sensor and a camera seeing one fire.
+    CorrelatedFire,
+    /// Every incident a burst of hotline noise complaints.
+    HotlineSurge,
+}
+
 /// District bounding box (approximate), degrees.
 const LAT: (f64, f64) = (31.222, 31.298);
 const LON: (f64, f64) = (121.362, 121.458);
@@ -198,18 +217,26 @@ impl Population {
     /// their own in the population).
     pub fn start_incident(
         &mut self,
+        scenario: Scenario,
         now: Instant,
         time_ms: i64,
         rng: &mut fastrand::Rng,
     ) -> Vec<WireEvent> {
+        // Shares of (fire pair, hotline complaints, one device's breach).
+        let (fire, hotline) = match scenario {
+            Scenario::Steady | Scenario::DuplicateStorm => (0.25, 0.15),
+            Scenario::Storm => (0.0, 0.1),
+            Scenario::CorrelatedFire => (1.0, 0.0),
+            Scenario::HotlineSurge => (0.0, 1.0),
+        };
         let roll = rng.f64();
-        if roll < 0.25 && !self.fire_pairs.is_empty() {
+        if roll < fire && !self.fire_pairs.is_empty() {
             let (s, c) = self.fire_pairs[rng.usize(..self.fire_pairs.len())];
             for i in [s, c] {
                 self.devices[i].breach_until = Some(now + Duration::from_secs(3));
             }
             Vec::new()
-        } else if roll < 0.4 {
+        } else if roll < fire + hotline {
             // Three complaints about noise at one place, from the hotline.
             let d = &self.devices[rng.usize(..self.devices.len())];
             let (lat, lon) = (d.lat, d.lon);
@@ -231,12 +258,47 @@ impl Population {
                 })
                 .collect()
         } else {
-            let i = rng.usize(..self.devices.len());
+            let i = match scenario {
+                // Waterlogging and crowds: the devices that see them.
+                Scenario::Storm => self.pick_of(
+                    &[
+                        Category::WaterLevel,
+                        Category::Waterlogging,
+                        Category::CrowdDensity,
+                    ],
+                    rng,
+                ),
+                _ => rng.usize(..self.devices.len()),
+            };
             let d = &mut self.devices[i];
             if d.breach_until.is_none() {
-                d.breach_until = Some(now + breach_length(d.category));
+                // A stuck sensor keeps reporting its alarm for the whole run.
+                let length = match scenario {
+                    Scenario::DuplicateStorm => Duration::from_secs(24 * 3600),
+                    _ => breach_length(d.category),
+                };
+                d.breach_until = Some(now + length);
             }
             Vec::new()
         }
+    }
+
+    /// A device of one of `categories` (a few tries, then any device).
+    fn pick_of(&self, categories: &[Category], rng: &mut fastrand::Rng) -> usize {
+        for _ in 0..32 {
+            let i = rng.usize(..self.devices.len());
+            if categories.contains(&self.devices[i].category) {
+                return i;
+            }
+        }
+        rng.usize(..self.devices.len())
+    }
+
+    /// The next device to report: skewed, so a few devices are very busy
+    /// and most are quiet (index ~ n * u^3: the busiest tenth sends about
+    /// half the events).
+    pub fn next_device(&self, rng: &mut fastrand::Rng) -> usize {
+        let u = rng.f64();
+        ((self.devices.len() as f64) * u * u * u) as usize % self.devices.len()
     }
 }

@@ -35,6 +35,8 @@ pub struct Summary {
     pub rate_target: Option<u64>,
     pub devices: usize,
     pub connections: usize,
+    /// The scenario run.
+    pub scenario: crate::population::Scenario,
 }
 
 pub fn print_table(s: &Summary) {

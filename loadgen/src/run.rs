@@ -204,6 +204,7 @@ pub async fn run(args: Args) -> Result<RunOutcome> {
         rate_target: args.rate.per_second(),
         devices: args.devices,
         connections: args.connections,
+        scenario: args.scenario,
     };
     Ok(RunOutcome {
         summary,
@@ -288,8 +289,12 @@ async fn send(
     // run ends by time; incidents are spaced as at 100k events/s.
     let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
     let total = rate.map_or(u64::MAX, |r| (r * args.duration.as_secs_f64()) as u64);
-    let incident_every = if args.incidents > 0.0 {
-        (rate.unwrap_or(100_000.0) / args.incidents).max(1.0) as u64
+    let incidents = match args.scenario {
+        crate::population::Scenario::Storm => args.incidents * 10.0,
+        _ => args.incidents,
+    };
+    let incident_every = if incidents > 0.0 {
+        (rate.unwrap_or(100_000.0) / incidents).max(1.0) as u64
     } else {
         u64::MAX
     };
@@ -300,10 +305,12 @@ async fn send(
         started: None,
         window: window.clone(),
         counters,
-        retransmit_share: args.retransmit_share,
+        retransmit_share: match args.scenario {
+            crate::population::Scenario::DuplicateStorm => args.retransmit_share.max(0.3),
+            _ => args.retransmit_share,
+        },
         rng: fastrand::Rng::with_seed(rng.u64(..)),
     };
-    let devices = population.devices.len();
     let mut i = 0u64;
     while i < total {
         let due = match interval {
@@ -323,9 +330,10 @@ async fn send(
         let time_ms = unix_ms();
         let mut triggering = Vec::new();
         if i % incident_every == incident_every / 2 {
-            triggering = population.start_incident(due, time_ms, &mut rng);
+            triggering = population.start_incident(args.scenario, due, time_ms, &mut rng);
         }
-        let (e, breach) = population.reading(rng.usize(..devices), due, time_ms, &mut rng);
+        let next = population.next_device(&mut rng);
+        let (e, breach) = population.reading(next, due, time_ms, &mut rng);
         if breach {
             triggering.push(e);
         } else {
