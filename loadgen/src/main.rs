@@ -3,6 +3,7 @@
 //! acknowledging orders and measuring event-to-order latency from each
 //! event's intended send time.
 
+mod plot;
 mod population;
 mod report;
 mod run;
@@ -89,6 +90,9 @@ pub struct Args {
     /// percentile text format (.hgrm, values in milliseconds).
     #[arg(long)]
     pub hgrm: Option<PathBuf>,
+    /// Draw the event-to-order latency distribution into this SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     /// No live progress line on stderr (shown by default when stderr is a
     /// terminal).
     #[arg(long)]
@@ -148,6 +152,18 @@ fn main() -> Result<()> {
         println!("{}", serde_json::to_string(&summary.summary)?);
     } else {
         report::print_table(&summary.summary);
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "tongguan event-to-order latency: {:?}, {} events/s offered, {} samples",
+            args.scenario,
+            args.rate
+                .per_second()
+                .map_or("max".into(), |r| r.to_string()),
+            summary.latency.len()
+        );
+        plot::latency_svg(&summary.latency, &title, path)
+            .with_context(|| format!("drawing {}", path.display()))?;
     }
     if let Some(path) = &args.hgrm {
         std::fs::write(path, report::hgrm(&summary.latency))
