@@ -51,7 +51,8 @@ pub struct OrderFilter {
     limit: Option<usize>,
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+/// A JSON error answer, `{"error": "..."}`: every endpoint's refusal.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 

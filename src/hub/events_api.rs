@@ -4,6 +4,7 @@
 //! broken event answers 400 with the reasons, and none is taken. Caller
 //! names and phone numbers are masked before they are kept.
 
+use super::api::error;
 use super::engine_threads::{ShardBatch, ShardMsg};
 use super::ingest::enqueue;
 use super::{clock, Shared};
@@ -70,9 +71,7 @@ fn bad(reasons: Vec<String>) -> Response {
 /// Bearer TOKEN`; without one, only a hub on development defaults
 /// (loopback) accepts changes.
 pub fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let denied = |status, msg: &str| {
-        Some((status, Json(serde_json::json!({ "error": msg }))).into_response())
-    };
+    let denied = |status, msg: &str| Some(error(status, msg));
     match &shared.config.auth.admin_token {
         Some(token) => {
             let given = headers
@@ -190,11 +189,7 @@ pub async fn post_events(
         if let Err(close) =
             enqueue(&shared, i, ShardMsg::Events(ShardBatch { arrival, events })).await
         {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(serde_json::json!({"error": close.reason})),
-            )
-                .into_response();
+            return error(StatusCode::SERVICE_UNAVAILABLE, close.reason);
         }
     }
     Json(serde_json::json!({ "accepted": accepted.len() })).into_response()

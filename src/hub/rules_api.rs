@@ -3,6 +3,7 @@
 //! (see [`super::events_api::refusal`]); a bad rules file answers 400 with
 //! the reason and the rules in force stay.
 
+use super::api::error;
 use super::events_api::refusal;
 use super::{rules_control, Shared};
 use crate::engine::rules::{Mode, Test};
@@ -72,11 +73,10 @@ pub async fn put_rules(
             tracing::warn!(rules = n, "rules replaced over HTTP");
             Json(serde_json::json!({ "ok": true, "rules": n })).into_response()
         }
-        Err(e) => (
+        Err(e) => error(
             StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({ "error": format!("rules refused, the rules in force stay: {e}") })),
-        )
-            .into_response(),
+            format!("rules refused, the rules in force stay: {e}"),
+        ),
     }
 }
 
@@ -101,11 +101,10 @@ pub async fn put_mode(
         "normal" => Mode::Normal,
         "emergency" => Mode::Emergency,
         other => {
-            return (
+            return error(
                 StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({ "error": format!("mode must be normal or emergency, not {other:?}") })),
+                format!("mode must be normal or emergency, not {other:?}"),
             )
-                .into_response()
         }
     };
     rules_control::set_mode(&shared, mode).await;
