@@ -56,7 +56,7 @@ pub fn cell_name(cell: u64) -> String {
 }
 
 /// A street or town platform (街镇) that receives orders.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Street {
     /// Official 12-digit statistical division code.
     pub code: String,
@@ -64,6 +64,13 @@ pub struct Street {
     pub name: String,
     /// English name.
     pub name_en: String,
+    /// `town` or `street` (镇 or 街道), from the map's `kind` property.
+    pub kind: String,
+    /// Its boundary as the map gives it, for drawing (the console's SVG
+    /// map): polygons, each a list of rings of `[lon, lat]` points, the
+    /// first ring the outside. Routing uses the tiled cells, never this.
+    #[serde(skip)]
+    pub outline: Vec<Vec<Vec<[f64; 2]>>>,
 }
 
 /// Index of a street in its [`RegionMap`].
@@ -152,6 +159,15 @@ impl RegionMap {
             let mut tiler = TilerBuilder::new(CELL_RESOLUTION)
                 .containment_mode(ContainmentMode::ContainsCentroid)
                 .build();
+            let outline = polygons
+                .iter()
+                .map(|p| {
+                    std::iter::once(p.exterior())
+                        .chain(p.interiors())
+                        .map(|ring| ring.0.iter().map(|c| [c.x, c.y]).collect())
+                        .collect()
+                })
+                .collect();
             for polygon in polygons {
                 tiler
                     .add(polygon)
@@ -160,10 +176,13 @@ impl RegionMap {
             for cell in tiler.into_coverage() {
                 cells.entry(u64::from(cell)).or_insert(id);
             }
+            let kind = prop("kind").unwrap_or_else(|| "street".into());
             streets.push(Street {
                 code,
                 name,
                 name_en,
+                kind,
+                outline,
             });
         }
         if streets.is_empty() {

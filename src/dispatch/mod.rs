@@ -6,5 +6,6 @@ pub mod mask;
 pub mod order;
 pub mod quality;
 pub mod record;
+pub mod summary;
 
 pub use order::{Order, OrderEvent, Place, StreetRef};

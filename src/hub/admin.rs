@@ -32,6 +32,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/api/mode",
             get(super::rules_api::get_mode).put(super::rules_api::put_mode),
         )
+        .merge(super::console::router())
         .with_state(shared)
 }
 

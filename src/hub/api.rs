@@ -56,7 +56,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
 }
 
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     shared: &Arc<Shared>,
     f: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, Response> {
@@ -103,15 +103,25 @@ pub async fn list_orders(
         Ok(all) => all,
         Err(resp) => return resp,
     };
-    let mut matching: Vec<OrderRecord> = all
-        .into_iter()
-        .filter(|r| status.is_none_or(|s| r.status == s))
-        .filter(|r| match filter.street.as_deref() {
-            None => true,
-            Some("district") => r.order.street_code().is_none(),
-            Some(code) => r.order.street_code() == Some(code),
-        })
-        .collect();
+    Json(newest_first(all, limit, |r| {
+        status.is_none_or(|s| r.status == s)
+            && match filter.street.as_deref() {
+                None => true,
+                Some("district") => r.order.street_code().is_none(),
+                Some(code) => r.order.street_code() == Some(code),
+            }
+    }))
+    .into_response()
+}
+
+/// The records that `keep` accepts, newest first, at most `limit` of them
+/// listed (without history) and all of them counted.
+pub(crate) fn newest_first(
+    records: Vec<OrderRecord>,
+    limit: usize,
+    keep: impl Fn(&OrderRecord) -> bool,
+) -> OrderList {
+    let mut matching: Vec<OrderRecord> = records.into_iter().filter(|r| keep(r)).collect();
     matching.sort_by(|a, b| {
         b.order
             .created_ms
@@ -121,28 +131,40 @@ pub async fn list_orders(
     let count = matching.len();
     let orders = matching
         .into_iter()
-        .take(limit)
-        .map(|r| OrderView {
+        .take(limit.min(MAX_LIMIT))
+        .map(OrderView::summary)
+        .collect();
+    OrderList { count, orders }
+}
+
+impl OrderView {
+    /// A record as a list shows it: no history.
+    pub fn summary(r: OrderRecord) -> OrderView {
+        OrderView {
             order: r.order,
             status: r.status,
             ack: r.ack,
             history: None,
-        })
-        .collect();
-    Json(OrderList { count, orders }).into_response()
+        }
+    }
+
+    /// A record whole, with its history.
+    pub fn whole(r: OrderRecord) -> OrderView {
+        OrderView {
+            history: Some(r.history),
+            ..OrderView::summary(OrderRecord {
+                history: Vec::new(),
+                ..r
+            })
+        }
+    }
 }
 
 /// `GET /api/orders/{id}`
 pub async fn get_order(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let key = id.clone();
     match read(&shared, move |s| s.order(&key)).await {
-        Ok(Some(r)) => Json(OrderView {
-            order: r.order,
-            status: r.status,
-            ack: r.ack,
-            history: Some(r.history),
-        })
-        .into_response(),
+        Ok(Some(r)) => Json(OrderView::whole(r)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
         Err(resp) => resp,
     }
@@ -202,20 +224,31 @@ pub async fn list_devices(
             "query parameters are flagged (true|false) and limit",
         );
     };
-    let mut records = match read(&shared, |s| s.devices()).await {
-        Ok(r) => r,
-        Err(resp) => return resp,
-    };
-    records.retain(|r| filter.flagged.is_none_or(|f| r.flagged == f));
+    match device_views(&shared, filter.flagged, filter.limit.unwrap_or(100)).await {
+        Ok(list) => Json(list).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+/// Devices that took part in orders (only flagged or unflagged ones when
+/// `flagged` says so), most false alarms first, at most `limit` listed,
+/// with what the shards know of their activity.
+pub(crate) async fn device_views(
+    shared: &Arc<Shared>,
+    flagged: Option<bool>,
+    limit: usize,
+) -> Result<DeviceList, Response> {
+    let mut records = read(shared, |s| s.devices()).await?;
+    records.retain(|r| flagged.is_none_or(|f| r.flagged == f));
     records.sort_by(|a, b| {
         b.false_alarms
             .cmp(&a.false_alarms)
             .then(a.device.cmp(&b.device))
     });
     let count = records.len();
-    records.truncate(filter.limit.unwrap_or(100).min(MAX_LIMIT));
+    records.truncate(limit.min(MAX_LIMIT));
     let ids: Arc<[u64]> = records.iter().map(|r| r.device).collect();
-    let activity = query_shards(&shared, ids).await;
+    let activity = query_shards(shared, ids).await;
     let offline_after = shared.config.engine.device_offline_after.as_millis() as i64;
     let now = clock::now_ms();
     let devices = records
@@ -236,7 +269,7 @@ pub async fn list_devices(
             }
         })
         .collect();
-    Json(DeviceList { count, devices }).into_response()
+    Ok(DeviceList { count, devices })
 }
 
 /// Asks every shard what it knows of `ids` (answers within a second).

@@ -405,6 +405,7 @@ impl Dispatcher {
             self.metrics
                 .order(&d.street, d.severity, d.revision, latency);
         }
+        self.subscribers.records_committed(&batch.orders);
         for (scope, seq, mut order) in frames {
             order.seq = seq;
             let delivery = self

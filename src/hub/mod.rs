@@ -8,6 +8,7 @@ pub mod admission;
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod console;
 pub mod details;
 pub mod dispatcher;
 pub mod engine_threads;

@@ -191,23 +191,9 @@ async fn read_acks(
                         format!("ORDER_ACK is not valid JSON: {e}"),
                     )
                 })?;
-                let msg = AckMsg { ack, scope };
-                match shared.acks_tx.try_send(msg) {
-                    Ok(()) => {}
-                    Err(crossbeam_channel::TrySendError::Full(msg)) => {
-                        // The dispatcher is behind: wait for it off the runtime.
-                        let acks = shared.acks_tx.clone();
-                        tokio::task::spawn_blocking(move || acks.send(msg))
-                            .await
-                            .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?
-                            .map_err(|_| {
-                                Close::new(ErrorCode::GoingAway, "the hub is shutting down")
-                            })?;
-                    }
-                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
-                        return Err(Close::new(ErrorCode::GoingAway, "the hub is shutting down"));
-                    }
-                }
+                submit_ack(&shared, AckMsg { ack, scope })
+                    .await
+                    .map_err(|_| Close::new(ErrorCode::GoingAway, "the hub is shutting down"))?;
             }
             Some(other) => {
                 return Err(Close::new(
@@ -217,5 +203,26 @@ async fn read_acks(
             }
             None => return Ok(()),
         }
+    }
+}
+
+/// The hub is shutting down: the dispatcher takes no more acknowledgements.
+#[derive(Debug)]
+pub struct ShuttingDown;
+
+/// Hands an acknowledgement to the dispatcher (a QUIC ORDER_ACK or the
+/// console's), waiting off the runtime while its queue is full. The
+/// dispatcher checks the scope and makes it durable.
+pub(crate) async fn submit_ack(shared: &Arc<Shared>, msg: AckMsg) -> Result<(), ShuttingDown> {
+    match shared.acks_tx.try_send(msg) {
+        Ok(()) => Ok(()),
+        Err(crossbeam_channel::TrySendError::Full(msg)) => {
+            let acks = shared.acks_tx.clone();
+            match tokio::task::spawn_blocking(move || acks.send(msg)).await {
+                Ok(Ok(())) => Ok(()),
+                _ => Err(ShuttingDown),
+            }
+        }
+        Err(crossbeam_channel::TrySendError::Disconnected(_)) => Err(ShuttingDown),
     }
 }

@@ -4,8 +4,15 @@
 //! queue is full is not waited for: it is taken off the list and marked
 //! lagging, and its session catches up from the outbox, then re-registers.
 //! So a stalled subscriber never slows anyone else, and loses nothing.
+//!
+//! The browser consoles watch a second, lossy feed: every order record
+//! the outbox committed (new, updated, acknowledged, escalated), on a
+//! broadcast channel. A console that falls behind is told to reload from
+//! the outbox, which holds the truth; the feed costs nothing while no
+//! console is open.
 
 use super::auth::Scope;
+use crate::dispatch::record::OrderRecord;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -41,14 +48,43 @@ pub struct Delivery {
     pub lagging: usize,
 }
 
+/// Records kept for a console that reads slowly before it is told to
+/// reload.
+const CONSOLE_FEED_CAPACITY: usize = 1024;
+
 /// Every live subscriber.
-#[derive(Default)]
 pub struct Subscribers {
     entries: RwLock<Vec<Entry>>,
     next_id: AtomicU64,
+    console: tokio::sync::broadcast::Sender<Arc<OrderRecord>>,
+}
+
+impl Default for Subscribers {
+    fn default() -> Self {
+        Subscribers {
+            entries: RwLock::default(),
+            next_id: AtomicU64::default(),
+            console: tokio::sync::broadcast::channel(CONSOLE_FEED_CAPACITY).0,
+        }
+    }
 }
 
 impl Subscribers {
+    /// The feed of committed order records, for one console.
+    pub fn watch_records(&self) -> tokio::sync::broadcast::Receiver<Arc<OrderRecord>> {
+        self.console.subscribe()
+    }
+
+    /// Tells the consoles about records the outbox has just committed.
+    pub fn records_committed(&self, records: &[OrderRecord]) {
+        if self.console.receiver_count() == 0 {
+            return;
+        }
+        for r in records {
+            let _ = self.console.send(Arc::new(r.clone()));
+        }
+    }
+
     /// Adds a subscriber with a queue of `capacity` frames.
     pub fn register(&self, scope: Scope, capacity: usize) -> Subscription {
         let (tx, rx) = mpsc::channel(capacity.max(1));

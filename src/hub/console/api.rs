@@ -1,0 +1,276 @@
+//! The console's JSON API: who signed in, the map to draw, the orders the
+//! viewer may see, one order whole, acknowledging one (the same durable
+//! path as a QUIC ORDER_ACK), and the district's per-street figures.
+
+use super::super::api::{self as admin_api, error, OrderView};
+use super::super::auth::Scope;
+use super::super::dispatcher::AckMsg;
+use super::super::subscribe::submit_ack;
+use super::super::Shared;
+use super::Viewer;
+use crate::dispatch::record::Status;
+use crate::dispatch::summary;
+use crate::model::Severity;
+use crate::wire::control::{OrderAck, Outcome};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest ack note kept, in characters (a QUIC ack's note is bounded by
+/// its frame; the console's by this).
+const MAX_NOTE_CHARS: usize = 2000;
+
+/// How long an ack waits to see its outcome in the outbox before the
+/// answer says it is queued rather than recorded.
+const ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// `GET /api/console/session`: who the token is and what it sees.
+pub async fn session(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Response {
+    let street = match viewer.scope {
+        Scope::District => None,
+        Scope::Street(s) => Some(shared.map.street(s).clone()),
+    };
+    Json(json!({
+        "name": viewer.name,
+        "scope": viewer.scope_name(&shared),
+        "street": street,
+        "emergency": shared.rules.snapshot().0 == crate::engine::rules::Mode::Emergency,
+    }))
+    .into_response()
+}
+
+/// `GET /api/console/map`: every street's and town's outline, to draw.
+/// Boundaries are not secret: a street sees its neighbours' too, as
+/// context, and only its own orders on them.
+pub async fn map(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Response {
+    let mine = match viewer.scope {
+        Scope::Street(s) => Some(shared.map.street(s).code.clone()),
+        Scope::District => None,
+    };
+    let streets: Vec<_> = shared
+        .map
+        .streets()
+        .iter()
+        .map(|s| {
+            json!({
+                "code": s.code,
+                "name": s.name,
+                "name_en": s.name_en,
+                "kind": s.kind,
+                "outline": s.outline,
+                "mine": mine.as_deref().is_none_or(|m| m == s.code),
+            })
+        })
+        .collect();
+    Json(json!({ "approximate": shared.map.is_approximate(), "streets": streets })).into_response()
+}
+
+/// `GET /api/console/orders` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    status: Option<String>,
+    severity: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/console/orders?status=&severity=&limit=`: the viewer's
+/// orders, newest first.
+pub async fn orders(
+    State(shared): State<Arc<Shared>>,
+    viewer: Viewer,
+    filter: Result<Query<Filter>, QueryRejection>,
+) -> Response {
+    let Ok(Query(filter)) = filter else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "query parameters are status (open|acked|escalated), severity (minor|moderate|major|critical) and limit",
+        );
+    };
+    let status = match filter.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => match Status::from_name(s) {
+            Some(s) => Some(s),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("status {s:?} is not one of open, acked, escalated"),
+                )
+            }
+        },
+    };
+    let severity = match filter.severity.as_deref() {
+        None | Some("") => None,
+        Some(s) => match serde_json::from_value::<Severity>(json!(s)) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("severity {s:?} is not one of minor, moderate, major, critical"),
+                )
+            }
+        },
+    };
+    let all = match admin_api::read(&shared, |s| s.all_orders()).await {
+        Ok(all) => all,
+        Err(resp) => return resp,
+    };
+    let list = admin_api::newest_first(all, filter.limit.unwrap_or(500), |r| {
+        viewer.may_see(&shared, r)
+            && status.is_none_or(|s| r.status == s)
+            && severity.is_none_or(|s| r.order.severity == s)
+    });
+    Json(list).into_response()
+}
+
+/// `GET /api/console/orders/{id}`: one order with its history. An order
+/// the viewer may not see is answered as if it did not exist.
+pub async fn order(
+    State(shared): State<Arc<Shared>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let key = id.clone();
+    match admin_api::read(&shared, move |s| s.order(&key)).await {
+        Ok(Some(r)) if viewer.may_see(&shared, &r) => Json(OrderView::whole(r)).into_response(),
+        Ok(_) => error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
+        Err(resp) => resp,
+    }
+}
+
+/// `POST /api/console/orders/{id}/ack` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    outcome: Outcome,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /api/console/orders/{id}/ack` with `{"outcome", "note"}`: hands
+/// the ack to the dispatcher like a QUIC ORDER_ACK, then waits (up to
+/// five seconds) for the outbox to record it and answers with the order:
+/// 200 recorded, 202 queued but not yet seen, 404 unknown or not the
+/// viewer's, 409 already acknowledged, 400 bad body.
+pub async fn ack(
+    State(shared): State<Arc<Shared>>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Result<Json<AckBody>, JsonRejection>,
+) -> Response {
+    let body = match body {
+        Ok(Json(b)) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "the body must be JSON {{\"outcome\": \"confirmed|false_alarm|resolved\", \"note\": \"...\"}}: {}",
+                    e.body_text()
+                ),
+            )
+        }
+    };
+    if body.note.chars().count() > MAX_NOTE_CHARS {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("the note is longer than {MAX_NOTE_CHARS} characters"),
+        );
+    }
+    let key = id.clone();
+    let record = match admin_api::read(&shared, move |s| s.order(&key)).await {
+        Ok(Some(r)) if viewer.may_see(&shared, &r) => r,
+        Ok(_) => return error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
+        Err(resp) => return resp,
+    };
+    if record.status == Status::Acked {
+        return error(
+            StatusCode::CONFLICT,
+            format!("order {id:?} is already acknowledged"),
+        );
+    }
+    let msg = AckMsg {
+        ack: OrderAck {
+            order_id: id.clone(),
+            outcome: body.outcome,
+            note: body.note,
+        },
+        scope: viewer.scope,
+    };
+    if submit_ack(&shared, msg).await.is_err() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down");
+    }
+    let deadline = tokio::time::Instant::now() + ACK_WAIT;
+    loop {
+        let key = id.clone();
+        match admin_api::read(&shared, move |s| s.order(&key)).await {
+            Ok(Some(r)) if r.status == Status::Acked => {
+                return Json(OrderView::whole(r)).into_response()
+            }
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Ok(_) => {
+                return (
+                    StatusCode::ACCEPTED,
+                    Json(json!({ "queued": true, "order_id": id })),
+                )
+                    .into_response()
+            }
+            Err(resp) => return resp,
+        }
+    }
+}
+
+/// `GET /api/console/district`: per street, open orders, time to
+/// acknowledge and false-alarm share; devices flagged for false alarms
+/// and devices that took part in orders and went quiet. District only.
+pub async fn district(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Response {
+    if viewer.scope != Scope::District {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the district view is for the district duty desk's token",
+        );
+    }
+    let all = match admin_api::read(&shared, |s| s.all_orders()).await {
+        Ok(all) => all,
+        Err(resp) => return resp,
+    };
+    let streets = summary::by_street(&shared.map, &all);
+    let escalations_open = all
+        .iter()
+        .filter(|r| r.order.escalation_of.is_some() && r.status != Status::Acked)
+        .count();
+    let devices = match admin_api::device_views(&shared, None, 10_000).await {
+        Ok(d) => d.devices,
+        Err(resp) => return resp,
+    };
+    let (flagged, offline): (Vec<_>, Vec<_>) = (
+        devices.iter().filter(|d| d.flagged).collect(),
+        devices.iter().filter(|d| !d.online).collect(),
+    );
+    // Every device the shards track, not only those that took part in
+    // orders (the same figure as tongguan_devices_offline, summed).
+    let offline_total: i64 = (0..shared.shard_txs.len())
+        .map(|i| {
+            shared
+                .metrics
+                .devices_offline
+                .with_label_values(&[&i.to_string()])
+                .get()
+        })
+        .sum();
+    Json(json!({
+        "streets": streets,
+        "escalations_open": escalations_open,
+        "flagged_devices": flagged,
+        "offline_devices": offline,
+        "offline_devices_total": offline_total,
+    }))
+    .into_response()
+}

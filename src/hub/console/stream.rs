@@ -1,0 +1,55 @@
+//! `GET /api/console/stream`: the viewer's orders as they change, as
+//! server-sent events. Each `order` event is an order as the list shows
+//! it (new, updated, acknowledged or escalated), right after the outbox
+//! committed it; a `resync` event says the console fell behind and should
+//! reload its list. The page reads it with `fetch`, so the token travels
+//! in the Authorization header like every other call, never in a URL.
+
+use super::super::api::OrderView;
+use super::super::Shared;
+use super::Viewer;
+use crate::dispatch::record::OrderRecord;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// The stream of the viewer's order changes.
+pub async fn stream(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Response {
+    let feed = shared.subscribers.watch_records();
+    let hello = Event::default()
+        .event("hello")
+        .data(viewer.scope_name(&shared));
+    let changes = futures_util::stream::unfold(
+        (feed, shared, viewer),
+        |(mut feed, shared, viewer)| async move {
+            loop {
+                let event = match feed.recv().await {
+                    Ok(r) if viewer.may_see(&shared, &r) => order_event(&r),
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(_)) => Event::default().event("resync").data("lagged"),
+                    Err(RecvError::Closed) => return None,
+                };
+                return Some((Ok::<_, Infallible>(event), (feed, shared, viewer)));
+            }
+        },
+    );
+    let events = futures_util::stream::StreamExt::chain(
+        futures_util::stream::once(async { Ok(hello) }),
+        changes,
+    );
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn order_event(r: &OrderRecord) -> Event {
+    let view = OrderView::summary(r.clone());
+    Event::default()
+        .event("order")
+        .json_data(view)
+        .unwrap_or_else(|_| Event::default().event("resync").data("encode"))
+}

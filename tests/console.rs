@@ -1,0 +1,403 @@
+//! The street platform console in a real headless Chromium, driven over
+//! WebDriver (Debian's `chromium` and `chromium-driver`, which .ci/run
+//! installs): a street signs in, sees an order the test sent over QUIC
+//! appear live on the map and in the list, acknowledges it as a false
+//! alarm, and the hub's API shows the outcome; another street sees it
+//! nowhere; the district sees it and its street's figures. Screenshots are
+//! kept in target/tmp/console/ as the test's artefacts.
+
+mod common;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tongguan::hub::Hub;
+use tongguan::model::{Category, Source};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A chromedriver this test started, and its browser session.
+struct Browser {
+    driver: Child,
+    client: Client,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn browser() -> Browser {
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "chromedriver runs: install Debian's chromium and chromium-driver \
+             (`apt-get install -y chromium chromium-driver`), or run .ci/run, which does",
+        );
+    let mut caps = serde_json::Map::new();
+    let mut chrome = serde_json::json!({
+        "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-dev-shm-usage", "--window-size=1440,900", "--lang=zh-CN"]
+    });
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        chrome["binary"] = "/usr/bin/chromium".into();
+    }
+    caps.insert("goog:chromeOptions".into(), chrome);
+    let url = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let client = loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if started.elapsed() > WAIT => panic!("no browser session: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    };
+    Browser { driver, client }
+}
+
+async fn sign_in(c: &Client, base: &str, token: &str) {
+    c.goto(&format!("{base}/console")).await.unwrap();
+    let field = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#token"))
+        .await
+        .unwrap();
+    field.send_keys(token).await.unwrap();
+    c.find(Locator::Css("#login-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Signed in, the map drawn and live updates flowing.
+    for ready in ["#streets path", "#live.live-on"] {
+        c.wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(ready))
+            .await
+            .unwrap_or_else(|e| panic!("{ready} after signing in: {e}"));
+    }
+}
+
+async fn sign_out(c: &Client) {
+    c.find(Locator::Css("#logout"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#login:not([hidden])"))
+        .await
+        .unwrap();
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+    let path = dir.join(name);
+    std::fs::write(&path, png).unwrap();
+    eprintln!("screenshot: {}", path.display());
+}
+
+/// The text of the element matching `css`, once there: the page redraws
+/// as updates arrive, so an element found may be replaced before it is
+/// read, and is then looked up again.
+async fn text_of(c: &Client, css: &str) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        let found = c.wait().at_most(WAIT).for_element(Locator::Css(css)).await;
+        match found {
+            Ok(e) => match e.text().await {
+                Ok(text) => return text,
+                Err(err) if started.elapsed() > WAIT => panic!("{css}: {err}"),
+                Err(_) => {}
+            },
+            Err(err) => panic!("{css} did not appear: {err}"),
+        }
+    }
+}
+
+/// The order element's id, waiting for one matching `css` to appear.
+async fn order_id_of(c: &Client, css: &str) -> String {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+        .attr("data-order-id")
+        .await
+        .unwrap()
+        .expect("data-order-id")
+}
+
+/// Sends a smoke sensor's and a camera's fire in one cell of `street`:
+/// one multi-source order.
+async fn send_fire(hub: &Hub, street: &str, first_device: u64) {
+    let mut dev = device(hub).await;
+    let here = point_in(street);
+    let t = now_ms();
+    let smoke = event(first_device, 1, t, Category::Smoke, Source::Sensor, 6.5, here);
+    let fire = event(
+        first_device + 1,
+        1,
+        t + 5_000,
+        Category::Fire,
+        Source::Video,
+        0.93,
+        here,
+    );
+    let ack = dev.send_and_wait(&[smoke, fire]).await.unwrap();
+    assert_eq!((ack.accepted, ack.rejected), (2, 0));
+}
+
+/// Sends a gas reading above its limit and, past the rule's 5 s hold, a
+/// second one: one single-source order.
+async fn send_gas(hub: &Hub, street: &str, device_id: u64) {
+    let mut dev = device(hub).await;
+    let here = point_in(street);
+    let t = now_ms();
+    let readings = [
+        event(device_id, 1, t, Category::Gas, Source::Sensor, 45.0, here),
+        event(device_id, 2, t + 6_000, Category::Gas, Source::Sensor, 47.0, here),
+    ];
+    let ack = dev.send_and_wait(&readings).await.unwrap();
+    assert_eq!((ack.accepted, ack.rejected), (2, 0));
+}
+
+/// Orders the hub holds for a street, by the admin API.
+async fn orders_of(hub: &Hub, street: &str) -> Vec<serde_json::Value> {
+    let list = api(hub.admin_addr, &format!("/api/orders?street={street}")).await;
+    list["orders"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it_nowhere() {
+    let hub = start_hub("").await;
+    let base = format!("http://{}", hub.admin_addr);
+    let browser = browser().await;
+    let c = &browser.client;
+
+    // A street signs in before anything happened: the order arrives live.
+    sign_in(c, &base, &street_token(CAOYANG)).await;
+    let who = c.find(Locator::Css("#who")).await.unwrap();
+    assert!(who.text().await.unwrap().contains(CAOYANG));
+    assert_eq!(
+        c.find(Locator::Css("#count"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "0 / 0"
+    );
+    send_fire(&hub, CAOYANG, 4100).await;
+
+    let in_list = order_id_of(c, "#order-list li[data-order-id]").await;
+    let on_map = order_id_of(c, "#pins g[data-order-id]").await;
+    assert_eq!(in_list, on_map, "the same order on the map and in the list");
+    let id = in_list;
+    let held = orders_of(&hub, CAOYANG).await;
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["id"], id.as_str(), "the order the hub dispatched");
+    c.find(Locator::Css(&format!(
+        "#pins g[data-order-id='{id}'] .pin-ring.ring-critical"
+    )))
+    .await
+    .expect("a multi-source critical order is drawn with its ring, in red");
+
+    // The detail: sources, events, plan, deadline, camera.
+    c.find(Locator::Css(&format!("#order-list li[data-order-id='{id}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let form = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#ack-form"))
+        .await
+        .unwrap();
+    let detail = c
+        .find(Locator::Css("#detail-pane"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [&id, CAMERA, "物联感知", "视频分析", "剩余", "处置方案"] {
+        assert!(detail.contains(expected), "detail shows {expected}: {detail}");
+    }
+    let plan = held[0]["plan"].as_str().unwrap();
+    assert!(detail.contains(plan.lines().next().unwrap()), "the plan");
+    screenshot(c, "street-order.png").await;
+
+    // Acknowledge as a false alarm with a note holding a phone number.
+    form.find(Locator::Css("#ack-outcome option[value='false_alarm']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    form.find(Locator::Css("#ack-note"))
+        .await
+        .unwrap()
+        .send_keys("现场无烟火，报警人13912345678已回访")
+        .await
+        .unwrap();
+    let button = form.find(Locator::Css("#ack-button")).await.unwrap();
+    c.execute(
+        "arguments[0].scrollIntoView({block: 'center'})",
+        vec![serde_json::to_value(&button).unwrap()],
+    )
+    .await
+    .unwrap();
+    button.click().await.unwrap();
+    let shown = text_of(c, "#detail-ack").await;
+    assert!(shown.contains("false alarm") && shown.contains(CAOYANG), "{shown}");
+    screenshot(c, "street-acknowledged.png").await;
+
+    // The hub recorded it, durably, as a QUIC ack would be.
+    let recorded = api(hub.admin_addr, &format!("/api/orders/{id}")).await;
+    assert_eq!(recorded["status"], "acked");
+    assert_eq!(recorded["ack"]["outcome"], "false_alarm");
+    assert_eq!(recorded["ack"]["by"], CAOYANG);
+    let note = recorded["ack"]["note"].as_str().unwrap();
+    assert!(note.contains("现场无烟火") && !note.contains("13912345678"), "{note}");
+    assert!(
+        c.find(Locator::Css(&format!("#pins g[data-order-id='{id}']")))
+            .await
+            .is_err(),
+        "an acknowledged order leaves the map"
+    );
+    sign_out(c).await;
+
+    // Another street: the order is nowhere, not even when a new order of
+    // the first street is dispatched while it watches.
+    sign_in(c, &base, &street_token(CHANGSHOU)).await;
+    send_gas(&hub, CAOYANG, 4200).await;
+    eventually("a second order of the first street", || async {
+        orders_of(&hub, CAOYANG).await.len() == 2
+    })
+    .await;
+    send_fire(&hub, CHANGSHOU, 4300).await;
+    // The stream is in commit order: once this street's order is shown,
+    // anything of the other street's sent before it would be too.
+    let own = order_id_of(c, "#order-list li[data-order-id]").await;
+    assert_eq!(orders_of(&hub, CHANGSHOU).await[0]["id"], own.as_str());
+    let page = c.source().await.unwrap();
+    for other in orders_of(&hub, CAOYANG).await {
+        let other = other["id"].as_str().unwrap();
+        assert!(!page.contains(other), "{other} shown to another street");
+    }
+    assert_eq!(
+        c.find_all(Locator::Css("#order-list li")).await.unwrap().len(),
+        1
+    );
+    let (status, _) = http(
+        hub.admin_addr,
+        "GET",
+        &format!("/api/console/orders/{id}"),
+        "",
+        &format!("Authorization: Bearer {}\r\n", street_token(CHANGSHOU)),
+    )
+    .await;
+    assert_eq!(status, 404, "not even by its id");
+    sign_out(c).await;
+
+    // The district sees every order and how each street keeps up.
+    sign_in(c, &base, DISTRICT_TOKEN).await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("#order-list li[data-order-id='{id}']")))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.find_all(Locator::Css("#order-list li")).await.unwrap().len(),
+        3
+    );
+    screenshot(c, "district-orders.png").await;
+    c.find(Locator::Css("#tab-district"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let row = text_of(c, &format!("#street-table tr[data-street='{CAOYANG}']")).await;
+    // Caoyang: 1 open, 0 escalated, 1 acked, all acks false alarms.
+    assert!(row.contains("1 0 1") && row.ends_with("100%"), "{row}");
+    screenshot(c, "district-view.png").await;
+
+    c.clone().close().await.unwrap();
+    hub.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_api_refuses_without_a_subscriber_token() {
+    let hub = start_hub("").await;
+    let (status, page) = http_get(hub.admin_addr, "/console").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("/console/app.js"));
+    for path in ["/api/console/session", "/api/console/orders", "/api/console/stream"] {
+        let (status, body) = http_get(hub.admin_addr, path).await;
+        assert_eq!(status, 401, "{path}");
+        assert!(body.contains("Bearer"), "{path}: {body}");
+        let (status, _) = http(
+            hub.admin_addr,
+            "GET",
+            path,
+            "",
+            "Authorization: Bearer dev-device-token\r\n",
+        )
+        .await;
+        assert_eq!(status, 401, "{path}: a device token is no viewer");
+    }
+    let street = format!("Authorization: Bearer {}\r\n", street_token(CAOYANG));
+    let (status, _) = http(hub.admin_addr, "GET", "/api/console/district", "", &street).await;
+    assert_eq!(status, 403, "the district view is the district's");
+    let (status, body) = http(
+        hub.admin_addr,
+        "POST",
+        "/api/console/orders/nope/ack",
+        r#"{"outcome":"maybe"}"#,
+        &format!("{street}Content-Type: application/json\r\n"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("false_alarm"), "the error names the outcomes: {body}");
+    let (status, _) = http(
+        hub.admin_addr,
+        "POST",
+        "/api/console/orders/nope/ack",
+        r#"{"outcome":"confirmed"}"#,
+        &format!("{street}Content-Type: application/json\r\n"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    hub.shutdown(Duration::from_secs(2)).await;
+}
