@@ -161,7 +161,15 @@ async fn send_fire(hub: &Hub, street: &str, first_device: u64) {
     let mut dev = device(hub).await;
     let here = point_in(street);
     let t = now_ms();
-    let smoke = event(first_device, 1, t, Category::Smoke, Source::Sensor, 6.5, here);
+    let smoke = event(
+        first_device,
+        1,
+        t,
+        Category::Smoke,
+        Source::Sensor,
+        6.5,
+        here,
+    );
     let fire = event(
         first_device + 1,
         1,
@@ -183,7 +191,15 @@ async fn send_gas(hub: &Hub, street: &str, device_id: u64) {
     let t = now_ms();
     let readings = [
         event(device_id, 1, t, Category::Gas, Source::Sensor, 45.0, here),
-        event(device_id, 2, t + 6_000, Category::Gas, Source::Sensor, 47.0, here),
+        event(
+            device_id,
+            2,
+            t + 6_000,
+            Category::Gas,
+            Source::Sensor,
+            47.0,
+            here,
+        ),
     ];
     let ack = dev.send_and_wait(&readings).await.unwrap();
     assert_eq!((ack.accepted, ack.rejected), (2, 0));
@@ -231,12 +247,14 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     .expect("a multi-source critical order is drawn with its ring, in red");
 
     // The detail: sources, events, plan, deadline, camera.
-    c.find(Locator::Css(&format!("#order-list li[data-order-id='{id}']")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    c.find(Locator::Css(&format!(
+        "#order-list li[data-order-id='{id}']"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
     let form = c
         .wait()
         .at_most(WAIT)
@@ -251,7 +269,10 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
         .await
         .unwrap();
     for expected in [&id, CAMERA, "物联感知", "视频分析", "剩余", "处置方案"] {
-        assert!(detail.contains(expected), "detail shows {expected}: {detail}");
+        assert!(
+            detail.contains(expected),
+            "detail shows {expected}: {detail}"
+        );
     }
     let plan = held[0]["plan"].as_str().unwrap();
     assert!(detail.contains(plan.lines().next().unwrap()), "the plan");
@@ -279,7 +300,10 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     .unwrap();
     button.click().await.unwrap();
     let shown = text_of(c, "#detail-ack").await;
-    assert!(shown.contains("false alarm") && shown.contains(CAOYANG), "{shown}");
+    assert!(
+        shown.contains("false alarm") && shown.contains(CAOYANG),
+        "{shown}"
+    );
     screenshot(c, "street-acknowledged.png").await;
 
     // The hub recorded it, durably, as a QUIC ack would be.
@@ -288,7 +312,10 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     assert_eq!(recorded["ack"]["outcome"], "false_alarm");
     assert_eq!(recorded["ack"]["by"], CAOYANG);
     let note = recorded["ack"]["note"].as_str().unwrap();
-    assert!(note.contains("现场无烟火") && !note.contains("13912345678"), "{note}");
+    assert!(
+        note.contains("现场无烟火") && !note.contains("13912345678"),
+        "{note}"
+    );
     assert!(
         c.find(Locator::Css(&format!("#pins g[data-order-id='{id}']")))
             .await
@@ -316,7 +343,10 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
         assert!(!page.contains(other), "{other} shown to another street");
     }
     assert_eq!(
-        c.find_all(Locator::Css("#order-list li")).await.unwrap().len(),
+        c.find_all(Locator::Css("#order-list li"))
+            .await
+            .unwrap()
+            .len(),
         1
     );
     let (status, _) = http(
@@ -334,11 +364,16 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     sign_in(c, &base, DISTRICT_TOKEN).await;
     c.wait()
         .at_most(WAIT)
-        .for_element(Locator::Css(&format!("#order-list li[data-order-id='{id}']")))
+        .for_element(Locator::Css(&format!(
+            "#order-list li[data-order-id='{id}']"
+        )))
         .await
         .unwrap();
     assert_eq!(
-        c.find_all(Locator::Css("#order-list li")).await.unwrap().len(),
+        c.find_all(Locator::Css("#order-list li"))
+            .await
+            .unwrap()
+            .len(),
         3
     );
     screenshot(c, "district-orders.png").await;
@@ -363,7 +398,11 @@ async fn the_console_api_refuses_without_a_subscriber_token() {
     let (status, page) = http_get(hub.admin_addr, "/console").await;
     assert_eq!(status, 200);
     assert!(page.contains("/console/app.js"));
-    for path in ["/api/console/session", "/api/console/orders", "/api/console/stream"] {
+    for path in [
+        "/api/console/session",
+        "/api/console/orders",
+        "/api/console/stream",
+    ] {
         let (status, body) = http_get(hub.admin_addr, path).await;
         assert_eq!(status, 401, "{path}");
         assert!(body.contains("Bearer"), "{path}: {body}");
@@ -389,7 +428,10 @@ async fn the_console_api_refuses_without_a_subscriber_token() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("false_alarm"), "the error names the outcomes: {body}");
+    assert!(
+        body.contains("false_alarm"),
+        "the error names the outcomes: {body}"
+    );
     let (status, _) = http(
         hub.admin_addr,
         "POST",

@@ -151,7 +151,11 @@ mod tests {
             .chain([record(caoyang, 5_000, None)])
             .collect();
         let all = by_street(&RegionMap::sample(), &records);
-        assert_eq!(all.len(), 10, "every street of the map, with or without orders");
+        assert_eq!(
+            all.len(),
+            10,
+            "every street of the map, with or without orders"
+        );
         let s = all.iter().find(|s| s.code == caoyang).unwrap();
         assert_eq!((s.open, s.acked, s.escalated), (1, 10, 0));
         assert_eq!(s.ack_p50_s, Some(5.0));

@@ -48,7 +48,9 @@ pub async fn index() -> Response {
 pub async fn file(Path(name): Path<String>) -> Response {
     match FILES.iter().find(|(n, _, _)| *n == name) {
         Some((_, content_type, body)) => answer(content_type, body),
-        None => super::super::api::error(StatusCode::NOT_FOUND, format!("no console file {name:?}")),
+        None => {
+            super::super::api::error(StatusCode::NOT_FOUND, format!("no console file {name:?}"))
+        }
     }
 }
 
@@ -59,12 +61,18 @@ mod tests {
     #[test]
     fn the_page_loads_only_built_in_assets() {
         for (name, _, _) in FILES {
-            assert!(INDEX.contains(&format!("/console/{name}")), "{name} is linked");
+            assert!(
+                INDEX.contains(&format!("/console/{name}")),
+                "{name} is linked"
+            );
         }
         for (_, _, body) in FILES.iter().chain([&("index.html", "", INDEX)]) {
             // The SVG namespace is a name, not something loaded.
             let body = body.replace("http://www.w3.org/2000/svg", "");
-            assert!(!body.contains("http://") && !body.contains("https://"), "nothing external");
+            assert!(
+                !body.contains("http://") && !body.contains("https://"),
+                "nothing external"
+            );
         }
     }
 }
