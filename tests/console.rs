@@ -10,6 +10,7 @@ mod common;
 
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tongguan::hub::Hub;
@@ -24,8 +25,12 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and the Chromium it started (its process group),
+    /// also when the test failed half-way.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.wait();
     }
 }
@@ -42,6 +47,7 @@ async fn browser() -> Browser {
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -240,11 +246,15 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     let held = orders_of(&hub, CAOYANG).await;
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["id"], id.as_str(), "the order the hub dispatched");
-    c.find(Locator::Css(&format!(
-        "#pins g[data-order-id='{id}'] .pin-ring.ring-critical"
-    )))
-    .await
-    .expect("a multi-source critical order is drawn with its ring, in red");
+    // The smoke alone may dispatch first; the camera's detection then
+    // makes it a multi-source critical order, drawn ringed and red.
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!(
+            "#pins g[data-order-id='{id}'] .pin-ring.ring-critical"
+        )))
+        .await
+        .expect("a multi-source critical order is drawn with its ring, in red");
 
     // The detail: sources, events, plan, deadline, camera.
     c.find(Locator::Css(&format!(
@@ -255,19 +265,18 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     .click()
     .await
     .unwrap();
-    let form = c
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css("#ack-form"))
-        .await
-        .unwrap();
-    let detail = c
-        .find(Locator::Css("#detail-pane"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let started = std::time::Instant::now();
+    let detail = loop {
+        let detail = text_of(c, "#detail-pane").await;
+        if detail.contains("视频分析") && detail.contains("反馈处置结果") {
+            break detail;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the detail with both sources: {detail}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     for expected in [&id, CAMERA, "物联感知", "视频分析", "剩余", "处置方案"] {
         assert!(
             detail.contains(expected),
@@ -279,19 +288,21 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     screenshot(c, "street-order.png").await;
 
     // Acknowledge as a false alarm with a note holding a phone number.
-    form.find(Locator::Css("#ack-outcome option[value='false_alarm']"))
+    // Looked up by id each time: the detail may redraw before the officer
+    // starts typing (once the form is touched it no longer does).
+    c.find(Locator::Css("#ack-outcome option[value='false_alarm']"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    form.find(Locator::Css("#ack-note"))
+    c.find(Locator::Css("#ack-note"))
         .await
         .unwrap()
         .send_keys("现场无烟火，报警人13912345678已回访")
         .await
         .unwrap();
-    let button = form.find(Locator::Css("#ack-button")).await.unwrap();
+    let button = c.find(Locator::Css("#ack-button")).await.unwrap();
     c.execute(
         "arguments[0].scrollIntoView({block: 'center'})",
         vec![serde_json::to_value(&button).unwrap()],

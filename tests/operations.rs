@@ -143,8 +143,30 @@ async fn changes_need_the_admin_token_when_one_is_configured() {
     )
     .await;
     assert_eq!(status, 200);
-    // Reading needs no token.
+    // Reading the mode needs no token; orders and devices do.
     assert_eq!(api(hub.admin_addr, "/api/mode").await["mode"], "emergency");
+    for path in ["/api/orders", "/api/orders/TG1-1", "/api/devices"] {
+        let (status, body) = http_get(hub.admin_addr, path).await;
+        assert_eq!(status, 401, "{path}: {body}");
+        let (status, _) = http(
+            hub.admin_addr,
+            "GET",
+            path,
+            "",
+            "Authorization: Bearer dev-device-token\r\n",
+        )
+        .await;
+        assert_eq!(status, 401, "{path}: a device token reads nothing");
+    }
+    let (status, _) = http(
+        hub.admin_addr,
+        "GET",
+        "/api/orders",
+        "",
+        "Authorization: Bearer s3cret-admin-token\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
     hub.shutdown(Duration::from_secs(2)).await;
 }
 

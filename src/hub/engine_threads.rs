@@ -3,6 +3,7 @@
 //! control travels on the same channel as data, in order), and one
 //! dispatcher thread that runs the correlator and the durable dispatcher.
 
+use super::buffers::BufferPool;
 use super::clock;
 use super::dispatcher::{AckMsg, Dispatcher};
 use crate::engine::correlate::Correlator;
@@ -58,6 +59,8 @@ pub struct EngineThreads {
     pub shard_txs: Vec<Sender<ShardMsg>>,
     /// Sender of acknowledgements to the dispatcher.
     pub acks_tx: Sender<AckMsg>,
+    /// Event vectors the shards give back to ingest.
+    pub buffers: BufferPool,
     /// Sender of new rules to the correlator.
     pub rules_tx: Sender<Arc<RuleSet>>,
     handles: Vec<JoinHandle<()>>,
@@ -80,15 +83,18 @@ impl EngineThreads {
         let (rules_tx, rules_rx) = bounded::<Arc<RuleSet>>(16);
         let mut shard_txs = Vec::new();
         let mut handles = Vec::new();
+        // Enough for every queue to be full and each session to hold one.
+        let buffers = BufferPool::new(shards * (queue + 64));
         for i in 0..shards {
             let (tx, rx) = bounded::<ShardMsg>(queue);
             let shard = Shard::new(rules.clone(), settings);
             let out = out_tx.clone();
             let m = metrics.clone();
+            let pool = buffers.clone();
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("shard-{i}"))
-                    .spawn(move || run_shard(i, shard, rx, out, m))?,
+                    .spawn(move || run_shard(i, shard, rx, out, m, pool))?,
             );
             shard_txs.push(tx);
         }
@@ -106,6 +112,7 @@ impl EngineThreads {
         );
         Ok(EngineThreads {
             shard_txs,
+            buffers,
             acks_tx,
             rules_tx,
             handles,
@@ -134,6 +141,7 @@ fn run_shard(
     rx: Receiver<ShardMsg>,
     out: Sender<ShardOutput>,
     metrics: Arc<Metrics>,
+    buffers: BufferPool,
 ) {
     let label = index.to_string();
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
@@ -144,7 +152,10 @@ fn run_shard(
         let got = rx.recv_timeout(TICK);
         let now = clock::now_ms();
         match got {
-            Ok(ShardMsg::Events(batch)) => shard.handle_events(now, batch.arrival, &batch.events),
+            Ok(ShardMsg::Events(batch)) => {
+                shard.handle_events(now, batch.arrival, &batch.events);
+                buffers.give(batch.events);
+            }
             Ok(ShardMsg::Heartbeat(ids)) => shard.handle_heartbeat(now, &ids),
             Ok(ShardMsg::Rules(rules)) => shard.set_rules(rules),
             Ok(ShardMsg::Stop) => break,

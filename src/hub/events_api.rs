@@ -6,6 +6,7 @@
 
 use super::api::error;
 use super::engine_threads::{ShardBatch, ShardMsg};
+use super::http_auth::refusal;
 use super::ingest::enqueue;
 use super::{clock, Shared};
 use crate::engine::pipeline::shard_of;
@@ -64,35 +65,6 @@ fn bad(reasons: Vec<String>) -> Response {
         Json(serde_json::json!({ "error": reasons.join("; "), "reasons": reasons })),
     )
         .into_response()
-}
-
-/// The refusal of a request that may not change the hub, or `None` if it
-/// may: with an admin token configured, it must come as `Authorization:
-/// Bearer TOKEN`; without one, only a hub on development defaults
-/// (loopback) accepts changes.
-pub fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    let denied = |status, msg: &str| Some(error(status, msg));
-    match &shared.config.auth.admin_token {
-        Some(token) => {
-            let given = headers
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.strip_prefix("Bearer "));
-            if given == Some(token.as_str()) {
-                None
-            } else {
-                denied(
-                    StatusCode::UNAUTHORIZED,
-                    "admin token required: Authorization: Bearer TOKEN",
-                )
-            }
-        }
-        None if shared.config.auth.development => None,
-        None => denied(
-            StatusCode::FORBIDDEN,
-            "no auth.admin_token is configured: changes over HTTP are refused",
-        ),
-    }
 }
 
 /// `POST /api/events`

@@ -101,7 +101,7 @@ pub async fn run(
                 part.clear();
                 continue;
             }
-            let events = std::mem::replace(part, Vec::with_capacity(part.capacity()));
+            let events = std::mem::replace(part, shared.buffers.take());
             enqueue(shared, i, ShardMsg::Events(ShardBatch { arrival, events })).await?;
         }
         count(shared, &received, &rejected);

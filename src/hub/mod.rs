@@ -7,12 +7,14 @@ pub mod admin;
 pub mod admission;
 pub mod api;
 pub mod auth;
+pub mod buffers;
 pub mod clock;
 pub mod console;
 pub mod details;
 pub mod dispatcher;
 pub mod engine_threads;
 pub mod events_api;
+pub mod http_auth;
 pub mod ingest;
 pub mod rules_api;
 pub mod rules_control;
@@ -49,6 +51,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Queues into the shards.
     pub shard_txs: Vec<Sender<ShardMsg>>,
+    /// Event vectors recycled between ingest and the shards.
+    pub buffers: buffers::BufferPool,
     /// Acknowledgements to the dispatcher.
     pub acks_tx: Sender<AckMsg>,
     /// The durable outbox (read side; the dispatcher writes).
@@ -271,6 +275,7 @@ impl Hub {
             map,
             metrics,
             shard_txs: engine.shard_txs.clone(),
+            buffers: engine.buffers.clone(),
             acks_tx: engine.acks_tx.clone(),
             store,
             details,

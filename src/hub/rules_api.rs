@@ -1,10 +1,10 @@
 //! `GET`/`PUT /api/rules` and `GET`/`PUT /api/mode`: the rules in force
 //! and the normal/emergency switch (平急转换). Changes need the admin token
-//! (see [`super::events_api::refusal`]); a bad rules file answers 400 with
+//! (see [`super::http_auth::refusal`]); a bad rules file answers 400 with
 //! the reason and the rules in force stay.
 
 use super::api::error;
-use super::events_api::refusal;
+use super::http_auth::refusal;
 use super::{rules_control, Shared};
 use crate::engine::rules::{Mode, Test};
 use axum::extract::State;

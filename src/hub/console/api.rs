@@ -157,7 +157,8 @@ pub struct AckBody {
 /// the ack to the dispatcher like a QUIC ORDER_ACK, then waits (up to
 /// five seconds) for the outbox to record it and answers with the order:
 /// 200 recorded, 202 queued but not yet seen, 404 unknown or not the
-/// viewer's, 409 already acknowledged, 400 bad body.
+/// viewer's, 409 already acknowledged (also when another ack came first
+/// while this one was queued), 400 bad body.
 pub async fn ack(
     State(shared): State<Arc<Shared>>,
     viewer: Viewer,
@@ -198,7 +199,7 @@ pub async fn ack(
         ack: OrderAck {
             order_id: id.clone(),
             outcome: body.outcome,
-            note: body.note,
+            note: body.note.clone(),
         },
         scope: viewer.scope,
     };
@@ -210,7 +211,22 @@ pub async fn ack(
         let key = id.clone();
         match admin_api::read(&shared, move |s| s.order(&key)).await {
             Ok(Some(r)) if r.status == Status::Acked => {
-                return Json(OrderView::whole(r)).into_response()
+                // Another ack (QUIC, another console) may have come first:
+                // this one was then dropped as a duplicate, and says so.
+                let ours = r.ack.as_ref().is_some_and(|a| {
+                    a.by == viewer.scope_name(&shared) && a.outcome == body.outcome
+                });
+                if !ours {
+                    let (by, outcome) = r
+                        .ack
+                        .as_ref()
+                        .map_or(("?".into(), "?"), |a| (a.by.clone(), a.outcome.name()));
+                    return error(
+                        StatusCode::CONFLICT,
+                        format!("order {id:?} was acknowledged first by {by} as {outcome}"),
+                    );
+                }
+                return Json(OrderView::whole(r)).into_response();
             }
             Ok(_) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(20)).await

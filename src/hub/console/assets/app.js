@@ -24,6 +24,10 @@ const state = {
   project: null,
   streamAbort: null,
   detailTimer: null,
+  // Bumped at sign-out: an answer to a call of an earlier session is
+  // dropped, so one officer's orders never show on the next one's screen.
+  epoch: 0,
+  districtTimer: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -47,12 +51,16 @@ function svg(tag, attrs = {}) {
 
 class Unauthorized extends Error {}
 
+class Stale extends Error {}
+
 async function api(path, options = {}) {
+  const epoch = state.epoch;
   const res = await fetch(path, {
     ...options,
     headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
   });
   const body = await res.json().catch(() => ({}));
+  if (epoch !== state.epoch) throw new Stale("signed out meanwhile");
   if (res.status === 401) throw new Unauthorized(body.error || "signed out");
   if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
   return { status: res.status, body };
@@ -75,13 +83,16 @@ async function signIn(token) {
   $("tab-district").hidden = !district;
   showTab("orders");
   await drawMap();
-  await reloadOrders();
+  // The list is loaded when the stream says hello, so nothing committed
+  // between the two is missed.
   startStream();
 }
 
 function signOut(message = "") {
+  state.epoch += 1;
   if (state.streamAbort) state.streamAbort.abort();
   clearInterval(state.detailTimer);
+  clearTimeout(state.districtTimer);
   sessionStorage.removeItem("tongguan-token");
   Object.assign(state, { token: "", session: null, selected: null, streamAbort: null });
   state.orders.clear();
@@ -95,6 +106,7 @@ function signOut(message = "") {
 }
 
 function failed(err) {
+  if (err instanceof Stale) return;
   if (err instanceof Unauthorized) signOut(err.message);
   else console.error(err);
 }
@@ -103,10 +115,19 @@ function failed(err) {
 
 async function drawMap() {
   const { body } = await api("/api/console/map");
-  const points = body.streets.flatMap((s) => s.outline.flat(2));
-  const lons = points.map((p) => p[0]);
-  const lats = points.map((p) => p[1]);
-  const [minLon, maxLon, minLat, maxLat] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  // A loop, not Math.min(...points): a surveyed map has more points than
+  // a call may take arguments.
+  let [minLon, maxLon, minLat, maxLat] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const s of body.streets) {
+    for (const polygon of s.outline) {
+      for (const ring of polygon) {
+        for (const [lon, lat] of ring) {
+          minLon = Math.min(minLon, lon); maxLon = Math.max(maxLon, lon);
+          minLat = Math.min(minLat, lat); maxLat = Math.max(maxLat, lat);
+        }
+      }
+    }
+  }
   // Equirectangular with the longitude shrunk by cos(latitude): true
   // enough over a district.
   const kx = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
@@ -129,14 +150,12 @@ async function drawMap() {
     title.textContent = `${s.name} ${s.name_en} (${s.code})`;
     path.append(title);
     streets.append(path);
-    const ring = s.outline[0][0];
-    const xs = ring.map(([lon, lat]) => state.project(lon, lat)[0]);
-    const ys = ring.map(([lon, lat]) => state.project(lon, lat)[1]);
-    const label = svg("text", {
-      x: ((Math.min(...xs) + Math.max(...xs)) / 2).toFixed(0),
-      y: ((Math.min(...ys) + Math.max(...ys)) / 2).toFixed(0),
-      class: "street-label",
-    });
+    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+    for (const [lon, lat] of s.outline[0][0]) {
+      const [x, y] = state.project(lon, lat);
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    const label = svg("text", { x: ((x0 + x1) / 2).toFixed(0), y: ((y0 + y1) / 2).toFixed(0), class: "street-label" });
     label.textContent = s.name;
     labels.append(label);
   }
@@ -174,11 +193,30 @@ function drawPins() {
 
 // ------------------------------------------------------------------ orders
 
+// Every order still to be handled, and the newest acknowledged ones.
+const ACKED_SHOWN = 200;
+
 async function reloadOrders() {
-  const { body } = await api("/api/console/orders?limit=1000");
-  state.orders.clear();
-  for (const o of body.orders) state.orders.set(o.id, o);
+  const [open, escalated, acked] = await Promise.all(["open", "escalated", "acked"].map((status) =>
+    api(`/api/console/orders?status=${status}&limit=${status === "acked" ? ACKED_SHOWN : 10000}`)));
+  const fresh = new Map();
+  for (const { body } of [open, escalated, acked]) for (const o of body.orders) fresh.set(o.id, o);
+  // Keep what the stream brought meanwhile when it is newer.
+  for (const o of state.orders.values()) if (fresh.has(o.id)) merge(fresh, o);
+  state.orders = fresh;
+  state.hidden = acked.body.count - acked.body.orders.length;
   render();
+}
+
+// Puts `o` in `orders` unless what is there is newer: a later revision,
+// or the same revision already acknowledged (an ack never comes undone).
+function merge(orders, o) {
+  const known = orders.get(o.id);
+  if (known && (known.revision > o.revision || (known.revision === o.revision && known.status === "acked" && o.status !== "acked"))) {
+    return false;
+  }
+  orders.set(o.id, o);
+  return true;
 }
 
 function visible(o) {
@@ -190,7 +228,8 @@ function visible(o) {
 function render() {
   const all = [...state.orders.values()].sort((a, b) => b.created_ms - a.created_ms || (a.id < b.id ? 1 : -1));
   const shown = all.filter(visible);
-  $("count").textContent = `${shown.length} / ${all.length}`;
+  $("count").textContent = `${shown.length} / ${all.length}` +
+    (state.hidden > 0 ? ` (+${state.hidden} 更早已反馈 older acked not shown)` : "");
   $("order-list").replaceChildren(...shown.map(listItem));
   drawPins();
 }
@@ -203,7 +242,8 @@ function listItem(o) {
   el("div", { class: "item-top" },
     el("strong", {}, `${SEVERITY_NAME[o.severity]} · ${CATEGORY_NAME[o.category] || o.category}`),
     o.multi_source ? el("span", { class: "badge multi" }, "多源 multi-source") : null,
-    el("span", { class: `badge status-${o.status}` }, `${STATUS_NAME[o.status]} ${o.status}`)),
+    el("span", { class: `badge status-${o.status}` }, `${STATUS_NAME[o.status]} ${o.status}`),
+    o.status !== "acked" && o.deadline_ms < Date.now() ? el("span", { class: "badge overdue" }, "超时 overdue") : null),
   el("div", { class: "item-sub" },
     `${o.place.street ? o.place.street.name : "区外 outside streets"} · ${time(o.created_ms)} · ${o.id}` +
     (o.revision > 1 ? ` · r${o.revision}` : "")));
@@ -294,14 +334,15 @@ function ackForm(o) {
         body: JSON.stringify({ outcome: outcome.value, note: note.value }),
       });
       if (status === 202) {
-        message.textContent = "已排队，稍后生效 queued: it will show once recorded";
+        // The form goes: the order redraws when the stream brings the ack.
+        form.replaceWith(el("p", { id: "ack-message" }, "已排队，稍后生效 queued: it shows once recorded"));
         return;
       }
-      state.orders.set(body.id, { ...body, history: undefined });
+      merge(state.orders, { ...body, history: undefined });
       render();
       if (state.selected === body.id) showDetail(body);
     } catch (err) {
-      if (err instanceof Unauthorized) return failed(err);
+      if (err instanceof Unauthorized || err instanceof Stale) return failed(err);
       message.className = "error";
       message.textContent = err.message;
       button.disabled = false;
@@ -326,7 +367,7 @@ async function startStream() {
       if (!res.ok) throw new Error(`stream: ${res.status}`);
       setLive(true);
       delay = 500;
-      await readEvents(res.body, onEvent);
+      await readEvents(res.body, onEvent, controller.signal);
     } catch (err) {
       if (controller.signal.aborted) return;
       console.warn("live updates interrupted", err);
@@ -334,20 +375,33 @@ async function startStream() {
     setLive(false);
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 10000);
-    // Whatever changed while disconnected is in the outbox.
-    if (!controller.signal.aborted) await reloadOrders().catch(failed);
+    // Whatever changed while disconnected comes with the next hello.
   }
 }
 
+// The hub sends a keep-alive every 15 s: a stream silent for longer is
+// dead even if the connection does not say so.
+const STREAM_SILENCE_MS = 35000;
+
 // Server-sent events framing: "event:" and "data:" lines, a blank line
 // ends one event, ":" starts a comment (the keep-alive).
-async function readEvents(body, handle) {
+async function readEvents(body, handle, signal) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let event = { type: "message", data: [] };
+  let watchdog;
+  const arm = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => reader.cancel("silent").catch(() => {}), STREAM_SILENCE_MS);
+  };
+  signal.addEventListener("abort", () => clearTimeout(watchdog), { once: true });
   for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
+    arm();
+    const { value, done } = await reader.read().catch(() => ({ done: true }));
+    if (done) {
+      clearTimeout(watchdog);
+      return;
+    }
     buffer += value;
     let newline;
     while ((newline = buffer.indexOf("\n")) >= 0) {
@@ -368,15 +422,23 @@ async function readEvents(body, handle) {
 function onEvent(type, data) {
   if (type === "order") {
     const o = JSON.parse(data);
-    const known = state.orders.get(o.id);
-    if (known && known.revision > o.revision) return;
-    state.orders.set(o.id, o);
+    if (!merge(state.orders, o)) return;
     render();
     if (state.selected === o.id && !typing()) select(o.id);
-    if (!$("district-view").hidden) loadDistrict().catch(failed);
-  } else if (type === "resync") {
+    if (!$("district-view").hidden) refreshDistrictSoon();
+  } else if (type === "hello" || type === "resync") {
     reloadOrders().catch(failed);
   }
+}
+
+// The district figures scan the outbox: at most one refresh every few
+// seconds however many orders move.
+function refreshDistrictSoon() {
+  if (state.districtTimer) return;
+  state.districtTimer = setTimeout(() => {
+    state.districtTimer = null;
+    if (!$("district-view").hidden) loadDistrict().catch(failed);
+  }, 3000);
 }
 
 // Whether the duty officer is filling in the ack form: an update of the

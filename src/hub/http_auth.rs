@@ -1,0 +1,78 @@
+//! Who may use the admin HTTP API. Changes (rules, mode, JSON ingest)
+//! need `auth.admin_token`; reads of orders and devices, which hold every
+//! street's orders and masked reports, need the admin token or a district
+//! token once an admin token is configured, now that street platforms
+//! reach this port for the console. Rules, mode, health and metrics stay
+//! open to the monitoring network.
+
+use super::api::error;
+use super::auth::{Principal, Scope};
+use super::Shared;
+use crate::wire::control::Role;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use subtle::ConstantTimeEq;
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+fn is_admin(shared: &Shared, given: Option<&str>) -> bool {
+    match (&shared.config.auth.admin_token, given) {
+        (Some(token), Some(given)) => bool::from(token.as_bytes().ct_eq(given.as_bytes())),
+        _ => false,
+    }
+}
+
+/// The refusal of a request that may not change the hub, or `None` if it
+/// may: with an admin token configured, it must come as `Authorization:
+/// Bearer TOKEN`; without one, only a hub on development defaults
+/// (loopback) accepts changes.
+pub fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    match &shared.config.auth.admin_token {
+        Some(_) if is_admin(shared, bearer(headers)) => None,
+        Some(_) => Some(error(
+            StatusCode::UNAUTHORIZED,
+            "admin token required: Authorization: Bearer TOKEN",
+        )),
+        None if shared.config.auth.development => None,
+        None => Some(error(
+            StatusCode::FORBIDDEN,
+            "no auth.admin_token is configured: changes over HTTP are refused",
+        )),
+    }
+}
+
+/// The refusal of a read of orders or devices, or `None` if it may: with
+/// an admin token configured, the admin token or a district subscriber
+/// token must come as `Authorization: Bearer TOKEN` (a street's token
+/// reads its own orders through /api/console).
+pub fn read_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    shared.config.auth.admin_token.as_ref()?;
+    let given = bearer(headers);
+    if is_admin(shared, given) {
+        return None;
+    }
+    let district = given.is_some_and(|t| {
+        matches!(
+            shared.auth.check(Role::Subscriber, t, &shared.map),
+            Ok(Principal::Subscriber {
+                scope: Scope::District,
+                ..
+            })
+        )
+    });
+    if district {
+        None
+    } else {
+        Some(error(
+            StatusCode::UNAUTHORIZED,
+            "orders and devices need the admin token or a district token: Authorization: Bearer TOKEN \
+             (a street reads its own orders at /api/console/orders)",
+        ))
+    }
+}
