@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Measures the hub against its own raw baseline on this machine, in one run:
-# the highest rate `tongguan sink` and `tongguan serve` sustain with zero
-# loss (loadgen --rate max, medians of RUNS runs), serve's latency at fixed
-# rates, and resident memory per tracked device. Prints one table (markdown)
-# with the ratio serve/sink. All traffic stays on 127.0.0.1; every run is
-# bounded in time; only processes this script started are stopped.
+# the highest rate `tongguan sink` and `tongguan serve` sustain open loop
+# with zero loss (a ladder of offered rates, medians of RUNS ladders), a
+# 30-second run of serve at 2,000,000 events/s, serve's latency at fixed
+# rates, the CPU each side spends per event, and resident memory per
+# tracked device. Prints one table (markdown) with the ratio serve/sink.
+# All traffic stays on 127.0.0.1; every run is bounded in count and time;
+# only processes this script started are stopped.
 #
 # Usage: benches/compare.sh [--quick]
-#   --quick   shorter runs (5 s, 1 run each) for a smoke test of the script
-# Env: RUNS (3), SECONDS_PER_RUN (10), CONNECTIONS (4), DEVICES_FOR_MEMORY (1000000)
+#   --quick   shorter runs (5 s, 1 ladder, a 10 s sustained run) for a smoke test
+# Env: RUNS (3), SECONDS_PER_RUN (10), SUSTAIN_SECONDS (30), CONNECTIONS (4),
+#      DEVICES_FOR_MEMORY (1000000), LADDER ("1000000 1500000 ... 4000000")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 SECS=${SECONDS_PER_RUN:-10}
+SUSTAIN=${SUSTAIN_SECONDS:-30}
 CONNECTIONS=${CONNECTIONS:-4}
 MEM_DEVICES=${DEVICES_FOR_MEMORY:-1000000}
-if [[ "${1:-}" == "--quick" ]]; then RUNS=1; SECS=5; MEM_DEVICES=200000; fi
-if [[ "${1:-}" == "--help" ]]; then sed -n '2,12p' "$0"; exit 0; fi
+LADDER=${LADDER:-"1000000 1500000 2000000 2500000 3000000 3500000 4000000"}
+if [[ "${1:-}" == "--quick" ]]; then RUNS=1; SECS=5; SUSTAIN=10; MEM_DEVICES=200000; fi
+if [[ "${1:-}" == "--help" ]]; then sed -n '2,14p' "$0"; exit 0; fi
 
 cargo build --release -p tongguan -p loadgen >&2
 HUB=target/release/tongguan
@@ -42,43 +47,69 @@ start() {
 }
 stop() { kill "$HUB_PID"; wait "$HUB_PID" 2>/dev/null || true; HUB_PID=""; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$HUB_PID/status"; }
+# CPU seconds (user + system, every thread) of the hub so far.
+hub_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$HUB_PID/stat"; }
 metric_sum() { curl -s "http://$HTTP/metrics" | awk -v m="$1" '$1 ~ "^"m"({|$)" {s += $2} END {printf "%d", s}'; }
-median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print(statistics.median(v))' "$@"; }
+median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v)))' "$@"; }
 field() { python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print(r[sys.argv[1]])' "$1"; }
 
-max_rate() { # MODE -> median events/s over RUNS zero-loss runs
-    local rates=()
-    for _ in $(seq "$RUNS"); do
-        start "$1"
-        local out
-        out=$(timeout $((SECS + 30)) "$LOADGEN" --hub "$QUIC" --rate max --duration "${SECS}s" \
-            --connections "$CONNECTIONS" --devices 100000 --batch 4096 --window 16 --quiet --json)
-        stop
-        local sent acked errors
-        sent=$(field sent <<< "$out"); acked=$(field acked <<< "$out"); errors=$(field errors <<< "$out")
-        if [[ "$sent" != "$acked" || "$errors" != "0" ]]; then echo "loss in $1: $out" >&2; rates+=(0); continue; fi
-        rates+=("$(field events_per_sec <<< "$out")")
-    done
-    median "${rates[@]}"
-}
-
-latency_at() { # RATE -> "p50 p99 p999 loss"
-    start serve
-    local out
-    out=$(timeout $((SECS + 30)) "$LOADGEN" --hub "$QUIC" --rate "$1" --duration "${SECS}s" \
-        --connections "$CONNECTIONS" --devices 100000 --subscribe --quiet --json)
+# offer MODE RATE SECONDS [loadgen args...] -> one line:
+#   "ok|short achieved loss unsent hub_ns loadgen_ns p50 p99 p999"
+# ok: zero loss, nothing left unsent, no error, and >= 98 % of the offer achieved.
+offer() {
+    local mode=$1 rate=$2 secs=$3; shift 3
+    start "$mode"
+    local before out after
+    before=$(hub_cpu)
+    out=$(timeout $((secs * 2 + 60)) "$LOADGEN" --hub "$QUIC" --rate "$rate" --duration "${secs}s" \
+        --connections "$CONNECTIONS" --devices 100000 --quiet --json "$@") || true
+    after=$(hub_cpu)
     stop
-    local loss=$(( $(field sent <<< "$out") - $(field acked <<< "$out") ))
-    echo "$(field latency_p50_ms <<< "$out") $(field latency_p99_ms <<< "$out") $(field latency_p999_ms <<< "$out") $loss $(field events_per_sec <<< "$out")"
+    if [[ -z "$out" ]]; then echo "short 0 0 0 0 0 0 0 0"; return; fi
+    python3 - "$out" "$before" "$after" "$rate" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1]); before, after, rate = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+loss = r["sent"] - r["acked"]
+ok = loss == 0 and r["unsent"] == 0 and r["errors"] == 0 and r["events_per_sec"] >= 0.98 * rate
+hub_ns = (after - before) * 1e9 / max(r["sent"], 1)
+print("ok" if ok else "short", round(r["events_per_sec"]), loss, r["unsent"], round(hub_ns),
+      round(r.get("cpu_ns_per_event") or 0), r["latency_p50_ms"], r["latency_p99_ms"], r["latency_p999_ms"])
+PY
 }
 
-echo "measuring the highest zero-loss rates ($RUNS runs of ${SECS}s each)..." >&2
-SINK=$(max_rate sink)
-SERVE=$(max_rate serve)
+# ladder MODE: sets BEST to the highest rate of LADDER sustained (0 if
+# none), climbing until the first rate that is not, and keeps the CPU
+# figures at 1M/s (the last ladder's) in CPU_AT_1M.
+declare -A CPU_AT_1M
+ladder() {
+    local mode=$1 res verdict hub_ns lg_ns
+    BEST=0
+    for rate in $LADDER; do
+        res=$(offer "$mode" "$rate" "$SECS")
+        echo "  $mode at $rate: $res" >&2
+        read -r verdict _ _ _ hub_ns lg_ns _ _ _ <<< "$res"
+        if [[ "$rate" == "1000000" ]]; then CPU_AT_1M[$mode]="$hub_ns $lg_ns"; fi
+        [[ "$verdict" == "ok" ]] || break
+        BEST=$rate
+    done
+}
+
+echo "climbing the ladder of offered rates ($RUNS ladders of ${SECS}s steps)..." >&2
+SINK_RATES=(); SERVE_RATES=()
+for _ in $(seq "$RUNS"); do
+    ladder sink; SINK_RATES+=("$BEST")
+    ladder serve; SERVE_RATES+=("$BEST")
+done
+SINK=$(median "${SINK_RATES[@]}")
+SERVE=$(median "${SERVE_RATES[@]}")
+
+echo "serve at 2000000 events/s for ${SUSTAIN}s..." >&2
+SUSTAINED=$(offer serve 2000000 "$SUSTAIN" --subscribe)
 
 echo "measuring latency at fixed rates..." >&2
 declare -A LAT
-for r in 100000 500000 1000000; do LAT[$r]=$(latency_at "$r"); done
+# More incidents than by default, for more latency samples per run.
+for r in 100000 500000 1000000; do LAT[$r]=$(offer serve "$r" "$SECS" --subscribe --incidents 100); done
 
 echo "measuring memory per tracked device ($MEM_DEVICES devices)..." >&2
 start serve
@@ -94,16 +125,22 @@ PER_DEVICE=$(python3 -c "print(round(($AFTER - $BEFORE) * 1024 / max($TRACKED, 1
 
 RATIO=$(python3 -c "print(round($SERVE / $SINK, 2) if $SINK > 0 else 'n/a')")
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+read -r SINK_HUB_NS SINK_LG_NS <<< "${CPU_AT_1M[sink]:-0 0}"
+read -r SERVE_HUB_NS SERVE_LG_NS <<< "${CPU_AT_1M[serve]:-0 0}"
+read -r s_verdict s_achieved s_loss s_unsent _ _ _ s_p99 _ <<< "$SUSTAINED"
 cat <<TABLE
 Machine: $(nproc) cores ($CPU), $(free -g | awk '/Mem:/ {print $2}') GiB; loadgen shares the cores with the hub.
-Command: benches/compare.sh (RUNS=$RUNS, ${SECS}s per run, $CONNECTIONS connections)
+Command: benches/compare.sh (RUNS=$RUNS, ${SECS}s per step, $CONNECTIONS connections, ladder $LADDER)
 
 | measure | sink | serve | serve/sink |
 |---|---|---|---|
-| highest zero-loss rate, events/s (median of $RUNS, loadgen --rate max) | $(printf '%.0f' "$SINK") | $(printf '%.0f' "$SERVE") | $RATIO |
+| highest sustained rate, events/s (open loop, zero loss, median of $RUNS ladders: ${SINK_RATES[*]} / ${SERVE_RATES[*]}) | $SINK | $SERVE | $RATIO |
+| hub CPU per event at 1,000,000 events/s, ns | $SINK_HUB_NS | $SERVE_HUB_NS | $(python3 -c "print(round($SERVE_HUB_NS / $SINK_HUB_NS, 2) if $SINK_HUB_NS > 0 else 'n/a')") |
+| loadgen CPU per event at 1,000,000 events/s, ns | $SINK_LG_NS | $SERVE_LG_NS | |
+| serve at 2000000 events/s offered for ${SUSTAIN}s: $s_verdict, achieved $s_achieved/s, loss $s_loss, unsent $s_unsent | | p99 $s_p99 ms | |
 TABLE
 for r in 100000 500000 1000000; do
-    read -r p50 p99 p999 loss achieved <<< "${LAT[$r]}"
-    echo "| serve at $r events/s offered: achieved $(printf '%.0f' "$achieved")/s, loss $loss, event-to-order p50 / p99 / p99.9 ms | | $p50 / $p99 / $p999 | |"
+    read -r verdict achieved loss unsent hub_ns lg_ns p50 p99 p999 <<< "${LAT[$r]}"
+    echo "| serve at $r events/s offered: $verdict, achieved $achieved/s, loss $loss, event-to-order p50 / p99 / p99.9 ms | | $p50 / $p99 / $p999 | |"
 done
 echo "| resident memory per tracked device ($TRACKED devices tracked; RSS $BEFORE -> $AFTER KiB) | | $PER_DEVICE bytes | |"

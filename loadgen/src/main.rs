@@ -7,6 +7,7 @@ mod plot;
 mod population;
 mod report;
 mod run;
+mod triggers;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;

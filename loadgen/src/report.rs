@@ -29,6 +29,9 @@ pub struct Summary {
     pub batches: u64,
     /// Acknowledgements sent by the subscribers.
     pub order_acks_sent: u64,
+    /// Events an open-loop run was due to send but did not: it fell so far
+    /// behind its schedule that it stopped (the rate was not sustained).
+    pub unsent: u64,
     /// Seconds spent sending.
     pub duration_s: f64,
     /// The offered rate (events/s), or null for `--rate max`.
@@ -37,6 +40,26 @@ pub struct Summary {
     pub connections: usize,
     /// The scenario run.
     pub scenario: crate::population::Scenario,
+    /// CPU time loadgen itself used (user + system, all threads), seconds,
+    /// when the system says (Linux): with the hub's, it shows how much of
+    /// a shared machine the generator took.
+    pub cpu_s: Option<f64>,
+    /// That CPU time per event sent, nanoseconds.
+    pub cpu_ns_per_event: Option<f64>,
+}
+
+/// CPU time of this process so far (user + system, every thread), from
+/// /proc/self/stat, in seconds; `None` where there is no /proc.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses:
+    // utime and stime are the 14th and 15th fields of the whole line.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Clock ticks: 100 per second on every Linux that ships /proc today.
+    Some((utime + stime) / 100.0)
 }
 
 pub fn print_table(s: &Summary) {
@@ -51,6 +74,10 @@ pub fn print_table(s: &Summary) {
             format!("{} events in {} batches", s.sent, s.batches),
         ),
         (
+            "not sent (behind schedule)",
+            s.unsent.to_string(),
+        ),
+        (
             "acknowledged",
             format!("{} accepted, {} rejected", s.acked, s.rejected),
         ),
@@ -60,6 +87,15 @@ pub fn print_table(s: &Summary) {
                 "{:.0} events/s over {:.1} s",
                 s.events_per_sec, s.duration_s
             ),
+        ),
+        (
+            "loadgen CPU",
+            s.cpu_s.map_or("unknown".into(), |c| {
+                format!(
+                    "{c:.2} s ({:.0} ns per event sent)",
+                    s.cpu_ns_per_event.unwrap_or(0.0)
+                )
+            }),
         ),
         (
             "orders received",

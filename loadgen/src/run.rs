@@ -11,7 +11,6 @@ use crate::report::Summary;
 use crate::Args;
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,9 +20,8 @@ use tongguan::tls::Trust;
 use tongguan::wire::control::Outcome;
 use tongguan::wire::WireEvent;
 
-/// Intended send times of breach readings, the only events that can
-/// trigger an order, by (device, seq).
-type Triggers = Arc<Mutex<HashMap<(u64, u64), Instant>>>;
+/// Intended send times of breach readings, shared by senders and listeners.
+type Triggers = Arc<Mutex<crate::triggers::TriggerLog>>;
 
 #[derive(Default)]
 struct Counters {
@@ -34,6 +32,13 @@ struct Counters {
     errors: AtomicU64,
     orders: AtomicU64,
     order_acks: AtomicU64,
+    unsent: AtomicU64,
+}
+
+/// How long past its duration an open-loop run that fell behind keeps
+/// sending before it gives up (what it did not send is reported).
+fn overtime(duration: Duration) -> Duration {
+    duration.clamp(Duration::from_secs(5), Duration::from_secs(30))
 }
 
 fn unix_ms() -> i64 {
@@ -200,11 +205,23 @@ pub async fn run(args: Args) -> Result<RunOutcome> {
         errors: counters.errors.load(Ordering::Relaxed),
         batches: counters.batches.load(Ordering::Relaxed),
         order_acks_sent: counters.order_acks.load(Ordering::Relaxed),
+        unsent: counters.unsent.load(Ordering::Relaxed),
         duration_s: sending.as_secs_f64(),
         rate_target: args.rate.per_second(),
         devices: args.devices,
         connections: args.connections,
         scenario: args.scenario,
+        cpu_s: None,
+        cpu_ns_per_event: None,
+    };
+    let sent = summary.sent;
+    let summary = match crate::report::process_cpu_seconds() {
+        Some(cpu) => Summary {
+            cpu_s: Some(cpu),
+            cpu_ns_per_event: (sent > 0).then(|| cpu * 1e9 / sent as f64),
+            ..summary
+        },
+        None => summary,
     };
     Ok(RunOutcome {
         summary,
@@ -299,6 +316,7 @@ async fn send(
         u64::MAX
     };
     let end = start + args.duration;
+    let give_up = end + overtime(args.duration);
     let mut out = Outbox {
         client,
         batch: Vec::with_capacity(args.batch),
@@ -313,6 +331,12 @@ async fn send(
     };
     let mut i = 0u64;
     while i < total {
+        // Bounded in time too: a generator far behind its schedule stops
+        // and says how much it did not send.
+        if interval.is_some() && i.is_multiple_of(1024) && Instant::now() >= give_up {
+            out.counters.unsent.fetch_add(total - i, Ordering::Relaxed);
+            break;
+        }
         let due = match interval {
             Some(iv) => start + iv.mul_f64(i as f64),
             None if i.is_multiple_of(args.batch as u64) && Instant::now() >= end => break,
@@ -341,11 +365,9 @@ async fn send(
         }
         if !triggering.is_empty() {
             let mut t = triggers.lock().expect("lock");
-            if t.len() > 100_000 {
-                // Orders come within seconds; older triggers will not match.
-                t.retain(|_, at| due.saturating_duration_since(*at) < Duration::from_secs(120));
+            for e in &triggering {
+                t.note((e.device_id, e.seq), due);
             }
-            t.extend(triggering.iter().map(|e| ((e.device_id, e.seq), due)));
             out.batch.extend(triggering);
         }
         out.started.get_or_insert(due);
@@ -395,8 +417,8 @@ async fn listen(
             order.events.last()
         };
         if let Some(t) = trigger {
-            if let Some(due) = triggers.lock().expect("lock").get(&(t.device, t.seq)) {
-                let us = received.saturating_duration_since(*due).as_micros() as u64;
+            if let Some(due) = triggers.lock().expect("lock").due(&(t.device, t.seq)) {
+                let us = received.saturating_duration_since(due).as_micros() as u64;
                 latency.lock().expect("lock").saturating_record(us.max(1));
             } else {
                 tracing::debug!(device = t.device, seq = t.seq, category = %t.category, "order trigger not sent by this run");
