@@ -187,6 +187,18 @@ async fn an_order_with_no_ack_escalates_to_the_district_once() {
     assert_eq!(one["status"], "escalated");
     let (_, body) = http_get(hub.admin_addr, "/metrics").await;
     assert_eq!(metric(&body, "tongguan_orders_escalated_total", ""), 1.0);
+    // The district closes the escalation: the street's order closes with it.
+    district
+        .ack(&esc.id, Outcome::Resolved, "处置完毕")
+        .await
+        .unwrap();
+    eventually("the escalated order closed with its escalation", || async {
+        api(hub.admin_addr, &format!("/api/orders/{}", order.id)).await["status"] == "acked"
+    })
+    .await;
+    let closed = api(hub.admin_addr, &format!("/api/orders/{}", order.id)).await;
+    assert_eq!(closed["ack"]["outcome"], "resolved");
+    assert_eq!(closed["ack"]["by"], "district");
     hub.shutdown(Duration::from_secs(2)).await;
 }
 

@@ -73,10 +73,7 @@ pub fn print_table(s: &Summary) {
             "sent",
             format!("{} events in {} batches", s.sent, s.batches),
         ),
-        (
-            "not sent (behind schedule)",
-            s.unsent.to_string(),
-        ),
+        ("not sent (behind schedule)", s.unsent.to_string()),
         (
             "acknowledged",
             format!("{} accepted, {} rejected", s.acked, s.rejected),

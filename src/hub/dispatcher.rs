@@ -328,6 +328,34 @@ impl Dispatcher {
                 at_ms: now_ms,
             });
             self.escalator.forget(&ack.order_id);
+            // The district closing an escalation closes the order it
+            // escalated too (it is no longer waiting for the street), and
+            // that order's devices are judged by the district's outcome.
+            if let Some(original_id) = record.order.escalation_of.clone() {
+                if let Some(mut original) = self.load(&touched, &original_id) {
+                    if original.status != Status::Acked {
+                        original.status = Status::Acked;
+                        original.ack = record.ack.clone();
+                        original.history.push(HistoryEntry {
+                            at_ms: now_ms,
+                            what: "acked".into(),
+                            detail: format!("closed with {}", ack.order_id),
+                        });
+                        let ids: Vec<u64> =
+                            original.order.events.iter().map(|e| e.device).collect();
+                        for (r, flipped) in self.quality.on_outcome(&ids, ack.outcome) {
+                            if flipped {
+                                flips.push((r.device, r.flagged));
+                            }
+                            devices.insert(r.device, r);
+                        }
+                        if !touched.contains_key(&original_id) {
+                            order_ids.push(original_id.clone());
+                        }
+                        touched.insert(original_id, original);
+                    }
+                }
+            }
             // The devices are judged once, on the order itself.
             if record.order.escalation_of.is_none() {
                 let ids: Vec<u64> = record.order.events.iter().map(|e| e.device).collect();
