@@ -165,27 +165,8 @@ async fn order_id_of(c: &Client, css: &str) -> String {
 /// one multi-source order.
 async fn send_fire(hub: &Hub, street: &str, first_device: u64) {
     let mut dev = device(hub).await;
-    let here = point_in(street);
-    let t = now_ms();
-    let smoke = event(
-        first_device,
-        1,
-        t,
-        Category::Smoke,
-        Source::Sensor,
-        6.5,
-        here,
-    );
-    let fire = event(
-        first_device + 1,
-        1,
-        t + 5_000,
-        Category::Fire,
-        Source::Video,
-        0.93,
-        here,
-    );
-    let ack = dev.send_and_wait(&[smoke, fire]).await.unwrap();
+    let events = smoke_and_fire(first_device, now_ms(), point_in(street));
+    let ack = dev.send_and_wait(&events).await.unwrap();
     assert_eq!((ack.accepted, ack.rejected), (2, 0));
 }
 
@@ -360,12 +341,10 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
             .len(),
         1
     );
-    let (status, _) = http(
+    let (status, _) = http_get_as(
         hub.admin_addr,
-        "GET",
         &format!("/api/console/orders/{id}"),
-        "",
-        &format!("Authorization: Bearer {}\r\n", street_token(CHANGSHOU)),
+        &street_token(CHANGSHOU),
     )
     .await;
     assert_eq!(status, 404, "not even by its id");
@@ -417,14 +396,7 @@ async fn the_console_api_refuses_without_a_subscriber_token() {
         let (status, body) = http_get(hub.admin_addr, path).await;
         assert_eq!(status, 401, "{path}");
         assert!(body.contains("Bearer"), "{path}: {body}");
-        let (status, _) = http(
-            hub.admin_addr,
-            "GET",
-            path,
-            "",
-            "Authorization: Bearer dev-device-token\r\n",
-        )
-        .await;
+        let (status, _) = http_get_as(hub.admin_addr, path, DEVICE_TOKEN).await;
         assert_eq!(status, 401, "{path}: a device token is no viewer");
     }
     let street = format!("Authorization: Bearer {}\r\n", street_token(CAOYANG));

@@ -148,24 +148,10 @@ async fn changes_need_the_admin_token_when_one_is_configured() {
     for path in ["/api/orders", "/api/orders/TG1-1", "/api/devices"] {
         let (status, body) = http_get(hub.admin_addr, path).await;
         assert_eq!(status, 401, "{path}: {body}");
-        let (status, _) = http(
-            hub.admin_addr,
-            "GET",
-            path,
-            "",
-            "Authorization: Bearer dev-device-token\r\n",
-        )
-        .await;
+        let (status, _) = http_get_as(hub.admin_addr, path, DEVICE_TOKEN).await;
         assert_eq!(status, 401, "{path}: a device token reads nothing");
     }
-    let (status, _) = http(
-        hub.admin_addr,
-        "GET",
-        "/api/orders",
-        "",
-        "Authorization: Bearer s3cret-admin-token\r\n",
-    )
-    .await;
+    let (status, _) = http_get_as(hub.admin_addr, "/api/orders", "s3cret-admin-token").await;
     assert_eq!(status, 200);
     hub.shutdown(Duration::from_secs(2)).await;
 }

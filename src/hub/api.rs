@@ -83,17 +83,9 @@ pub async fn list_orders(
             "query parameters are status (open|acked|escalated), street (12-digit code or district) and limit",
         );
     };
-    let status = match filter.status.as_deref() {
-        None => None,
-        Some(s) => match Status::from_name(s) {
-            Some(s) => Some(s),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("status {s:?} is not one of open, acked, escalated"),
-                )
-            }
-        },
+    let status = match status_filter(filter.status.as_deref()) {
+        Ok(s) => s,
+        Err(resp) => return resp,
     };
     if let Some(street) = &filter.street {
         if street != "district" && shared.map.street_by_code(street).is_none() {
@@ -117,6 +109,20 @@ pub async fn list_orders(
             }
     }))
     .into_response()
+}
+
+/// The `status` query parameter: none (or empty) for any status, or a
+/// status by name; a 400 answer naming the statuses otherwise.
+pub(crate) fn status_filter(given: Option<&str>) -> Result<Option<Status>, Response> {
+    match given {
+        None | Some("") => Ok(None),
+        Some(s) => Status::from_name(s).map(Some).ok_or_else(|| {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("status {s:?} is not one of open, acked, escalated"),
+            )
+        }),
+    }
 }
 
 /// The records that `keep` accepts, newest first, at most `limit` of them

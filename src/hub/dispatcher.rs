@@ -18,7 +18,7 @@ use crate::engine::Warning;
 use crate::geo::RegionMap;
 use crate::metrics::Metrics;
 use crate::store::{Batch, Store, StoreError};
-use crate::wire::control::{OrderAck, DISTRICT};
+use crate::wire::control::{OrderAck, Outcome, DISTRICT};
 use crate::wire::frame::{encode_frame, FrameType};
 use bytes::Bytes;
 use rustc_hash::FxHashMap;
@@ -114,6 +114,24 @@ impl Dispatcher {
         let seq = *next;
         *next += 1;
         seq
+    }
+
+    /// Judges the devices behind an order by its outcome; devices whose
+    /// flag flips are noted for the correlator.
+    fn judge(
+        &mut self,
+        r: &OrderRecord,
+        outcome: Outcome,
+        flips: &mut Vec<(u64, bool)>,
+        devices: &mut FxHashMap<u64, DeviceRecord>,
+    ) {
+        let ids: Vec<u64> = r.order.events.iter().map(|e| e.device).collect();
+        for (d, flipped) in self.quality.on_outcome(&ids, outcome) {
+            if flipped {
+                flips.push((d.device, d.flagged));
+            }
+            devices.insert(d.device, d);
+        }
     }
 
     /// A record touched earlier this round, or from the outbox.
@@ -334,21 +352,8 @@ impl Dispatcher {
             if let Some(original_id) = record.order.escalation_of.clone() {
                 if let Some(mut original) = self.load(&touched, &original_id) {
                     if original.status != Status::Acked {
-                        original.status = Status::Acked;
-                        original.ack = record.ack.clone();
-                        original.history.push(HistoryEntry {
-                            at_ms: now_ms,
-                            what: "acked".into(),
-                            detail: format!("closed with {}", ack.order_id),
-                        });
-                        let ids: Vec<u64> =
-                            original.order.events.iter().map(|e| e.device).collect();
-                        for (r, flipped) in self.quality.on_outcome(&ids, ack.outcome) {
-                            if flipped {
-                                flips.push((r.device, r.flagged));
-                            }
-                            devices.insert(r.device, r);
-                        }
+                        close_with(&mut original, &record, now_ms);
+                        self.judge(&original, ack.outcome, &mut flips, &mut devices);
                         if !touched.contains_key(&original_id) {
                             order_ids.push(original_id.clone());
                         }
@@ -358,24 +363,12 @@ impl Dispatcher {
             }
             // The devices are judged once, on the order itself.
             if record.order.escalation_of.is_none() {
-                let ids: Vec<u64> = record.order.events.iter().map(|e| e.device).collect();
-                for (r, flipped) in self.quality.on_outcome(&ids, ack.outcome) {
-                    if flipped {
-                        flips.push((r.device, r.flagged));
-                    }
-                    devices.insert(r.device, r);
-                }
+                self.judge(&record, ack.outcome, &mut flips, &mut devices);
                 // Its escalation, if open, is closed with it.
                 let esc_id = format!("{}-E", ack.order_id);
                 if let Some(mut esc) = self.load(&touched, &esc_id) {
                     if esc.status == Status::Open {
-                        esc.status = Status::Acked;
-                        esc.ack = record.ack.clone();
-                        esc.history.push(HistoryEntry {
-                            at_ms: now_ms,
-                            what: "acked".into(),
-                            detail: format!("closed with {}", ack.order_id),
-                        });
+                        close_with(&mut esc, &record, now_ms);
                         if !touched.contains_key(&esc_id) {
                             order_ids.push(esc_id.clone());
                         }
@@ -450,4 +443,16 @@ impl Dispatcher {
 pub fn encode_order(order: &Order) -> Bytes {
     let json = serde_json::to_vec(order).expect("orders serialize");
     Bytes::from(encode_frame(FrameType::Order, &json))
+}
+
+/// Closes an order linked to `acked` (its escalation, or the order an
+/// escalation was for) with the same acknowledgement.
+fn close_with(linked: &mut OrderRecord, acked: &OrderRecord, now_ms: i64) {
+    linked.status = Status::Acked;
+    linked.ack = acked.ack.clone();
+    linked.history.push(HistoryEntry {
+        at_ms: now_ms,
+        what: "acked".into(),
+        detail: format!("closed with {}", acked.order.id),
+    });
 }

@@ -176,6 +176,35 @@ pub async fn http(
     (status, body)
 }
 
+/// GET a path with `Authorization: Bearer TOKEN`; returns (status, body).
+pub async fn http_get_as(addr: SocketAddr, path: &str, token: &str) -> (u16, String) {
+    http(
+        addr,
+        "GET",
+        path,
+        "",
+        &format!("Authorization: Bearer {token}\r\n"),
+    )
+    .await
+}
+
+/// A smoke sensor's alarm and, 5 s later, a camera's fire in one cell: the
+/// two sources of one multi-source critical order.
+pub fn smoke_and_fire(first_device: u64, t: i64, at: (f64, f64)) -> [WireEvent; 2] {
+    [
+        event(first_device, 1, t, Category::Smoke, Source::Sensor, 6.5, at),
+        event(
+            first_device + 1,
+            1,
+            t + 5_000,
+            Category::Fire,
+            Source::Video,
+            0.93,
+            at,
+        ),
+    ]
+}
+
 /// GET a path; returns (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http(addr, "GET", path, "", "").await

@@ -93,17 +93,9 @@ pub async fn orders(
             "query parameters are status (open|acked|escalated), severity (minor|moderate|major|critical) and limit",
         );
     };
-    let status = match filter.status.as_deref() {
-        None | Some("") => None,
-        Some(s) => match Status::from_name(s) {
-            Some(s) => Some(s),
-            None => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("status {s:?} is not one of open, acked, escalated"),
-                )
-            }
-        },
+    let status = match admin_api::status_filter(filter.status.as_deref()) {
+        Ok(s) => s,
+        Err(resp) => return resp,
     };
     let severity = match filter.severity.as_deref() {
         None | Some("") => None,
