@@ -85,7 +85,7 @@ pub async fn list_orders(
     };
     let status = match status_filter(filter.status.as_deref()) {
         Ok(s) => s,
-        Err(resp) => return resp,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     if let Some(street) = &filter.street {
         if street != "district" && shared.map.street_by_code(street).is_none() {
@@ -112,16 +112,13 @@ pub async fn list_orders(
 }
 
 /// The `status` query parameter: none (or empty) for any status, or a
-/// status by name; a 400 answer naming the statuses otherwise.
-pub(crate) fn status_filter(given: Option<&str>) -> Result<Option<Status>, Response> {
+/// status by name; otherwise the message of a 400 naming the statuses.
+pub(crate) fn status_filter(given: Option<&str>) -> Result<Option<Status>, String> {
     match given {
         None | Some("") => Ok(None),
-        Some(s) => Status::from_name(s).map(Some).ok_or_else(|| {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("status {s:?} is not one of open, acked, escalated"),
-            )
-        }),
+        Some(s) => Status::from_name(s)
+            .map(Some)
+            .ok_or_else(|| format!("status {s:?} is not one of open, acked, escalated")),
     }
 }
 

@@ -95,7 +95,7 @@ pub async fn orders(
     };
     let status = match admin_api::status_filter(filter.status.as_deref()) {
         Ok(s) => s,
-        Err(resp) => return resp,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let severity = match filter.severity.as_deref() {
         None | Some("") => None,
