@@ -422,7 +422,9 @@ async function readEvents(body, handle, signal) {
 function onEvent(type, data) {
   if (type === "order") {
     const o = JSON.parse(data);
+    const isNew = !state.orders.has(o.id);
     if (!merge(state.orders, o)) return;
+    if (isNew && o.status !== "acked") announce(o);
     render();
     if (state.selected === o.id && !typing()) select(o.id);
     if (!$("district-view").hidden) refreshDistrictSoon();
@@ -430,6 +432,40 @@ function onEvent(type, data) {
     reloadOrders().catch(failed);
   }
 }
+
+// A new order while the officer looks elsewhere: the tab's title counts
+// them until the page is looked at again, and a critical one beeps (the
+// sign-in click has allowed the page to play sound).
+let unseen = 0;
+const TITLE = document.title;
+function announce(o) {
+  if (document.hasFocus() && document.visibilityState === "visible") return beep(o);
+  unseen += 1;
+  document.title = `(${unseen}) 新工单 new orders · ${TITLE}`;
+  beep(o);
+}
+function seen() {
+  unseen = 0;
+  document.title = TITLE;
+}
+let audio = null;
+function beep(o) {
+  if (o.severity !== "critical") return;
+  try {
+    audio = audio || new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.value = 0.15;
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.4);
+  } catch (err) {
+    console.warn("no sound", err);
+  }
+}
+window.addEventListener("focus", seen);
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") seen(); });
 
 // The district figures scan the outbox: at most one refresh every few
 // seconds however many orders move.
