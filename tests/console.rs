@@ -296,6 +296,11 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
         shown.contains("false alarm") && shown.contains(CAOYANG),
         "{shown}"
     );
+    let detail = text_of(c, "#detail-pane").await;
+    assert!(
+        !detail.contains("null") && !detail.contains("undefined"),
+        "{detail}"
+    );
     screenshot(c, "street-acknowledged.png").await;
 
     // The hub recorded it, durably, as a QUIC ack would be.

@@ -292,7 +292,7 @@ function showDetail(o) {
     el("li", {}, `${time(h.at_ms)} ${h.what}${h.detail ? ": " + h.detail : ""}`)));
 
   const pane = $("detail-pane");
-  pane.replaceChildren(
+  const parts = [
     el("h2", { id: "detail-title" }, `${SEVERITY_NAME[o.severity]} ${CATEGORY_NAME[o.category] || o.category} · ${o.incident_kind}`),
     el("div", { class: "item-sub" }, `${o.id} · 第 ${o.revision} 版 revision ${o.revision}`),
     el("dl", {},
@@ -312,7 +312,8 @@ function showDetail(o) {
     events,
     o.status === "acked" ? null : ackForm(o),
     el("h3", {}, "经过 History"),
-    history);
+    history];
+  pane.replaceChildren(...parts.filter(Boolean));
 }
 
 function ackForm(o) {
