@@ -3,6 +3,7 @@
 //! acknowledging orders and measuring event-to-order latency from each
 //! event's intended send time.
 
+mod listeners;
 mod plot;
 mod population;
 mod report;
@@ -84,6 +85,12 @@ pub struct Args {
     /// Seconds to keep listening for orders after sending stops.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub drain: Duration,
+    /// Leave the orders of events due in the run's first DURATION out of
+    /// the latency figures (they are sent and counted as usual): the
+    /// start of a run measures connections' slow start and cold caches,
+    /// not the steady state. The summary says how much was left out.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub warmup: Duration,
     /// Seed of the event mix (device ids too, so runs do not collide).
     #[arg(long)]
     pub seed: Option<u64>,

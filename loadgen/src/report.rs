@@ -46,6 +46,9 @@ pub struct Summary {
     pub cpu_s: Option<f64>,
     /// That CPU time per event sent, nanoseconds.
     pub cpu_ns_per_event: Option<f64>,
+    /// Seconds at the start whose orders the latency figures leave out
+    /// (`--warmup`).
+    pub warmup_s: f64,
 }
 
 /// CPU time of this process so far (user + system, every thread), from
@@ -104,12 +107,17 @@ pub fn print_table(s: &Summary) {
         (
             "event → order",
             format!(
-                "p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  ({} samples)",
+                "p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms  ({} samples{})",
                 s.latency_p50_ms,
                 s.latency_p99_ms,
                 s.latency_p999_ms,
                 s.latency_max_ms,
-                s.latency_samples
+                s.latency_samples,
+                if s.warmup_s > 0.0 {
+                    format!(", first {} s left out", s.warmup_s)
+                } else {
+                    String::new()
+                }
             ),
         ),
         ("errors", s.errors.to_string()),

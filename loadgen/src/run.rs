@@ -15,16 +15,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tongguan::client::{ClientOptions, DeviceClient, SubscriberClient};
-use tongguan::geo::RegionMap;
 use tongguan::tls::Trust;
 use tongguan::wire::control::Outcome;
 use tongguan::wire::WireEvent;
 
 /// Intended send times of breach readings, shared by senders and listeners.
-type Triggers = Arc<Mutex<crate::triggers::TriggerLog>>;
+pub(crate) type Triggers = Arc<Mutex<crate::triggers::TriggerLog>>;
 
 #[derive(Default)]
-struct Counters {
+pub(crate) struct Counters {
     sent: AtomicU64,
     acked: AtomicU64,
     rejected: AtomicU64,
@@ -47,7 +46,7 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn options(args: &Args, token: String) -> Result<ClientOptions> {
+pub(crate) fn options(args: &Args, token: String) -> Result<ClientOptions> {
     let trust = match &args.ca {
         Some(p) => Trust::pem_file(p).with_context(|| format!("reading {}", p.display()))?,
         None => Trust::AnyOnLoopback,
@@ -109,26 +108,20 @@ pub async fn run(args: Args) -> Result<RunOutcome> {
     ));
     let seed = args.seed.unwrap_or_else(|| unix_ms() as u64);
 
-    let mut subscribers = Vec::new();
-    if args.subscribe {
-        for street in RegionMap::sample().streets() {
-            let opts = options(
+    let listeners = if args.subscribe {
+        Some(
+            crate::listeners::Listeners::start(
                 &args,
-                format!("{}{}", args.street_token_prefix, street.code),
-            )?;
-            let sub = SubscriberClient::connect(&opts, &street.code, 0)
-                .await
-                .with_context(|| format!("subscribing to street {}", street.code))?;
-            subscribers.push(tokio::spawn(listen(
-                sub,
                 counters.clone(),
                 triggers.clone(),
                 latency.clone(),
-                args.false_alarm_share,
-                seed ^ street.code.parse::<u64>().unwrap_or(0),
-            )));
-        }
-    }
+                seed,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
 
     let start = Instant::now();
     let show = !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -170,8 +163,10 @@ pub async fn run(args: Args) -> Result<RunOutcome> {
     }
     let sending = start.elapsed();
     tokio::time::sleep(args.drain).await;
-    for s in subscribers {
-        s.abort();
+    if let Some(l) = listeners {
+        tokio::task::spawn_blocking(move || l.stop())
+            .await
+            .context("stopping the subscribers")?;
     }
     if let Some(t) = ticker {
         t.abort();
@@ -213,6 +208,7 @@ pub async fn run(args: Args) -> Result<RunOutcome> {
         scenario: args.scenario,
         cpu_s: None,
         cpu_ns_per_event: None,
+        warmup_s: args.warmup.as_secs_f64(),
     };
     let sent = summary.sent;
     let summary = match crate::report::process_cpu_seconds() {
@@ -363,7 +359,7 @@ async fn send(
         } else {
             out.batch.push(e);
         }
-        if !triggering.is_empty() {
+        if !triggering.is_empty() && due >= start + args.warmup {
             let mut t = triggers.lock().expect("lock");
             for e in &triggering {
                 t.note((e.device_id, e.seq), due);
@@ -388,7 +384,7 @@ async fn send(
     Ok(())
 }
 
-async fn listen(
+pub(crate) async fn listen(
     mut sub: SubscriberClient,
     counters: Arc<Counters>,
     triggers: Triggers,
