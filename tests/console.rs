@@ -90,12 +90,7 @@ async fn sign_in(c: &Client, base: &str, token: &str) {
         .await
         .unwrap();
     field.send_keys(token).await.unwrap();
-    c.find(Locator::Css("#login-button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#login-button").await;
     // Signed in, the map drawn and live updates flowing.
     for ready in ["#streets path", "#live.live-on"] {
         c.wait()
@@ -106,13 +101,18 @@ async fn sign_in(c: &Client, base: &str, token: &str) {
     }
 }
 
-async fn sign_out(c: &Client) {
-    c.find(Locator::Css("#logout"))
+/// Clicks the element matching `css`.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
         .await
-        .unwrap()
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .click()
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+}
+
+async fn sign_out(c: &Client) {
+    click(c, "#logout").await;
     c.wait()
         .at_most(WAIT)
         .for_element(Locator::Css("#login:not([hidden])"))
@@ -238,14 +238,7 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
         .expect("a multi-source critical order is drawn with its ring, in red");
 
     // The detail: sources, events, plan, deadline, camera.
-    c.find(Locator::Css(&format!(
-        "#order-list li[data-order-id='{id}']"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
+    click(c, &format!("#order-list li[data-order-id='{id}']")).await;
     let started = std::time::Instant::now();
     let detail = loop {
         let detail = text_of(c, "#detail-pane").await;
@@ -271,12 +264,7 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     // Acknowledge as a false alarm with a note holding a phone number.
     // Looked up by id each time: the detail may redraw before the officer
     // starts typing (once the form is touched it no longer does).
-    c.find(Locator::Css("#ack-outcome option[value='false_alarm']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#ack-outcome option[value='false_alarm']").await;
     c.find(Locator::Css("#ack-note"))
         .await
         .unwrap()
@@ -372,12 +360,7 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
         3
     );
     screenshot(c, "district-orders.png").await;
-    c.find(Locator::Css("#tab-district"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#tab-district").await;
     let row = text_of(c, &format!("#street-table tr[data-street='{CAOYANG}']")).await;
     // Caoyang: 1 open, 0 escalated, 1 acked, all acks false alarms.
     assert!(row.contains("1 0 1") && row.ends_with("100%"), "{row}");
