@@ -387,30 +387,26 @@ async fn the_console_api_refuses_without_a_subscriber_token() {
         let (status, _) = http_get_as(hub.admin_addr, path, DEVICE_TOKEN).await;
         assert_eq!(status, 401, "{path}: a device token is no viewer");
     }
-    let street = format!("Authorization: Bearer {}\r\n", street_token(CAOYANG));
-    let (status, _) = http(hub.admin_addr, "GET", "/api/console/district", "", &street).await;
+    let street = street_token(CAOYANG);
+    let (status, _) = http_get_as(hub.admin_addr, "/api/console/district", &street).await;
     assert_eq!(status, 403, "the district view is the district's");
-    let (status, body) = http(
-        hub.admin_addr,
-        "POST",
-        "/api/console/orders/nope/ack",
-        r#"{"outcome":"maybe"}"#,
-        &format!("{street}Content-Type: application/json\r\n"),
-    )
-    .await;
+    let headers = format!("Authorization: Bearer {street}\r\nContent-Type: application/json\r\n");
+    let ack_as_street = |body: &'static str| {
+        http(
+            hub.admin_addr,
+            "POST",
+            "/api/console/orders/nope/ack",
+            body,
+            &headers,
+        )
+    };
+    let (status, body) = ack_as_street(r#"{"outcome":"maybe"}"#).await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("false_alarm"),
         "the error names the outcomes: {body}"
     );
-    let (status, _) = http(
-        hub.admin_addr,
-        "POST",
-        "/api/console/orders/nope/ack",
-        r#"{"outcome":"confirmed"}"#,
-        &format!("{street}Content-Type: application/json\r\n"),
-    )
-    .await;
+    let (status, _) = ack_as_street(r#"{"outcome":"confirmed"}"#).await;
     assert_eq!(status, 404);
     hub.shutdown(Duration::from_secs(2)).await;
 }
