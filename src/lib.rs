@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod config;
+pub mod demo;
 pub mod dispatch;
 pub mod engine;
 pub mod geo;
