@@ -168,7 +168,7 @@ async fn send(
                 place.1 + (rng.f64() - 0.5) * 0.006,
             );
             seqs[i as usize] += 1;
-            let (category, value) = if i % 2 == 0 {
+            let (category, value) = if i.is_multiple_of(2) {
                 (Category::Smoke, 0.1 + rng.f64() * 0.4)
             } else {
                 (Category::Gas, 2.0 + rng.f64() * 3.0)
@@ -248,7 +248,7 @@ async fn listen(mut desk: SubscriberClient, figures: Arc<Figures>) {
         }
         if order.revision == 1 {
             n += 1;
-            if n % 2 == 0
+            if n.is_multiple_of(2)
                 && desk
                     .ack(&order.id, Outcome::Resolved, "演示：已处置")
                     .await
