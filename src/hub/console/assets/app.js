@@ -28,6 +28,7 @@ const state = {
   // dropped, so one officer's orders never show on the next one's screen.
   epoch: 0,
   districtTimer: null,
+  sessionTimer: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -81,6 +82,13 @@ async function signIn(token) {
     : `${body.street.name} ${body.street.name_en} · ${body.street.code}`;
   $("mode").hidden = !body.emergency;
   $("tab-district").hidden = !district;
+  // The mode (平急转换) can change while the console is open.
+  clearInterval(state.sessionTimer);
+  state.sessionTimer = setInterval(() => {
+    api("/api/console/session")
+      .then(({ body }) => { $("mode").hidden = !body.emergency; })
+      .catch(failed);
+  }, 30000);
   showTab("orders");
   await drawMap();
   // The list is loaded when the stream says hello, so nothing committed
@@ -92,9 +100,12 @@ function signOut(message = "") {
   state.epoch += 1;
   if (state.streamAbort) state.streamAbort.abort();
   clearInterval(state.detailTimer);
+  clearInterval(state.sessionTimer);
   clearTimeout(state.districtTimer);
   sessionStorage.removeItem("tongguan-token");
-  Object.assign(state, { token: "", session: null, selected: null, streamAbort: null });
+  Object.assign(state, {
+    token: "", session: null, selected: null, streamAbort: null, districtTimer: null, sessionTimer: null,
+  });
   state.orders.clear();
   $("order-list").replaceChildren();
   $("map").replaceChildren();
