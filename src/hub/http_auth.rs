@@ -9,11 +9,39 @@ use super::api::error;
 use super::auth::{Principal, Scope};
 use super::Shared;
 use crate::wire::control::Role;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// An extractor: the request may change the hub (see [`refusal`]); a
+/// handler taking it is refused before it runs otherwise.
+pub struct MayChange;
+
+/// An extractor: the request may read orders and devices (see
+/// [`read_refusal`]).
+pub struct MayRead;
+
+impl FromRequestParts<Arc<Shared>> for MayChange {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, Response> {
+        refusal(shared, &parts.headers).map_or(Ok(MayChange), Err)
+    }
+}
+
+impl FromRequestParts<Arc<Shared>> for MayRead {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, Response> {
+        read_refusal(shared, &parts.headers).map_or(Ok(MayRead), Err)
+    }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -32,7 +60,7 @@ fn is_admin(shared: &Shared, given: Option<&str>) -> bool {
 /// may: with an admin token configured, it must come as `Authorization:
 /// Bearer TOKEN`; without one, only a hub on development defaults
 /// (loopback) accepts changes.
-pub fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     match &shared.config.auth.admin_token {
         Some(_) if is_admin(shared, bearer(headers)) => None,
         Some(_) => Some(error(
@@ -51,7 +79,7 @@ pub fn refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
 /// an admin token configured, the admin token or a district subscriber
 /// token must come as `Authorization: Bearer TOKEN` (a street's token
 /// reads its own orders through /api/console).
-pub fn read_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+fn read_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     shared.config.auth.admin_token.as_ref()?;
     let given = bearer(headers);
     if is_admin(shared, given) {

@@ -1,14 +1,14 @@
 //! `GET`/`PUT /api/rules` and `GET`/`PUT /api/mode`: the rules in force
 //! and the normal/emergency switch (平急转换). Changes need the admin token
-//! (see [`super::http_auth::refusal`]); a bad rules file answers 400 with
+//! (see [`super::http_auth::MayChange`]); a bad rules file answers 400 with
 //! the reason and the rules in force stay.
 
 use super::api::error;
-use super::http_auth::refusal;
+use super::http_auth::MayChange;
 use super::{rules_control, Shared};
 use crate::engine::rules::{Mode, Test};
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -60,14 +60,7 @@ pub async fn get_rules(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// `PUT /api/rules` with a TOML rules file as the body.
-pub async fn put_rules(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    if let Some(denied) = refusal(&shared, &headers) {
-        return denied;
-    }
+pub async fn put_rules(State(shared): State<Arc<Shared>>, _: MayChange, body: String) -> Response {
     match rules_control::replace(&shared, body).await {
         Ok(n) => {
             tracing::warn!(rules = n, "rules replaced over HTTP");
@@ -82,20 +75,13 @@ pub async fn put_rules(
 
 /// `GET /api/mode`.
 pub async fn get_mode(State(shared): State<Arc<Shared>>) -> Response {
-    let (mode, _, _) = shared.rules.snapshot();
+    let mode = shared.rules.mode();
     Json(serde_json::json!({ "mode": mode.name() })).into_response()
 }
 
 /// `PUT /api/mode` with `normal` or `emergency` as the body (plain or a
 /// JSON string).
-pub async fn put_mode(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
-    if let Some(denied) = refusal(&shared, &headers) {
-        return denied;
-    }
+pub async fn put_mode(State(shared): State<Arc<Shared>>, _: MayChange, body: String) -> Response {
     let word = body.trim().trim_matches('"');
     let mode = match word {
         "normal" => Mode::Normal,

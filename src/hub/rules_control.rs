@@ -38,6 +38,11 @@ impl RulesControl {
         }
     }
 
+    /// The mode in force.
+    pub fn mode(&self) -> Mode {
+        self.state.lock().expect("rules lock").mode
+    }
+
     /// The mode, the rules source and the active rules.
     pub fn snapshot(&self) -> (Mode, String, Arc<RuleSet>) {
         let s = self.state.lock().expect("rules lock");

@@ -5,12 +5,13 @@
 //! lagging, and its session catches up from the outbox, then re-registers.
 //! So a stalled subscriber never slows anyone else, and loses nothing.
 //!
-//! The browser consoles watch a second, lossy feed: every order record
-//! the outbox committed (new, updated, acknowledged, escalated), on a
-//! broadcast channel. A console that falls behind is told to reload from
+//! The browser consoles watch a second, lossy feed: every order the
+//! outbox committed (new, updated, acknowledged, escalated), as the order
+//! list shows it, made once for all consoles, on a broadcast channel. A console that falls behind is told to reload from
 //! the outbox, which holds the truth; the feed costs nothing while no
 //! console is open.
 
+use super::api::OrderView;
 use super::auth::Scope;
 use crate::dispatch::record::OrderRecord;
 use bytes::Bytes;
@@ -56,7 +57,7 @@ const CONSOLE_FEED_CAPACITY: usize = 1024;
 pub struct Subscribers {
     entries: RwLock<Vec<Entry>>,
     next_id: AtomicU64,
-    console: tokio::sync::broadcast::Sender<Arc<OrderRecord>>,
+    console: tokio::sync::broadcast::Sender<Arc<OrderView>>,
 }
 
 impl Default for Subscribers {
@@ -70,8 +71,8 @@ impl Default for Subscribers {
 }
 
 impl Subscribers {
-    /// The feed of committed order records, for one console.
-    pub fn watch_records(&self) -> tokio::sync::broadcast::Receiver<Arc<OrderRecord>> {
+    /// The feed of committed orders, for one console.
+    pub fn watch_records(&self) -> tokio::sync::broadcast::Receiver<Arc<OrderView>> {
         self.console.subscribe()
     }
 
@@ -81,7 +82,7 @@ impl Subscribers {
             return;
         }
         for r in records {
-            let _ = self.console.send(Arc::new(r.clone()));
+            let _ = self.console.send(Arc::new(OrderView::summary_of(r)));
         }
     }
 

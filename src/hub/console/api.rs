@@ -40,7 +40,7 @@ pub async fn session(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Respo
         "name": viewer.name,
         "scope": viewer.scope_name(&shared),
         "street": street,
-        "emergency": shared.rules.snapshot().0 == crate::engine::rules::Mode::Emergency,
+        "emergency": shared.rules.mode() == crate::engine::rules::Mode::Emergency,
     }))
     .into_response()
 }
@@ -114,7 +114,7 @@ pub async fn orders(
         Err(resp) => return resp,
     };
     let list = admin_api::newest_first(all, filter.limit.unwrap_or(500), |r| {
-        viewer.may_see(&shared, r)
+        viewer.may_see(&shared, &r.order)
             && status.is_none_or(|s| r.status == s)
             && severity.is_none_or(|s| r.order.severity == s)
     });
@@ -130,7 +130,9 @@ pub async fn order(
 ) -> Response {
     let key = id.clone();
     match admin_api::read(&shared, move |s| s.order(&key)).await {
-        Ok(Some(r)) if viewer.may_see(&shared, &r) => Json(OrderView::whole(r)).into_response(),
+        Ok(Some(r)) if viewer.may_see(&shared, &r.order) => {
+            Json(OrderView::whole(r)).into_response()
+        }
         Ok(_) => error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
         Err(resp) => resp,
     }
@@ -177,7 +179,7 @@ pub async fn ack(
     }
     let key = id.clone();
     let record = match admin_api::read(&shared, move |s| s.order(&key)).await {
-        Ok(Some(r)) if viewer.may_see(&shared, &r) => r,
+        Ok(Some(r)) if viewer.may_see(&shared, &r.order) => r,
         Ok(_) => return error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
         Err(resp) => return resp,
     };

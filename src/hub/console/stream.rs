@@ -8,7 +8,6 @@
 use super::super::api::OrderView;
 use super::super::Shared;
 use super::Viewer;
-use crate::dispatch::record::OrderRecord;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -28,7 +27,7 @@ pub async fn stream(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Respon
         |(mut feed, shared, viewer)| async move {
             loop {
                 let event = match feed.recv().await {
-                    Ok(r) if viewer.may_see(&shared, &r) => order_event(&r),
+                    Ok(view) if viewer.may_see(&shared, &view.order) => order_event(&view),
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => Event::default().event("resync").data("lagged"),
                     Err(RecvError::Closed) => return None,
@@ -46,8 +45,7 @@ pub async fn stream(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Respon
         .into_response()
 }
 
-fn order_event(r: &OrderRecord) -> Event {
-    let view = OrderView::summary(r.clone());
+fn order_event(view: &OrderView) -> Event {
     Event::default()
         .event("order")
         .json_data(view)

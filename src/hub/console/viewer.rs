@@ -3,12 +3,13 @@
 
 use super::super::api::error;
 use super::super::auth::{Principal, Scope};
+use super::super::http_auth::bearer;
 use super::super::Shared;
-use crate::dispatch::record::OrderRecord;
+use crate::dispatch::Order;
 use crate::wire::control::Role;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use std::sync::Arc;
 
@@ -25,12 +26,12 @@ impl Viewer {
     /// Whether this viewer may see (and acknowledge) the order: the
     /// district every order, a street the orders of its own street but not
     /// their escalations, which are the district's.
-    pub fn may_see(&self, shared: &Shared, r: &OrderRecord) -> bool {
+    pub fn may_see(&self, shared: &Shared, order: &Order) -> bool {
         match self.scope {
             Scope::District => true,
             Scope::Street(s) => {
-                r.order.escalation_of.is_none()
-                    && r.order.street_code() == Some(shared.map.street(s).code.as_str())
+                order.escalation_of.is_none()
+                    && order.street_code() == Some(shared.map.street(s).code.as_str())
             }
         }
     }
@@ -51,18 +52,12 @@ impl FromRequestParts<Arc<Shared>> for Viewer {
         parts: &mut Parts,
         shared: &Arc<Shared>,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                error(
-                    StatusCode::UNAUTHORIZED,
-                    "sign in: send a street or district token as Authorization: Bearer TOKEN",
-                )
-            })?;
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "sign in: send a street or district token as Authorization: Bearer TOKEN",
+            )
+        })?;
         match shared.auth.check(Role::Subscriber, token, &shared.map) {
             Ok(Principal::Subscriber { name, scope }) => Ok(Viewer { name, scope }),
             _ => Err(error(
