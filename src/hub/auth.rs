@@ -13,6 +13,30 @@ pub enum Scope {
     District,
 }
 
+impl Scope {
+    /// The scope as the protocol names it: a street's code or `district`.
+    pub fn name(self, map: &RegionMap) -> String {
+        match self {
+            Scope::District => DISTRICT.to_owned(),
+            Scope::Street(s) => map.street(s).code.clone(),
+        }
+    }
+
+    /// Whether this scope may see and acknowledge the order: the district
+    /// every order, a street the orders of its own street but not their
+    /// escalations, which are the district's. The one rule for QUIC acks
+    /// and the console alike.
+    pub fn may_see(self, map: &RegionMap, order: &crate::dispatch::Order) -> bool {
+        match self {
+            Scope::District => true,
+            Scope::Street(s) => {
+                order.escalation_of.is_none()
+                    && order.street_code() == Some(map.street(s).code.as_str())
+            }
+        }
+    }
+}
+
 /// Who a connection turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {

@@ -316,15 +316,8 @@ impl Dispatcher {
                 self.metrics.order_acked("unknown_order");
                 continue;
             };
-            let by = match scope {
-                Scope::District => DISTRICT.to_owned(),
-                Scope::Street(s) => self.map.street(s).code.clone(),
-            };
-            // Escalations are the district's; a street acks its own orders.
-            let allowed = scope == Scope::District
-                || (record.order.escalation_of.is_none()
-                    && record.order.street_code() == Some(by.as_str()));
-            if !allowed {
+            let by = scope.name(&self.map);
+            if !scope.may_see(&self.map, &record.order) {
                 self.metrics.order_acked("forbidden");
                 continue;
             }

@@ -163,10 +163,7 @@ async fn serve(
     let limits = &shared.config.limits;
     let streets = match &principal {
         Principal::Device(_) => Vec::new(),
-        Principal::Subscriber { scope, .. } => vec![match scope {
-            super::auth::Scope::District => crate::wire::control::DISTRICT.to_owned(),
-            super::auth::Scope::Street(s) => shared.map.street(*s).code.clone(),
-        }],
+        Principal::Subscriber { scope, .. } => vec![scope.name(&shared.map)],
     };
     let welcome = Welcome {
         hub: format!("tongguan/{}", env!("CARGO_PKG_VERSION")),

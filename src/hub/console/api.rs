@@ -38,7 +38,7 @@ pub async fn session(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Respo
     };
     Json(json!({
         "name": viewer.name,
-        "scope": viewer.scope_name(&shared),
+        "scope": viewer.scope.name(&shared.map),
         "street": street,
         "emergency": shared.rules.mode() == crate::engine::rules::Mode::Emergency,
     }))
@@ -114,7 +114,7 @@ pub async fn orders(
         Err(resp) => return resp,
     };
     let list = admin_api::newest_first(all, filter.limit.unwrap_or(500), |r| {
-        viewer.may_see(&shared, &r.order)
+        viewer.scope.may_see(&shared.map, &r.order)
             && status.is_none_or(|s| r.status == s)
             && severity.is_none_or(|s| r.order.severity == s)
     });
@@ -130,7 +130,7 @@ pub async fn order(
 ) -> Response {
     let key = id.clone();
     match admin_api::read(&shared, move |s| s.order(&key)).await {
-        Ok(Some(r)) if viewer.may_see(&shared, &r.order) => {
+        Ok(Some(r)) if viewer.scope.may_see(&shared.map, &r.order) => {
             Json(OrderView::whole(r)).into_response()
         }
         Ok(_) => error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
@@ -179,7 +179,7 @@ pub async fn ack(
     }
     let key = id.clone();
     let record = match admin_api::read(&shared, move |s| s.order(&key)).await {
-        Ok(Some(r)) if viewer.may_see(&shared, &r.order) => r,
+        Ok(Some(r)) if viewer.scope.may_see(&shared.map, &r.order) => r,
         Ok(_) => return error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
         Err(resp) => return resp,
     };
@@ -208,7 +208,7 @@ pub async fn ack(
                 // Another ack (QUIC, another console) may have come first:
                 // this one was then dropped as a duplicate, and says so.
                 let ours = r.ack.as_ref().is_some_and(|a| {
-                    a.by == viewer.scope_name(&shared) && a.outcome == body.outcome
+                    a.by == viewer.scope.name(&shared.map) && a.outcome == body.outcome
                 });
                 if !ours {
                     let (by, outcome) = r

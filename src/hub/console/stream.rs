@@ -21,13 +21,15 @@ pub async fn stream(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Respon
     let feed = shared.subscribers.watch_records();
     let hello = Event::default()
         .event("hello")
-        .data(viewer.scope_name(&shared));
+        .data(viewer.scope.name(&shared.map));
     let changes = futures_util::stream::unfold(
         (feed, shared, viewer),
         |(mut feed, shared, viewer)| async move {
             loop {
                 let event = match feed.recv().await {
-                    Ok(view) if viewer.may_see(&shared, &view.order) => order_event(&view),
+                    Ok(view) if viewer.scope.may_see(&shared.map, &view.order) => {
+                        order_event(&view)
+                    }
                     Ok(_) => continue,
                     Err(RecvError::Lagged(_)) => Event::default().event("resync").data("lagged"),
                     Err(RecvError::Closed) => return None,

@@ -1,11 +1,11 @@
-//! Who is looking: the console's bearer token checked as a subscriber
-//! token, and what that scope may see of an order.
+//! Who is looking: the console's bearer token checked as a street or
+//! district subscriber token (what a scope may see is
+//! [`Scope::may_see`](super::super::auth::Scope::may_see)).
 
 use super::super::api::error;
 use super::super::auth::{Principal, Scope};
 use super::super::http_auth::bearer;
 use super::super::Shared;
-use crate::dispatch::Order;
 use crate::wire::control::Role;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -20,29 +20,6 @@ pub struct Viewer {
     pub name: String,
     /// What it may see.
     pub scope: Scope,
-}
-
-impl Viewer {
-    /// Whether this viewer may see (and acknowledge) the order: the
-    /// district every order, a street the orders of its own street but not
-    /// their escalations, which are the district's.
-    pub fn may_see(&self, shared: &Shared, order: &Order) -> bool {
-        match self.scope {
-            Scope::District => true,
-            Scope::Street(s) => {
-                order.escalation_of.is_none()
-                    && order.street_code() == Some(shared.map.street(s).code.as_str())
-            }
-        }
-    }
-
-    /// The scope as the API names it: a street code or `district`.
-    pub fn scope_name(&self, shared: &Shared) -> String {
-        match self.scope {
-            Scope::District => crate::wire::control::DISTRICT.to_owned(),
-            Scope::Street(s) => shared.map.street(s).code.clone(),
-        }
-    }
 }
 
 impl FromRequestParts<Arc<Shared>> for Viewer {
