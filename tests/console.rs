@@ -1,5 +1,5 @@
 //! The street platform console in a real headless Chromium, driven over
-//! WebDriver (Debian's `chromium` and `chromium-driver`, which .ci/run
+//! WebDriver (Debian's `chromium` and `chromium-driver`, which scripts/test.sh
 //! installs): a street signs in, sees an order the test sent over QUIC
 //! appear live on the map and in the list, acknowledges it as a false
 //! alarm, and the hub's API shows the outcome; another street sees it
@@ -53,7 +53,7 @@ async fn browser() -> Browser {
         .spawn()
         .expect(
             "chromedriver runs: install Debian's chromium and chromium-driver \
-             (`apt-get install -y chromium chromium-driver`), or run .ci/run, which does",
+             (`apt-get install -y chromium chromium-driver`), or run scripts/test.sh, which does",
         );
     let mut caps = serde_json::Map::new();
     let mut chrome = serde_json::json!({

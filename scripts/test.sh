@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README's quick start names it: installs what
+# the tests need when it is missing (Debian's prometheus for promtool and
+# the scrape test, chromium and chromium-driver for the console test,
+# CJK fonts for its screenshots), runs every test binary of the workspace
+# (all of them, also after a failure), then checks the hub's Prometheus
+# config and alert rules with promtool. Ends with one line,
+# "tests: N passed, N failed", and exits non-zero when anything failed.
+#
+# Safe to run again: nothing is installed twice. Installing needs root
+# (or sudo); without it the script names the command and stops.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+finish() {
+    echo "tests: $passed passed, $failed failed"
+    [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+if [ "${#missing[@]}" -gt 0 ]; then
+    as_root=()
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then
+            as_root=(sudo)
+        else
+            echo "the tests need: apt-get update && apt-get install -y ${missing[*]} (run as root)" >&2
+            failed=1
+            finish
+            exit 1
+        fi
+    fi
+    echo "installing what the tests need: ${missing[*]}"
+    if ! { "${as_root[@]}" apt-get update && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y "${missing[@]}"; }; then
+        echo "installing ${missing[*]} failed; the tests that need them will fail" >&2
+    fi
+fi
+
+# Every test binary runs, even after one fails (--no-fail-fast); cargo
+# closes each with "test result: ok. N passed; N failed; ...".
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
+cargo_status=${PIPESTATUS[0]}
+passed=$(grep -E '^test result: ' "$log" | grep -Eo '[0-9]+ passed' | awk '{s += $1} END {print s + 0}')
+failed=$(grep -E '^test result: ' "$log" | grep -Eo '[0-9]+ failed' | awk '{s += $1} END {print s + 0}')
+if [ "$cargo_status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    # A build error or a crashed test binary: no test result line says so.
+    echo "cargo test exited $cargo_status without a failing test: a build error or a crashed test binary" >&2
+    failed=1
+fi
+
+# The hub's own scrape config and alert rules, as Prometheus reads them:
+# three checks, each counted like a test.
+promtool_check() {
+    if (cd deploy/prometheus && promtool "$@"); then
+        passed=$((passed + 1))
+    else
+        echo "FAILED: promtool $*" >&2
+        failed=$((failed + 1))
+    fi
+}
+promtool_check check config prometheus.yml
+promtool_check check rules alerts.yml
+promtool_check test rules alerts_test.yml
+
+finish
