@@ -47,6 +47,21 @@ impl Escalator {
         out
     }
 
+    /// Orders whose deadline is at or before `now_ms`, oldest first,
+    /// still watched: the dispatcher forgets them once their escalation
+    /// is durable.
+    pub fn due(&self, now_ms: i64) -> impl Iterator<Item = &str> {
+        self.due
+            .iter()
+            .take_while(move |(d, _)| *d <= now_ms)
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// The deadline an order is watched for.
+    pub fn deadline_of(&self, order_id: &str) -> Option<i64> {
+        self.deadline_of.get(order_id).copied()
+    }
+
     /// The earliest deadline watched.
     pub fn poll_timeout(&self) -> Option<i64> {
         self.due.first().map(|(d, _)| *d)

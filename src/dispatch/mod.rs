@@ -1,11 +1,18 @@
-//! Dispatch orders (派单): the [`Order`] a street platform receives. The
-//! hub's dispatcher thread (src/hub/dispatcher.rs) builds and routes them.
+//! Dispatch orders (派单): the [`Order`] a street platform receives, and
+//! every decision about it in [`dispatcher::Dispatcher`], a state machine
+//! the hub's dispatcher thread only drives.
 
+pub mod batch;
+pub mod dispatcher;
 pub mod escalation;
 pub mod mask;
 pub mod order;
+pub mod order_id;
+pub mod outbox;
 pub mod quality;
 pub mod record;
+pub mod scope;
 pub mod summary;
 
+pub use batch::Batch;
 pub use order::{Order, OrderEvent, Place, StreetRef};

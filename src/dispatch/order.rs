@@ -181,7 +181,7 @@ impl Order {
                 format!("{}（{}）", s.name, s.code)
             });
         Order {
-            id: format!("{}-E", self.id),
+            id: super::order_id::escalation_id(&self.id),
             revision: 1,
             seq,
             created_ms: now_ms,

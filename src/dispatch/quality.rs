@@ -65,6 +65,33 @@ impl Quality {
         }
     }
 
+    /// A device's record as it stands (a blank one for a device never seen).
+    pub fn record(&self, device: u64) -> DeviceRecord {
+        self.devices.get(&device).cloned().unwrap_or(DeviceRecord {
+            device,
+            ..DeviceRecord::default()
+        })
+    }
+
+    /// Counts `outcome` on `record` and re-judges it; returns whether its
+    /// flag flipped. Changes nothing in the table: see [`Quality::put`].
+    pub fn judge(&self, record: &mut DeviceRecord, outcome: Outcome) -> bool {
+        match outcome {
+            Outcome::Confirmed => record.confirmed += 1,
+            Outcome::FalseAlarm => record.false_alarms += 1,
+            Outcome::Resolved => record.resolved += 1,
+        }
+        let was = record.flagged;
+        record.flagged = record.judged() >= self.policy.min_judged_orders
+            && record.false_alarm_rate() > self.policy.max_false_alarm_rate;
+        record.flagged != was
+    }
+
+    /// Keeps a record (once it is durable).
+    pub fn put(&mut self, record: DeviceRecord) {
+        self.devices.insert(record.device, record);
+    }
+
     /// Counts an order for each of its devices; returns the changed records.
     pub fn on_order(&mut self, devices: &[u64]) -> Vec<DeviceRecord> {
         let mut changed = Vec::new();
@@ -82,22 +109,12 @@ impl Quality {
     /// Counts an outcome for each device of an order; returns the changed
     /// records, each with whether its `flagged` flipped.
     pub fn on_outcome(&mut self, devices: &[u64], outcome: Outcome) -> Vec<(DeviceRecord, bool)> {
-        let policy = self.policy;
         let mut changed = Vec::new();
         for &d in dedup(devices).iter() {
-            let r = self.devices.entry(d).or_insert_with(|| DeviceRecord {
-                device: d,
-                ..DeviceRecord::default()
-            });
-            match outcome {
-                Outcome::Confirmed => r.confirmed += 1,
-                Outcome::FalseAlarm => r.false_alarms += 1,
-                Outcome::Resolved => r.resolved += 1,
-            }
-            let was = r.flagged;
-            r.flagged = r.judged() >= policy.min_judged_orders
-                && r.false_alarm_rate() > policy.max_false_alarm_rate;
-            changed.push((r.clone(), r.flagged != was));
+            let mut r = self.record(d);
+            let flipped = self.judge(&mut r, outcome);
+            self.put(r.clone());
+            changed.push((r, flipped));
         }
         changed
     }

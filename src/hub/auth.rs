@@ -1,41 +1,10 @@
 //! Token checks: which role a token may take and which streets it may see.
 
 use crate::config::AuthConfig;
-use crate::geo::{RegionMap, StreetId};
+use crate::geo::RegionMap;
 use crate::wire::control::{Role, DISTRICT};
 
-/// What a subscriber token may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// One street's orders.
-    Street(StreetId),
-    /// Every order (district duty desk).
-    District,
-}
-
-impl Scope {
-    /// The scope as the protocol names it: a street's code or `district`.
-    pub fn name(self, map: &RegionMap) -> String {
-        match self {
-            Scope::District => DISTRICT.to_owned(),
-            Scope::Street(s) => map.street(s).code.clone(),
-        }
-    }
-
-    /// Whether this scope may see and acknowledge the order: the district
-    /// every order, a street the orders of its own street but not their
-    /// escalations, which are the district's. The one rule for QUIC acks
-    /// and the console alike.
-    pub fn may_see(self, map: &RegionMap, order: &crate::dispatch::Order) -> bool {
-        match self {
-            Scope::District => true,
-            Scope::Street(s) => {
-                order.escalation_of.is_none()
-                    && order.street_code() == Some(map.street(s).code.as_str())
-            }
-        }
-    }
-}
+pub use crate::dispatch::scope::Scope;
 
 /// Who a connection turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,23 +48,7 @@ fn io<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Io(e.to_string())
 }
 
-/// Writes that commit together.
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// Orders to put (new, updated, acked, escalated), by id.
-    pub orders: Vec<OrderRecord>,
-    /// Log entries: (scope, seq, order id).
-    pub log: Vec<(String, u64, String)>,
-    /// Device quality records to put.
-    pub devices: Vec<DeviceRecord>,
-}
-
-impl Batch {
-    /// Whether there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.orders.is_empty() && self.log.is_empty() && self.devices.is_empty()
-    }
-}
+pub use crate::dispatch::batch::Batch;
 
 /// The outbox database. After an I/O error (a full disk, say) redb refuses
 /// every later transaction until the file is closed and opened again: a

@@ -1,0 +1,355 @@
+//! One dispatcher round, built but not yet durable: the records it
+//! writes, the sequence numbers it takes, the deadlines it starts and
+//! stops watching, the device records it changes and the outputs that go
+//! out once its batch is committed. Building reads the dispatcher and
+//! changes nothing in it; [`Round::apply`] is the only way a round takes
+//! effect.
+
+use super::{AckAnswer, Dispatched, Dispatcher, Output, QueuedAck, QueuedWarning};
+use crate::dispatch::mask;
+use crate::dispatch::order_id::{escalation_id, order_id};
+use crate::dispatch::outbox::OrderLookup;
+use crate::dispatch::quality::DeviceRecord;
+use crate::dispatch::record::{AckRecord, HistoryEntry, OrderRecord, Status};
+use crate::dispatch::scope::Scope;
+use crate::dispatch::{Batch, Order};
+use crate::wire::control::{Outcome, DISTRICT};
+use rustc_hash::FxHashMap;
+
+/// The round under construction, then in flight.
+pub(super) struct Round {
+    now_ms: i64,
+    next_seq: FxHashMap<String, u64>,
+    /// Records changed this round, and the order they were first touched.
+    touched: FxHashMap<String, OrderRecord>,
+    touched_order: Vec<String>,
+    log: Vec<(String, u64, String)>,
+    devices: FxHashMap<u64, DeviceRecord>,
+    watch: Vec<(String, i64)>,
+    forget: Vec<String>,
+    outputs: Vec<Output>,
+    warnings_taken: usize,
+    acks_taken: usize,
+}
+
+impl Round {
+    /// Builds the round of every input queued in `d` at `now_ms`.
+    pub(super) fn new(d: &Dispatcher, now_ms: i64, outbox: &dyn OrderLookup) -> Round {
+        let mut r = Round {
+            now_ms,
+            next_seq: d.next_seq.clone(),
+            touched: FxHashMap::default(),
+            touched_order: Vec::new(),
+            log: Vec::new(),
+            devices: FxHashMap::default(),
+            watch: Vec::new(),
+            forget: Vec::new(),
+            outputs: Vec::new(),
+            warnings_taken: d.warnings.len(),
+            acks_taken: d.acks.len(),
+        };
+        for w in &d.warnings {
+            r.warning(d, w, outbox);
+        }
+        r.escalations(d, outbox);
+        for a in &d.acks {
+            r.ack(d, a, outbox);
+        }
+        r
+    }
+
+    /// The writes, in the order their records were first touched.
+    pub(super) fn take_batch(&mut self) -> Batch {
+        let orders = self
+            .touched_order
+            .iter()
+            .filter_map(|id| self.touched.remove(id))
+            .collect();
+        let mut devices: Vec<DeviceRecord> = self.devices.values().cloned().collect();
+        devices.sort_unstable_by_key(|r| r.device);
+        Batch {
+            orders,
+            log: std::mem::take(&mut self.log),
+            devices,
+        }
+    }
+
+    /// The round is durable: it takes effect in `d`.
+    pub(super) fn apply(self, d: &mut Dispatcher) {
+        d.next_seq = self.next_seq;
+        for id in &self.forget {
+            d.escalator.forget(id);
+        }
+        for (id, deadline) in &self.watch {
+            d.escalator.watch(id, *deadline);
+        }
+        for r in self.devices.into_values() {
+            d.quality.put(r);
+        }
+        d.warnings.drain(..self.warnings_taken);
+        d.acks.drain(..self.acks_taken);
+        d.outputs.extend(self.outputs);
+    }
+
+    fn take_seq(&mut self, scope: &str) -> u64 {
+        let next = self.next_seq.entry(scope.to_owned()).or_insert(1);
+        let seq = *next;
+        *next += 1;
+        seq
+    }
+
+    /// A record touched earlier this round, or from the outbox.
+    fn load(&self, outbox: &dyn OrderLookup, id: &str) -> Option<OrderRecord> {
+        match self.touched.get(id) {
+            Some(r) => Some(r.clone()),
+            None => outbox.order(id),
+        }
+    }
+
+    fn put(&mut self, record: OrderRecord) {
+        let id = record.order.id.clone();
+        if self.touched.insert(id.clone(), record).is_none() {
+            self.touched_order.push(id);
+        }
+    }
+
+    fn history(&self, what: &str, detail: String) -> HistoryEntry {
+        HistoryEntry {
+            at_ms: self.now_ms,
+            what: what.into(),
+            detail,
+        }
+    }
+
+    /// A warning becomes an order, or a new revision of the order its
+    /// incident already has (also one made before a restart).
+    fn warning(&mut self, d: &Dispatcher, q: &QueuedWarning, outbox: &dyn OrderLookup) {
+        let w = &q.warning;
+        let id = order_id(w);
+        let street_id = d.map.street_of(w.cell);
+        let street = street_id.map(|s| d.map.street(s));
+        let street_seq = street.map_or(0, |s| self.take_seq(&s.code));
+        let district_seq = self.take_seq(DISTRICT);
+        let seq = if street_seq > 0 {
+            street_seq
+        } else {
+            district_seq
+        };
+        let mut order = Order::from_warning(id.clone(), seq, self.now_ms, w, street);
+        for (e, report) in order.events.iter_mut().zip(&q.reports) {
+            e.report.clone_from(report);
+        }
+        let previous = self.load(outbox, &id);
+        if let Some(p) = &previous {
+            order.revision = order.revision.max(p.order.revision + 1);
+        }
+        let (status, ack, mut history) = match previous {
+            Some(p) => (p.status, p.ack, p.history),
+            None => {
+                self.count_order(d, &order);
+                (Status::Open, None, Vec::new())
+            }
+        };
+        let what = if history.is_empty() {
+            "dispatched"
+        } else {
+            "updated"
+        };
+        history.push(self.history(
+            what,
+            format!(
+                "revision {}, severity {}, sources {}",
+                order.revision,
+                order.severity,
+                order.sources.len()
+            ),
+        ));
+        if status == Status::Open {
+            self.watch.push((id.clone(), order.deadline_ms));
+        }
+        if let (Some(sid), Some(s)) = (street_id, street) {
+            self.log.push((s.code.clone(), street_seq, id.clone()));
+            self.publish(Scope::Street(sid), street_seq, &order);
+        }
+        self.log
+            .push((DISTRICT.to_owned(), district_seq, id.clone()));
+        self.publish(Scope::District, district_seq, &order);
+        self.outputs.push(Output::Dispatched(Dispatched {
+            street: street.map_or_else(|| "none".into(), |s| s.code.clone()),
+            severity: order.severity,
+            category: order.category,
+            revision: order.revision,
+            arrival: w.arrival,
+        }));
+        self.put(OrderRecord {
+            order,
+            status,
+            street_seq,
+            district_seq,
+            ack,
+            history,
+        });
+    }
+
+    fn publish(&mut self, scope: Scope, seq: u64, order: &Order) {
+        let mut order = order.clone();
+        order.seq = seq;
+        self.outputs.push(Output::Publish { scope, seq, order });
+    }
+
+    /// A new order counts once for each of its devices.
+    fn count_order(&mut self, d: &Dispatcher, order: &Order) {
+        for device in distinct_devices(order) {
+            let r = self
+                .devices
+                .entry(device)
+                .or_insert_with(|| d.quality.record(device));
+            r.orders += 1;
+        }
+    }
+
+    /// Judges the devices of `order` by `outcome`.
+    fn judge(&mut self, d: &Dispatcher, order: &Order, outcome: Outcome) {
+        for device in distinct_devices(order) {
+            let r = self
+                .devices
+                .entry(device)
+                .or_insert_with(|| d.quality.record(device));
+            if d.quality.judge(r, outcome) {
+                self.outputs.push(Output::DeviceFlag {
+                    device,
+                    flagged: r.flagged,
+                });
+            }
+        }
+    }
+
+    /// Open orders past their deadline escalate, once, to the district.
+    fn escalations(&mut self, d: &Dispatcher, outbox: &dyn OrderLookup) {
+        let due: Vec<String> = d
+            .escalator
+            .due(self.now_ms)
+            .filter(|id| !self.watch.iter().any(|(w, _)| w == id))
+            .map(str::to_owned)
+            .collect();
+        for id in due {
+            self.forget.push(id.clone());
+            let Some(mut record) = self.load(outbox, &id) else {
+                continue;
+            };
+            if record.status != Status::Open {
+                continue;
+            }
+            let seq = self.take_seq(DISTRICT);
+            let esc = record.order.escalation(seq, self.now_ms);
+            record.status = Status::Escalated;
+            record.history.push(self.history(
+                "escalated",
+                format!(
+                    "no acknowledgement by the deadline; escalation order {}",
+                    esc.id
+                ),
+            ));
+            self.log.push((DISTRICT.to_owned(), seq, esc.id.clone()));
+            self.publish(Scope::District, seq, &esc);
+            self.outputs.push(Output::Escalated {
+                order_id: id.clone(),
+                escalation_id: esc.id.clone(),
+            });
+            let dispatched = self.history(
+                "dispatched",
+                format!("escalation of {id} to the district duty desk"),
+            );
+            self.put(record);
+            self.put(OrderRecord {
+                order: esc,
+                status: Status::Open,
+                street_seq: 0,
+                district_seq: seq,
+                ack: None,
+                history: vec![dispatched],
+            });
+        }
+    }
+
+    /// An acknowledgement closes its order, and the order linked to it
+    /// (its escalation, or the order an escalation was for).
+    fn ack(&mut self, d: &Dispatcher, a: &QueuedAck, outbox: &dyn OrderLookup) {
+        let answer = self.ack_answer(d, a, outbox);
+        self.outputs.push(Output::AckAnswered {
+            reply: a.reply,
+            order_id: a.ack.order_id.clone(),
+            answer,
+        });
+    }
+
+    fn ack_answer(&mut self, d: &Dispatcher, a: &QueuedAck, outbox: &dyn OrderLookup) -> AckAnswer {
+        let Some(mut record) = self.load(outbox, &a.ack.order_id) else {
+            return AckAnswer::UnknownOrder;
+        };
+        if !a.scope.may_see(&d.map, &record.order) {
+            return AckAnswer::Forbidden;
+        }
+        if record.status == Status::Acked {
+            return AckAnswer::Duplicate;
+        }
+        let outcome = a.ack.outcome;
+        let note = mask::mask_text(&a.ack.note);
+        let by = a.scope.name(&d.map);
+        record
+            .history
+            .push(self.history("acked", format!("{} by {by}: {note}", outcome.name())));
+        record.status = Status::Acked;
+        record.ack = Some(AckRecord {
+            outcome,
+            note,
+            by,
+            at_ms: self.now_ms,
+        });
+        self.forget.push(a.ack.order_id.clone());
+        // The devices are judged once, on the order itself: by the
+        // district's outcome when it closes an escalation.
+        let linked = match &record.order.escalation_of {
+            Some(original) => original.clone(),
+            None => escalation_id(&record.order.id),
+        };
+        if let Some(mut other) = self.load(outbox, &linked) {
+            let open = match record.order.escalation_of {
+                Some(_) => other.status != Status::Acked,
+                None => other.status == Status::Open,
+            };
+            if open {
+                close_with(&mut other, &record, self.now_ms);
+                if record.order.escalation_of.is_some() {
+                    self.judge(d, &other.order, outcome);
+                }
+                self.put(other);
+            }
+        }
+        if record.order.escalation_of.is_none() {
+            self.judge(d, &record.order, outcome);
+        }
+        self.put(record);
+        AckAnswer::Recorded(outcome)
+    }
+}
+
+/// The devices behind an order, each once.
+fn distinct_devices(order: &Order) -> Vec<u64> {
+    let mut ids: Vec<u64> = order.events.iter().map(|e| e.device).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Closes an order linked to `acked` (its escalation, or the order an
+/// escalation was for) with the same acknowledgement.
+fn close_with(linked: &mut OrderRecord, acked: &OrderRecord, now_ms: i64) {
+    linked.status = Status::Acked;
+    linked.ack = acked.ack.clone();
+    linked.history.push(HistoryEntry {
+        at_ms: now_ms,
+        what: "acked".into(),
+        detail: format!("closed with {}", acked.order.id),
+    });
+}
