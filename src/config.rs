@@ -8,14 +8,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod preflight;
+
 /// The embedded default config.
 pub const DEFAULT_CONFIG: &str = include_str!("default_config.toml");
 
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config {path}: {source}")]
+    /// The file could not be read (the cause is the error's source, not
+    /// repeated here: print the chain with `{:#}`).
+    #[error("cannot read config {path}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -1,11 +1,16 @@
 //! The `tongguan` binary: `serve` runs the hub (the default when no
-//! subcommand is given), `check` validates a config offline.
+//! subcommand is given: `tongguan --config FILE` takes every serve option),
+//! `check` validates a config offline.
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use tongguan::config::Config;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tongguan::config::{preflight, Config};
+use tongguan::demo::{AckDelay, Bind};
 use tongguan::hub::Hub;
 
 #[global_allocator]
@@ -23,6 +28,38 @@ struct Cli {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
+    /// Colour in the text logs: auto = only when standard error is a
+    /// terminal and NO_COLOR is not set.
+    #[arg(long, value_enum, default_value_t = Color::Auto, global = true)]
+    color: Color,
+    // Last: the heading applies to the options after it.
+    /// Without a subcommand the hub serves, with these options (as
+    /// `tongguan serve`).
+    #[command(flatten, next_help_heading = "Serve options (without a subcommand)")]
+    serve: ServeArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    /// When standard error is a terminal (and NO_COLOR is not set).
+    Auto,
+    /// Always (even into a file or a pipe).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Color {
+    fn wanted(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -40,8 +77,11 @@ enum Command {
     /// a self-signed certificate, the sample map of Putuo, default rules,
     /// development tokens (refused on non-loopback addresses).
     Serve(ServeArgs),
-    /// Check a config, its rules and region map without serving; exits
-    /// non-zero with the file and field at fault.
+    /// Check a config without serving: the config, every file it names
+    /// (region map, rules, TLS certificate, key and client CA) and, in a
+    /// production config (auth.development = false), its tokens
+    /// (placeholders, short or repeated ones); exits non-zero naming the
+    /// file, field or entry of each problem.
     Check {
         /// The config file.
         #[arg(long)]
@@ -58,7 +98,9 @@ enum Command {
     /// watch the orders on the map (sign in with dev-district-token or
     /// dev-street-310107005000).
     Demo {
-        /// How long the devices send.
+        /// How long the devices send; 0 = until Ctrl-C. When the time is up
+        /// the summary is printed and, if standard input is a terminal, the
+        /// hub and its console stay up until Ctrl-C.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         duration: std::time::Duration,
         /// Steady readings per second, all devices together.
@@ -71,6 +113,20 @@ enum Command {
         /// at the end).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// QUIC listen address [default: 127.0.0.1:4433 when free, else a
+        /// port the OS picks].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// HTTP address of the console and metrics [default: 127.0.0.1:9464
+        /// when free, else a port the OS picks].
+        #[arg(long)]
+        admin: Option<SocketAddr>,
+        /// How long the simulated desk takes to acknowledge an order,
+        /// MIN..MAX (e.g. 20s..3m), most acks nearer MIN; one value for a
+        /// fixed delay [default: a sixth of --duration to one and a half
+        /// times it, 10s..90s for a minute].
+        #[arg(long, value_name = "MIN..MAX")]
+        ack_after: Option<AckDelay>,
     },
     /// Print a salted hash of a token for the config's `token_hash`, so
     /// the config file holds no secret. Reads the token from standard
@@ -98,10 +154,50 @@ struct ServeArgs {
     shards: Option<usize>,
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
-    init_logs(cli.log_format);
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+/// The ids of the serve options [`Cli`] takes without a subcommand.
+const SERVE_OPTIONS: [&str; 5] = ["config", "listen", "admin", "data_dir", "shards"];
+
+/// Parses the command line. The serve options before a subcommand are
+/// refused (`tongguan --config F check` would silently ignore F); the
+/// global ones (--log-format, --color) go anywhere.
+fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.command.is_some() {
+        let given = SERVE_OPTIONS
+            .iter()
+            .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine));
+        if let Some(id) = given {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "--{} goes after the subcommand, or give no subcommand \
+                         (`tongguan --config FILE` serves)",
+                        id.replace('_', "-")
+                    ),
+                )
+                .exit();
+        }
+    }
+    cli
+}
+
+fn main() -> ExitCode {
+    let cli = parse();
+    init_logs(cli.log_format, cli.color.wanted());
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Each cause once, on one line: "what failed: why: why".
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args, false),
         Command::Sink(args) => serve(args, true),
         Command::Check { config } => check(&config),
@@ -110,7 +206,18 @@ fn main() -> Result<()> {
             rate,
             incident_every,
             data_dir,
-        } => demo(duration, rate, incident_every, data_dir),
+            listen,
+            admin,
+            ack_after,
+        } => demo(DemoArgs {
+            duration,
+            rate,
+            incident_every,
+            data_dir,
+            listen,
+            admin,
+            ack_after,
+        }),
         Command::HashToken => {
             let mut token = String::new();
             std::io::stdin()
@@ -124,11 +231,12 @@ fn main() -> Result<()> {
     }
 }
 
-fn init_logs(format: LogFormat) {
+fn init_logs(format: LogFormat, colour: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -143,23 +251,25 @@ fn load(path: Option<&PathBuf>) -> Result<Config> {
     })
 }
 
-fn check(path: &PathBuf) -> Result<()> {
-    let config = load(Some(path))?;
-    if let Some(rules) = &config.hub.rules {
-        let text = std::fs::read_to_string(rules)
-            .with_context(|| format!("reading {}", rules.display()))?;
-        tongguan::engine::rules::Profiles::from_toml(&text)
-            .with_context(|| format!("rules {}", rules.display()))?;
+/// Everything `serve` would load, without serving: the config, every file
+/// it names, the addresses against the tokens and, in a production config,
+/// the tokens themselves. Every problem is printed, one a line.
+fn check(path: &Path) -> Result<()> {
+    let config = Config::load(path)?;
+    let problems = preflight::problems(&config);
+    if problems.is_empty() {
+        println!("{}: ok", path.display());
+        return Ok(());
     }
-    if let Some(map) = &config.hub.region_map {
-        let text =
-            std::fs::read_to_string(map).with_context(|| format!("reading {}", map.display()))?;
-        tongguan::geo::RegionMap::from_geojson(&text)
-            .with_context(|| format!("region map {}", map.display()))?;
+    for p in &problems {
+        eprintln!("{}: {p}", path.display());
     }
-    config.check_exposure()?;
-    println!("{}: ok", path.display());
-    Ok(())
+    anyhow::bail!(
+        "{}: {} problem{} (above): not ready to serve",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )
 }
 
 fn serve(args: ServeArgs, sink: bool) -> Result<()> {
@@ -175,6 +285,9 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
     }
     if let Some(n) = args.shards {
         config.hub.shards = n;
+    }
+    for problem in preflight::token_problems(&config) {
+        tracing::warn!("{problem} (tongguan check refuses this config)");
     }
     let data_dir = config.hub.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
@@ -193,8 +306,14 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
         let cert = data_dir.join("hub-cert.pem");
         std::fs::write(&cert, &hub.cert_pem)
             .with_context(|| format!("writing {}", cert.display()))?;
+        // Tests and scripts read this line: QUIC first, then the metrics URL.
+        let console = if sink {
+            String::new()
+        } else {
+            format!(", console http://{}/console", hub.admin_addr)
+        };
         println!(
-            "tongguan {}: QUIC {} (certificate in {}), HTTP http://{}/metrics",
+            "tongguan {}: QUIC {} (certificate in {}), HTTP http://{}/metrics{console}",
             if sink { "sink serving" } else { "serving" },
             hub.quic_addr,
             cert.display(),
@@ -208,52 +327,158 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
     })
 }
 
-fn demo(
+/// `tongguan demo`'s options.
+struct DemoArgs {
     duration: std::time::Duration,
     rate: u32,
     incident_every: std::time::Duration,
     data_dir: Option<PathBuf>,
-) -> Result<()> {
-    if rate == 0 || incident_every.is_zero() {
+    listen: Option<SocketAddr>,
+    admin: Option<SocketAddr>,
+    ack_after: Option<AckDelay>,
+}
+
+fn demo(args: DemoArgs) -> Result<()> {
+    if args.rate == 0 || args.incident_every.is_zero() {
         anyhow::bail!("--rate and --incident-every must be above zero");
     }
-    let temporary = data_dir.is_none();
-    let data_dir = data_dir.unwrap_or_else(|| {
+    let temporary = args.data_dir.is_none();
+    let data_dir = args.data_dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("tongguan-demo-{}", std::process::id()))
     });
+    let quick_start = Config::embedded();
     let opts = tongguan::demo::DemoOptions {
-        duration,
-        rate,
-        incident_every,
+        duration: args.duration,
+        rate: args.rate,
+        incident_every: args.incident_every,
         data_dir: data_dir.clone(),
         live: true,
+        listen: args
+            .listen
+            .map_or(Bind::Prefer(quick_start.hub.listen), Bind::Exactly),
+        admin: args
+            .admin
+            .map_or(Bind::Prefer(quick_start.hub.admin), Bind::Exactly),
+        ack_after: args
+            .ack_after
+            .unwrap_or_else(|| AckDelay::scaled_to(args.duration)),
     };
+    let linger = !args.duration.is_zero() && std::io::stdin().is_terminal();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tongguan-io")
         .build()
         .context("starting the tokio runtime")?;
-    let result = runtime.block_on(tongguan::demo::run(Config::embedded(), opts, |hub| {
+    let shown_dir = data_dir.clone();
+    let result = runtime.block_on(async move {
+        // From here on Ctrl-C and SIGTERM stop the demo rather than the
+        // process, so the summary is printed and the directory removed.
+        let mut stop = StopSignals::install()?;
+        let ack_after = opts.ack_after;
+        let mut demo = tongguan::demo::Demo::start(Config::embedded(), opts).await?;
+        for note in demo.notes() {
+            println!("{note}");
+        }
+        let hub = demo.hub();
         println!(
-            "tongguan demo for {}: hub on QUIC {}; console http://{}/console \
+            "tongguan demo {}: hub on QUIC {}; console http://{}/console \
              (sign in with dev-district-token, or dev-street-310107005000 for Caoyang Xincun); \
-             metrics http://{}/metrics",
-            humantime::format_duration(duration),
+             metrics http://{}/metrics; the desk acknowledges every other order after {}; \
+             outbox in {}{}",
+            if args.duration.is_zero() {
+                "until Ctrl-C".to_owned()
+            } else {
+                format!("for {}", humantime::format_duration(args.duration))
+            },
             hub.quic_addr,
             hub.admin_addr,
-            hub.admin_addr
+            hub.admin_addr,
+            ack_after,
+            shown_dir.display(),
+            if temporary {
+                " (removed at the end)"
+            } else {
+                ""
+            },
         );
-    }));
+        let console = hub.admin_addr;
+        let interrupted = match demo.run_devices(stop.recv()).await {
+            Ok(interrupted) => interrupted,
+            Err(e) => {
+                demo.shutdown().await;
+                return Err(e);
+            }
+        };
+        let summary = demo.summary();
+        print_summary(&summary);
+        if linger && !interrupted {
+            println!(
+                "the devices stopped; the hub, the desk and the console \
+                 http://{console}/console stay up until Ctrl-C"
+            );
+            stop.recv().await;
+        }
+        let last = demo.shutdown().await;
+        if last.acked != summary.acked {
+            println!(
+                "stopped: the desk acknowledged {} orders in all",
+                last.acked
+            );
+        }
+        Ok(())
+    });
     if temporary {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
-    let s = result?;
+    result
+}
+
+fn print_summary(s: &tongguan::demo::DemoSummary) {
+    let median = if s.acked == 0 {
+        String::new()
+    } else {
+        format!(" (median {:.1} s after the order arrived)", s.median_ack_s)
+    };
     println!(
         "done: {} readings sent, {} accepted; {} incidents made {} orders and updates; \
-         the desk acknowledged {}; slowest order {:.1} ms after its deciding reading",
+         the desk acknowledged {}{median}; slowest order {:.1} ms after its deciding reading",
         s.sent, s.accepted, s.incidents, s.orders, s.acked, s.max_latency_ms
     );
-    Ok(())
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, installed at once so that neither kills
+/// the process while it runs.
+struct StopSignals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(StopSignals {
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(StopSignals {})
+    }
+
+    /// The next Ctrl-C or SIGTERM.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Serves SIGHUP (reload the rules file) until SIGTERM or Ctrl-C.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use tongguan::config::Config;
-use tongguan::demo::{run, DemoOptions};
+use tongguan::demo::{run, AckDelay, Bind, DemoOptions};
 use tongguan::dispatch::record::Status;
 use tongguan::model::Category;
 
@@ -17,6 +17,10 @@ async fn the_demo_makes_orders_from_its_incidents_and_acknowledges_some() {
         incident_every: Duration::from_millis(700),
         data_dir: dir.path().to_path_buf(),
         live: false,
+        listen: Bind::EPHEMERAL,
+        admin: Bind::EPHEMERAL,
+        // Short, so that some acks land within the 4 s.
+        ack_after: "100ms..600ms".parse().unwrap(),
     };
     let mut addresses = None;
     let summary = run(Config::embedded(), opts, |hub| {
@@ -30,6 +34,10 @@ async fn the_demo_makes_orders_from_its_incidents_and_acknowledges_some() {
     assert_eq!(summary.accepted, summary.sent, "every reading accepted");
     assert!(summary.incidents >= 4, "{summary:?}");
     assert!(summary.orders >= 2 && summary.acked >= 1, "{summary:?}");
+    assert!(
+        (0.1..=0.7).contains(&summary.median_ack_s),
+        "acks wait as configured: {summary:?}"
+    );
 
     let store = tongguan::store::Store::open(dir.path()).unwrap();
     let orders = store.all_orders().unwrap();
@@ -44,4 +52,23 @@ async fn the_demo_makes_orders_from_its_incidents_and_acknowledges_some() {
     );
     let acked = orders.iter().filter(|r| r.status == Status::Acked).count() as u64;
     assert_eq!(acked, summary.acked, "the desk's acks are in the outbox");
+}
+
+#[test]
+fn ack_delays_parse_and_scale_with_the_demo() {
+    let d: AckDelay = "20s..3m".parse().unwrap();
+    assert_eq!(
+        (d.min, d.max),
+        (Duration::from_secs(20), Duration::from_secs(180))
+    );
+    let fixed: AckDelay = "30s".parse().unwrap();
+    assert_eq!(
+        (fixed.min, fixed.max),
+        (Duration::from_secs(30), Duration::from_secs(30))
+    );
+    assert!("3m..20s".parse::<AckDelay>().is_err());
+    assert!("soon..later".parse::<AckDelay>().is_err());
+    let minute = AckDelay::scaled_to(Duration::from_secs(60));
+    assert_eq!(minute.to_string(), "10s..1m 30s");
+    assert_eq!(AckDelay::scaled_to(Duration::ZERO), minute);
 }

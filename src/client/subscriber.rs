@@ -108,9 +108,13 @@ impl SubscriberClient {
             .map_err(|e| explain(&self.conn, e))
     }
 
-    /// Closes the connection politely.
+    /// Closes the connection politely: the acks written so far reach the
+    /// hub first (waited for up to a second), then the connection closes.
     pub async fn close(mut self) {
-        let _ = self.send.finish();
+        if self.send.finish().is_ok() {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(1), self.send.stopped()).await;
+        }
         self.conn.close(0u32.into(), b"done");
         self.endpoint.wait_idle().await;
     }

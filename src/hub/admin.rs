@@ -1,11 +1,11 @@
 //! The HTTP side of the hub (axum): `/metrics` in the Prometheus text
 //! format, `/healthz` (the process answers), `/readyz` (it is serving),
-//! and the JSON API of src/hub/api.rs.
+//! the JSON API of src/hub/api.rs and the console (`/` leads to it).
 
 use super::Shared;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
 use axum::Router;
 use std::sync::atomic::Ordering;
@@ -14,6 +14,8 @@ use std::sync::Arc;
 /// The admin router.
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        // Someone who opens the HTTP address in a browser wants the console.
+        .route("/", get(|| async { Redirect::temporary("/console") }))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -97,8 +97,8 @@ pub enum StartError {
     /// The outbox could not be opened or read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-    /// An address could not be bound.
-    #[error("cannot listen on {what} {addr}: {source}")]
+    /// An address could not be bound (the cause is the error's source).
+    #[error("cannot listen on {what} {addr}")]
     Bind {
         /// QUIC or HTTP.
         what: &'static str,
