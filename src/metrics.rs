@@ -54,8 +54,11 @@ pub struct Metrics {
     pub subscribers: IntGaugeVec,
     /// Orders escalated to the district duty desk.
     pub orders_escalated: IntCounter,
-    /// Outbox commits that failed (the orders in them were not dispatched).
+    /// Outbox commits that failed (their orders were kept and tried again).
     pub outbox_errors: IntCounter,
+    /// Warnings dropped while the outbox could not be written for so long
+    /// that the dispatcher's queue was full.
+    pub warnings_dropped: IntCounter,
     /// Time of one outbox commit (fsync included).
     pub outbox_commit: Histogram,
     /// Orders (and updates, escalations) per outbox commit.
@@ -282,7 +285,8 @@ impl Metrics {
                 &["scope"],
             ),
             orders_escalated: counter(&r, "tongguan_orders_escalated_total", "Orders not acknowledged by their deadline, escalated to the district duty desk."),
-            outbox_errors: counter(&r, "tongguan_outbox_errors_total", "Outbox commits that failed; their orders were not dispatched."),
+            outbox_errors: counter(&r, "tongguan_outbox_errors_total", "Outbox commits that failed; their orders were not dispatched then, and were kept to be committed again."),
+            warnings_dropped: counter(&r, "tongguan_warnings_dropped_total", "Warnings dropped, oldest first, because the outbox could not be written for so long that the dispatcher's queue filled."),
             outbox_commit: histogram(&r, "tongguan_outbox_commit_seconds", "Time of one durable outbox commit, fsync included.", vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
             outbox_batch: histogram(&r, "tongguan_outbox_batch_orders", "Orders, updates and escalations written per outbox commit.", vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]),
             devices_flagged: gauge(&r, "tongguan_devices_flagged", "Devices flagged for too many false alarms: their detections need corroboration."),

@@ -348,22 +348,33 @@ async fn a_full_disk_is_reported_and_orders_are_refused_not_pretended() {
     while let Ok(Ok(o)) =
         tokio::time::timeout(Duration::from_millis(500), district.next_order()).await
     {
-        seen.push(o.id);
+        seen.push(o);
     }
     std::fs::remove_file(&filler).unwrap();
-    for id in &seen {
+    for o in &seen {
         assert_eq!(
-            http_get(http, &format!("/api/orders/{id}")).await.0,
+            http_get(http, &format!("/api/orders/{}", o.id)).await.0,
             200,
-            "{id} was sent but not stored"
+            "{} was sent but not stored",
+            o.id
         );
     }
-    // Room again: the hub recovers.
+    // Room again: the hub recovers, and the warnings it could not store
+    // were kept, not dropped: each alarm of the full disk becomes an order.
     dev.send_and_wait(&[smoke_alarm(500, t0 + 50 * 120_000, here)])
         .await
         .unwrap();
-    let order = expect_order(&mut district, 10).await;
-    assert_eq!(order.events[0].device, 500);
+    let mut devices: std::collections::BTreeSet<u64> =
+        seen.iter().map(|o| o.events[0].device).collect();
+    while !devices.contains(&500) {
+        let order = expect_order(&mut district, 10).await;
+        devices.insert(order.events[0].device);
+    }
+    let missing: Vec<u64> = (2..=40).filter(|d| !devices.contains(d)).collect();
+    assert!(
+        missing.is_empty(),
+        "alarms of the full disk never became orders: {missing:?}"
+    );
     assert_eq!(http_get(http, "/readyz").await.0, 200);
     hub.shutdown(Duration::from_secs(2)).await;
 }

@@ -8,11 +8,11 @@ use super::record::OrderRecord;
 /// implementation has logged and counted) is `None`, like one never made.
 pub trait OrderLookup {
     /// The order with this id, as last committed.
-    fn order(&self, id: &str) -> Option<OrderRecord>;
+    fn find_order(&self, id: &str) -> Option<OrderRecord>;
 }
 
 impl OrderLookup for std::collections::HashMap<String, OrderRecord> {
-    fn order(&self, id: &str) -> Option<OrderRecord> {
+    fn find_order(&self, id: &str) -> Option<OrderRecord> {
         self.get(id).cloned()
     }
 }

@@ -284,6 +284,12 @@ impl Shard {
         self.offline
     }
 
+    /// When [`Shard::handle_timeout`] next has something to do, Unix ms:
+    /// the watermark of a quiet shard to move, or stale state to sweep.
+    pub fn poll_timeout(&self) -> i64 {
+        self.watermark.poll_timeout().min(self.next_sweep_ms)
+    }
+
     /// Advances the watermark of a quiet shard and sweeps stale state.
     pub fn handle_timeout(&mut self, now_ms: i64) {
         self.watermark.on_tick(now_ms);

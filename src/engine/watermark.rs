@@ -7,6 +7,10 @@
 //! is quiet for the idle timeout, the watermark follows the clock so that
 //! windows still close.
 
+/// While a shard stays quiet its watermark follows the clock in steps of
+/// this many ms.
+pub const IDLE_STEP_MS: i64 = 1_000;
+
 /// A shard's watermark.
 #[derive(Debug, Clone, Copy)]
 pub struct Watermark {
@@ -14,6 +18,7 @@ pub struct Watermark {
     lateness_ms: i64,
     idle_ms: i64,
     last_event_now_ms: i64,
+    last_tick_ms: i64,
 }
 
 impl Watermark {
@@ -24,6 +29,7 @@ impl Watermark {
             lateness_ms,
             idle_ms,
             last_event_now_ms: i64::MIN,
+            last_tick_ms: i64::MIN,
         }
     }
 
@@ -46,8 +52,17 @@ impl Watermark {
         self.last_event_now_ms = now_ms;
     }
 
+    /// When [`Watermark::on_tick`] next has something to do: the idle
+    /// timeout after the last event, then every [`IDLE_STEP_MS`] while no
+    /// event comes. A busy shard is never woken for it.
+    pub fn poll_timeout(&self) -> i64 {
+        let idle_at = self.last_event_now_ms.saturating_add(self.idle_ms);
+        idle_at.max(self.last_tick_ms.saturating_add(IDLE_STEP_MS))
+    }
+
     /// Advances with the clock if no event came for the idle timeout.
     pub fn on_tick(&mut self, now_ms: i64) {
+        self.last_tick_ms = now_ms;
         if now_ms.saturating_sub(self.last_event_now_ms) >= self.idle_ms {
             self.newest_ms = self.newest_ms.max(now_ms.saturating_sub(self.idle_ms));
         }
@@ -77,5 +92,25 @@ mod tests {
         assert_eq!(w.current(), 95_000, "not idle yet");
         w.on_tick(160_000);
         assert_eq!(w.current(), 160_000 - 2_000 - 5_000);
+    }
+
+    #[test]
+    fn a_busy_shard_is_not_woken_and_a_quiet_one_is_woken_each_step() {
+        let mut w = Watermark::new(5_000, 2_000);
+        w.observe(100_000, 100_000);
+        w.on_tick(100_500);
+        assert_eq!(
+            w.poll_timeout(),
+            102_000,
+            "the idle timeout after the last event"
+        );
+        w.observe(101_000, 101_000);
+        assert_eq!(w.poll_timeout(), 103_000, "an event moves it on");
+        w.on_tick(103_000);
+        assert_eq!(
+            w.poll_timeout(),
+            103_000 + IDLE_STEP_MS,
+            "quiet: one step later"
+        );
     }
 }

@@ -11,6 +11,13 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// The monotonic instant at which the wall clock reads `at_ms` (now, if
+/// that is past), for sleeping until a state machine's `poll_timeout`.
+pub fn instant_of_ms(at_ms: i64) -> Instant {
+    let wait = at_ms.saturating_sub(now_ms()).max(0) as u64;
+    Instant::now() + std::time::Duration::from_millis(wait)
+}
+
 /// Monotonic nanoseconds since the first call in this process.
 pub fn stamp_ns() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();

@@ -14,10 +14,6 @@ use crate::model::Event;
 use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
-
-/// How often a thread ticks its state machine when no data comes.
-const TICK: Duration = Duration::from_millis(100);
 
 /// A batch for one shard: the events of one device batch that fall in it.
 pub struct ShardBatch {
@@ -146,10 +142,10 @@ fn run_shard(
     let label = index.to_string();
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
     let offline_gauge = metrics.devices_offline.with_label_values(&[&label]);
-    let mut last_tick = clock::now_ms();
     let mut last_watermark = i64::MIN;
     loop {
-        let got = rx.recv_timeout(TICK);
+        // Sleep until the next message or until the shard next needs time.
+        let got = rx.recv_deadline(clock::instant_of_ms(shard.poll_timeout()));
         let now = clock::now_ms();
         match got {
             Ok(ShardMsg::Events(batch)) => {
@@ -169,9 +165,8 @@ fn run_shard(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if now - last_tick >= TICK.as_millis() as i64 {
+        if now >= shard.poll_timeout() {
             shard.handle_timeout(now);
-            last_tick = now;
             devices_gauge.set(shard.devices() as i64);
             offline_gauge.set(shard.offline() as i64);
         }
@@ -207,6 +202,12 @@ fn run_dispatcher(
     loop {
         let mut acks = Vec::new();
         let mut outputs = Vec::new();
+        // Sleep until the next input or until the dispatcher next needs
+        // time (a deadline, a commit to try again), not on a tick.
+        let wake = match dispatcher.poll_timeout() {
+            Some(at) => crossbeam_channel::at(clock::instant_of_ms(at)),
+            None => crossbeam_channel::never(),
+        };
         select! {
             recv(rx) -> m => match m {
                 Ok(o) => outputs.push(o),
@@ -223,7 +224,7 @@ fn run_dispatcher(
                 Ok(rules) => correlator.set_rules(rules),
                 Err(_) => rules_rx = crossbeam_channel::never(),
             },
-            default(TICK) => {}
+            recv(wake) -> _ => {}
         }
         // Take whatever else is waiting: one commit for all of it.
         outputs.extend(rx.try_iter().take(1024));

@@ -191,9 +191,16 @@ async fn read_acks(
                         format!("ORDER_ACK is not valid JSON: {e}"),
                     )
                 })?;
-                submit_ack(&shared, AckMsg { ack, scope })
-                    .await
-                    .map_err(|_| Close::new(ErrorCode::GoingAway, "the hub is shutting down"))?;
+                submit_ack(
+                    &shared,
+                    AckMsg {
+                        ack,
+                        scope,
+                        reply: None,
+                    },
+                )
+                .await
+                .map_err(|_| Close::new(ErrorCode::GoingAway, "the hub is shutting down"))?;
             }
             Some(other) => {
                 return Err(Close::new(

@@ -270,3 +270,12 @@ fn decode(id: &str, bytes: &[u8]) -> Result<OrderRecord, StoreError> {
         what: e.to_string(),
     })
 }
+
+impl crate::dispatch::outbox::OrderLookup for Store {
+    fn find_order(&self, id: &str) -> Option<OrderRecord> {
+        self.order(id).unwrap_or_else(|e| {
+            tracing::error!(error = %e, order = id, "cannot read the outbox");
+            None
+        })
+    }
+}

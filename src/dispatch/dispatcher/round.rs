@@ -102,7 +102,7 @@ impl Round {
     fn load(&self, outbox: &dyn OrderLookup, id: &str) -> Option<OrderRecord> {
         match self.touched.get(id) {
             Some(r) => Some(r.clone()),
-            None => outbox.order(id),
+            None => outbox.find_order(id),
         }
     }
 

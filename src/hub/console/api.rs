@@ -8,6 +8,7 @@ use super::super::dispatcher::AckMsg;
 use super::super::subscribe::submit_ack;
 use super::super::Shared;
 use super::Viewer;
+use crate::dispatch::dispatcher::AckAnswer;
 use crate::dispatch::record::Status;
 use crate::dispatch::summary;
 use crate::model::Severity;
@@ -149,10 +150,11 @@ pub struct AckBody {
 
 /// `POST /api/console/orders/{id}/ack` with `{"outcome", "note"}`: hands
 /// the ack to the dispatcher like a QUIC ORDER_ACK, then waits (up to
-/// five seconds) for the outbox to record it and answers with the order:
-/// 200 recorded, 202 queued but not yet seen, 404 unknown or not the
-/// viewer's, 409 already acknowledged (also when another ack came first
-/// while this one was queued), 400 bad body.
+/// five seconds) for the dispatcher's answer, which comes once the ack is
+/// durable, and answers with the order: 200 recorded, 202 queued (the
+/// outbox could not be written yet), 404 unknown or not the viewer's, 409
+/// already acknowledged (also when another ack came first while this one
+/// was queued), 400 bad body.
 pub async fn ack(
     State(shared): State<Arc<Shared>>,
     viewer: Viewer,
@@ -189,6 +191,7 @@ pub async fn ack(
             format!("order {id:?} is already acknowledged"),
         );
     }
+    let (reply, answer) = tokio::sync::oneshot::channel();
     let msg = AckMsg {
         ack: OrderAck {
             order_id: id.clone(),
@@ -196,44 +199,50 @@ pub async fn ack(
             note: body.note.clone(),
         },
         scope: viewer.scope,
+        reply: Some(reply),
     };
     if submit_ack(&shared, msg).await.is_err() {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down");
     }
-    let deadline = tokio::time::Instant::now() + ACK_WAIT;
-    loop {
-        let key = id.clone();
-        match admin_api::read(&shared, move |s| s.order(&key)).await {
-            Ok(Some(r)) if r.status == Status::Acked => {
-                // Another ack (QUIC, another console) may have come first:
-                // this one was then dropped as a duplicate, and says so.
-                let ours = r.ack.as_ref().is_some_and(|a| {
-                    a.by == viewer.scope.name(&shared.map) && a.outcome == body.outcome
-                });
-                if !ours {
-                    let (by, outcome) = r
-                        .ack
-                        .as_ref()
-                        .map_or(("?".into(), "?"), |a| (a.by.clone(), a.outcome.name()));
-                    return error(
-                        StatusCode::CONFLICT,
-                        format!("order {id:?} was acknowledged first by {by} as {outcome}"),
-                    );
-                }
-                return Json(OrderView::whole(r)).into_response();
-            }
-            Ok(_) if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            Ok(_) => {
-                return (
-                    StatusCode::ACCEPTED,
-                    Json(json!({ "queued": true, "order_id": id })),
-                )
-                    .into_response()
-            }
-            Err(resp) => return resp,
+    // The dispatcher answers once the ack is durable (or refused); an
+    // outbox that cannot be written keeps it queued past ACK_WAIT.
+    let answer = match tokio::time::timeout(ACK_WAIT, answer).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => return error(StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down"),
+        Err(_) => {
+            return (
+                StatusCode::ACCEPTED,
+                Json(json!({ "queued": true, "order_id": id })),
+            )
+                .into_response()
         }
+    };
+    let key = id.clone();
+    let record = match admin_api::read(&shared, move |s| s.order(&key)).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
+        Err(resp) => return resp,
+    };
+    match answer {
+        AckAnswer::Recorded(_) => Json(OrderView::whole(record)).into_response(),
+        AckAnswer::Duplicate => {
+            // Another ack (QUIC, another console) came first.
+            let (by, outcome) = record
+                .ack
+                .as_ref()
+                .map_or(("?".into(), "?"), |a| (a.by.clone(), a.outcome.name()));
+            error(
+                StatusCode::CONFLICT,
+                format!("order {id:?} was acknowledged first by {by} as {outcome}"),
+            )
+        }
+        AckAnswer::Forbidden | AckAnswer::UnknownOrder => {
+            error(StatusCode::NOT_FOUND, format!("no order {id:?}"))
+        }
+        AckAnswer::Busy => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many acknowledgements wait for the outbox; try again",
+        ),
     }
 }
 
