@@ -10,15 +10,13 @@
 
 #![warn(missing_docs)]
 
+pub use tongguan_core::{dispatch, engine, geo, model, wire};
+
 pub mod client;
 pub mod config;
 pub mod demo;
-pub mod dispatch;
-pub mod engine;
-pub mod geo;
+pub mod frame_io;
 pub mod hub;
 pub mod metrics;
-pub mod model;
 pub mod store;
 pub mod tls;
-pub mod wire;

@@ -6,10 +6,10 @@ use rkyv::util::AlignedVec;
 use std::sync::Arc;
 use tongguan::engine::pipeline::Pipeline;
 use tongguan::engine::{EngineSettings, RuleSet};
+use tongguan::frame_io::read_frame;
 use tongguan::geo;
 use tongguan::model::{CameraRef, Category, Event, Source};
 use tongguan::wire::batch::{access_batch, TimeBounds};
-use tongguan::wire::frame::read_frame;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]

@@ -1,26 +1,23 @@
-//! Frame decoder: arbitrary bytes as the stream a client sends, read frame
-//! by frame with `tongguan::wire::frame::read_frame` until an error or the
-//! end, exactly as a session does; each payload is then handed to the
-//! parser the hub (or the client) uses for its frame type.
+//! Frame decoder: arbitrary bytes as the stream a client sends, pushed into
+//! the sans-IO `tongguan::wire::frame::FrameDecoder` (the decoder every
+//! session reads with) and polled frame by frame until an error or the
+//! end; each payload is then handed to the parser the hub (or the client)
+//! uses for its frame type. No runtime, no reader: bytes in, frames out.
 //!
 //! Properties checked besides "never panics":
 //! - a frame read is never longer than the limit, and a non-empty payload
 //!   is 16-byte aligned (rkyv accesses batches in place);
 //! - the framing does not depend on how the transport splits the stream:
-//!   the same bytes delivered one byte per read give the same frames, the
+//!   the same bytes pushed one byte at a time give the same frames, the
 //!   same payloads and the same final outcome.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rkyv::util::AlignedVec;
-use std::pin::Pin;
-use std::sync::OnceLock;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, ReadBuf};
 use tongguan::wire::batch::{access_batch, TimeBounds};
 use tongguan::wire::control::{Hello, OrderAck, Subscribe, Subscribed, Welcome};
-use tongguan::wire::frame::{read_frame, FrameError, FrameType};
+use tongguan::wire::frame::{FrameDecoder, FrameError, FrameType};
 use tongguan::wire::BatchAck;
 
 /// Small on purpose: large claimed lengths must be refused, not allocated.
@@ -28,71 +25,62 @@ const MAX_LEN: u32 = 4096;
 /// The hub's default `limits.max_batch_events`.
 const MAX_EVENTS: usize = 8192;
 
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("current-thread runtime")
-    })
-}
-
-/// Delivers at most `chunk` bytes per read, like a transport that splits
-/// the stream anywhere.
-struct Trickle<'a> {
-    data: &'a [u8],
-    chunk: usize,
-}
-
-impl AsyncRead for Trickle<'_> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let n = self.chunk.min(buf.remaining()).min(self.data.len());
-        let (head, tail) = self.data.split_at(n);
-        buf.put_slice(head);
-        self.data = tail;
-        Poll::Ready(Ok(()))
-    }
-}
-
-/// How a read sequence ended, comparable across readers.
+/// How a decode ended, comparable across ways of splitting the input.
 #[derive(Debug, PartialEq)]
 enum End {
     Clean,
     UnknownType(u8),
     TooLarge(u32),
     Truncated(&'static str),
-    Io(std::io::ErrorKind),
 }
 
-async fn read_all<R: AsyncRead + Unpin>(mut r: R) -> (Vec<(FrameType, Vec<u8>)>, End) {
+fn end_of(e: FrameError) -> End {
+    match e {
+        FrameError::UnknownType(t) => End::UnknownType(t),
+        FrameError::TooLarge { len, max } => {
+            assert!(len > max && max == MAX_LEN);
+            End::TooLarge(len)
+        }
+        FrameError::Truncated(what) => End::Truncated(what),
+        FrameError::Io(e) => panic!("the sans-IO decoder reported I/O: {e}"),
+    }
+}
+
+/// Pushes `data` into a decoder `chunk` bytes at a time, polling frames.
+fn decode_all(data: &[u8], chunk: usize) -> (Vec<(FrameType, Vec<u8>)>, End) {
+    let mut decoder = FrameDecoder::new(MAX_LEN);
     let mut frames = Vec::new();
-    let mut payload = AlignedVec::new();
-    loop {
-        match read_frame(&mut r, MAX_LEN, &mut payload).await {
-            Ok(Some(ty)) => {
-                assert!(payload.len() <= MAX_LEN as usize, "frame over the limit");
-                // An empty AlignedVec has never allocated: its dangling
-                // pointer need not be aligned, and there is nothing to read.
-                if !payload.is_empty() {
-                    assert_eq!(payload.as_ptr() as usize % 16, 0, "payload not 16-byte aligned");
-                }
-                parse_payload(ty, &payload);
-                frames.push((ty, payload.to_vec()));
+    for piece in data.chunks(chunk.max(1)) {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            match decoder.push(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) => return (frames, end_of(e)),
             }
-            Ok(None) => return (frames, End::Clean),
-            Err(FrameError::UnknownType(t)) => return (frames, End::UnknownType(t)),
-            Err(FrameError::TooLarge { len, max }) => {
-                assert!(len > max && max == MAX_LEN);
-                return (frames, End::TooLarge(len));
+            if let Some(ty) = decoder.poll_frame() {
+                take(&decoder, ty, &mut frames);
             }
-            Err(FrameError::Truncated(what)) => return (frames, End::Truncated(what)),
-            Err(FrameError::Io(e)) => return (frames, End::Io(e.kind())),
+        }
+        if let Some(ty) = decoder.poll_frame() {
+            take(&decoder, ty, &mut frames);
         }
     }
+    match decoder.finish() {
+        Ok(()) => (frames, End::Clean),
+        Err(e) => (frames, end_of(e)),
+    }
+}
+
+fn take(decoder: &FrameDecoder, ty: FrameType, frames: &mut Vec<(FrameType, Vec<u8>)>) {
+    let payload = decoder.payload();
+    assert!(payload.len() <= MAX_LEN as usize, "frame over the limit");
+    // An empty AlignedVec has never allocated: its dangling pointer need
+    // not be aligned, and there is nothing to read.
+    if !payload.is_empty() {
+        assert_eq!(payload.as_ptr() as usize % 16, 0, "payload not 16-byte aligned");
+    }
+    parse_payload(ty, payload);
+    frames.push((ty, payload.to_vec()));
 }
 
 /// What the hub and the client do with each payload (errors are fine).
@@ -134,8 +122,7 @@ fn parse_payload(ty: FrameType, bytes: &AlignedVec) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let rt = runtime();
-    let whole = rt.block_on(read_all(data));
-    let trickled = rt.block_on(read_all(Trickle { data, chunk: 1 }));
-    assert_eq!(whole, trickled, "framing depends on how reads are split");
+    let whole = decode_all(data, data.len());
+    let trickled = decode_all(data, 1);
+    assert_eq!(whole, trickled, "framing depends on how the bytes are split");
 });

@@ -1,8 +1,9 @@
 //! Connecting and saying HELLO, shared by both kinds of client.
 
+use crate::frame_io::read_frame;
 use crate::tls::{self, Trust};
 use crate::wire::control::{Hello, Role, Welcome};
-use crate::wire::frame::{encode_frame, read_frame, FrameType};
+use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
 use std::net::SocketAddr;

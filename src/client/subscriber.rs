@@ -3,8 +3,9 @@
 
 use super::connect::{explain, open, spawn_reader, ClientError, ClientOptions, Session};
 use crate::dispatch::Order;
+use crate::frame_io::read_frame;
 use crate::wire::control::{OrderAck, Outcome, Role, Subscribe, Subscribed, Welcome};
-use crate::wire::frame::{encode_frame, read_frame, FrameType};
+use crate::wire::frame::{encode_frame, FrameType};
 use rkyv::util::AlignedVec;
 use tokio::sync::mpsc;
 

@@ -5,8 +5,9 @@
 
 use super::auth::Principal;
 use super::{ingest, subscribe, Shared};
+use crate::frame_io::read_frame;
 use crate::wire::control::{Hello, Role, Welcome};
-use crate::wire::frame::{encode_frame, read_frame, FrameError, FrameType};
+use crate::wire::frame::{encode_frame, FrameError, FrameType};
 use crate::wire::ErrorCode;
 use quinn::VarInt;
 use rkyv::util::AlignedVec;

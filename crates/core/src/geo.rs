@@ -18,7 +18,7 @@ pub const SHARD_RESOLUTION: Resolution = Resolution::Seven;
 /// The sample map of Putuo's streets and towns shipped with the hub.
 /// Boundaries are APPROXIMATE (rectangles inside the district); load a
 /// surveyed map with `hub.region_map` in the config for real use.
-pub const SAMPLE_MAP: &str = include_str!("../deploy/putuo-sample.geojson");
+pub const SAMPLE_MAP: &str = include_str!("../../../deploy/putuo-sample.geojson");
 
 /// The cell at [`CELL_RESOLUTION`] holding a position, or `None` if the
 /// position is not a valid latitude/longitude.
@@ -257,7 +257,7 @@ mod tests {
         let map = RegionMap::sample();
         assert!(map.is_approximate());
         let codes: Vec<&str> = map.streets().iter().map(|s| s.code.as_str()).collect();
-        let csv = include_str!("../deploy/putuo-streets.csv");
+        let csv = include_str!("../../../deploy/putuo-streets.csv");
         let expected: Vec<&str> = csv
             .lines()
             .skip(1)

@@ -1,0 +1,20 @@
+//! tongguan-core: every decision of the hub, as plain synchronous state
+//! machines and codecs. Nothing here owns a thread, touches a socket or a
+//! store, or reads a clock: time is an argument, bytes are pushed in and
+//! frames polled out, what must be durable is handed to the caller. The
+//! compiler keeps it so: this crate does not depend on tokio, quinn,
+//! axum, redb or prometheus (quinn-proto is the model).
+//!
+//! - [`model`]: the vocabulary (sources, categories, severities, events).
+//! - [`wire`]: the protocol's frames, batches and control messages.
+//! - [`geo`]: positions to H3 cells to the street that owns them.
+//! - [`engine`]: dedup, thresholds, watermarks, correlation.
+//! - [`dispatch`]: orders, their ids, and the dispatcher state machine.
+
+#![warn(missing_docs)]
+
+pub mod dispatch;
+pub mod engine;
+pub mod geo;
+pub mod model;
+pub mod wire;
