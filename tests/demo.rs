@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 use tongguan::config::Config;
-use tongguan::demo::{run, AckDelay, Bind, DemoOptions};
+use tongguan::demo::{run, AckDelay, Bind, Demo, DemoOptions};
 use tongguan::dispatch::record::Status;
 use tongguan::model::Category;
 
@@ -71,4 +71,39 @@ fn ack_delays_parse_and_scale_with_the_demo() {
     let minute = AckDelay::scaled_to(Duration::from_secs(60));
     assert_eq!(minute.to_string(), "10s..1m 30s");
     assert_eq!(AckDelay::scaled_to(Duration::ZERO), minute);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preferred_port_that_is_taken_moves_and_a_fixed_one_fails() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = |admin| DemoOptions {
+        duration: Duration::from_secs(1),
+        rate: 100,
+        incident_every: Duration::from_secs(1),
+        data_dir: dir.path().to_path_buf(),
+        live: false,
+        listen: Bind::EPHEMERAL,
+        admin,
+        ack_after: "1s".parse().unwrap(),
+    };
+    let demo = Demo::start(Config::embedded(), opts(Bind::Prefer(addr)))
+        .await
+        .unwrap();
+    assert_ne!(demo.hub().admin_addr, addr);
+    assert!(demo.hub().admin_addr.ip().is_loopback());
+    assert_eq!(demo.notes().len(), 1, "{:?}", demo.notes());
+    assert!(
+        demo.notes()[0].contains(&addr.to_string()),
+        "{:?}",
+        demo.notes()
+    );
+    demo.shutdown().await;
+
+    let Err(e) = Demo::start(Config::embedded(), opts(Bind::Exactly(addr))).await else {
+        panic!("{addr} is taken");
+    };
+    let e = format!("{e:#}");
+    assert!(e.contains(&addr.to_string()) && e.contains("in use"), "{e}");
 }

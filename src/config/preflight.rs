@@ -124,8 +124,9 @@ fn unfit(token: &str) -> Option<String> {
 
 /// The tokens of a production config (`auth.development = false`) that
 /// must not serve: placeholders (`CHANGE-ME...`), tokens in clear shorter
-/// than [`MIN_PRODUCTION_TOKEN`], and a token given to two entries (it
-/// would belong to one of them only). Entries are named by their table
+/// than [`MIN_PRODUCTION_TOKEN`], and a token given to two entries (of one
+/// role only the first entry would ever match; across roles one secret
+/// would open both). Entries are named by their table
 /// and position counted from 1 as they appear in the file, and their name:
 /// `auth.device[2] "gateway, standby": token is a placeholder (...)`.
 /// Token hashes (`token_hash`) are not judged: the hub cannot see the
@@ -284,11 +285,15 @@ mod tests {
         .unwrap();
         let problems = file_problems(&c);
         assert_eq!(problems.len(), 3, "{problems:#?}");
-        assert!(problems[0].starts_with("hub.region_map") && problems[0].contains("map.geojson"));
-        assert!(problems[1].starts_with("hub.rules") && problems[1].contains("lava"));
-        assert!(
-            problems[2].starts_with("hub.cert and hub.key") && problems[2].contains("hub.crt.pem")
-        );
+        let named = |i: usize, field: &str, file: &str| {
+            assert!(
+                problems[i].starts_with(field) && problems[i].contains(file),
+                "{problems:#?}"
+            )
+        };
+        named(0, "hub.region_map", "map.geojson");
+        named(1, "hub.rules", "rules.toml");
+        named(2, "hub.cert and hub.key", "hub.crt.pem");
     }
 
     #[test]
