@@ -110,7 +110,7 @@ pub enum Output {
         /// The entry's sequence number in that log.
         seq: u64,
         /// The order, its `seq` set to `seq`.
-        order: Order,
+        order: Box<Order>,
     },
     /// Answer the acknowledgement sent by `reply`.
     AckAnswered {

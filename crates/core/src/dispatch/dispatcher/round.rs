@@ -192,7 +192,7 @@ impl Round {
     }
 
     fn publish(&mut self, scope: Scope, seq: u64, order: &Order) {
-        let mut order = order.clone();
+        let mut order = Box::new(order.clone());
         order.seq = seq;
         self.outputs.push(Output::Publish { scope, seq, order });
     }
