@@ -79,7 +79,10 @@ async fn a_hub_restarted_on_its_data_dir_seeing_an_incident_again_gives_it_no_se
         again = expect_order(&mut district, 10).await;
     }
     assert_eq!(again.id, first.id, "the same incident keeps its id");
-    assert!(again.revision > first.revision, "an update, not a new order");
+    assert!(
+        again.revision > first.revision,
+        "an update, not a new order"
+    );
     let list = api(hub.admin_addr, "/api/orders").await;
     assert_eq!(list["count"], 1, "{list}");
     hub.shutdown(Duration::from_secs(2)).await;
