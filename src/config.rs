@@ -351,7 +351,7 @@ impl Config {
             match (token, hash) {
                 (Some(t), None) if t.len() >= 8 => {}
                 (Some(_), None) => return bad(format!("token of {name:?}: at least 8 characters")),
-                (None, Some(h)) if crate::hub::auth::TokenHash::parse(h).is_some() => {}
+                (None, Some(h)) if crate::auth::TokenHash::parse(h).is_some() => {}
                 (None, Some(_)) => {
                     return bad(format!(
                         "token_hash of {name:?} is not sha256:SALT:HEX (see tongguan hash-token)"

@@ -12,11 +12,15 @@
 
 pub use tongguan_core::{dispatch, engine, geo, model, wire};
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod demo;
 pub mod frame_io;
+pub mod http;
 pub mod hub;
 pub mod metrics;
+pub mod quic;
+pub mod runtime;
 pub mod store;
 pub mod tls;

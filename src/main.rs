@@ -225,7 +225,7 @@ fn run(cli: Cli) -> Result<()> {
                 .context("reading the token")?;
             let token = token.trim_end_matches(['\r', '\n']);
             anyhow::ensure!(token.len() >= 8, "a token has at least 8 characters");
-            println!("{}", tongguan::hub::auth::TokenHash::make(token));
+            println!("{}", tongguan::auth::TokenHash::make(token));
             Ok(())
         }
     }

@@ -73,7 +73,7 @@ fn install_files(dir: &Path) {
 /// Every placeholder token replaced by a long secret of its own, the video
 /// boxes' by a token hash.
 fn real_tokens(config: &str) -> String {
-    let hash = tongguan::hub::auth::TokenHash::make("the video boxes' secret");
+    let hash = tongguan::auth::TokenHash::make("the video boxes' secret");
     let mut out = String::new();
     for (i, line) in config.lines().enumerate() {
         let line = if line == "token = \"CHANGE-ME-device-video-analytics\"" {

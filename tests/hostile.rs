@@ -215,7 +215,7 @@ async fn connection_limits_refuse_the_excess_per_token_and_in_all() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hashed_tokens_let_their_holder_in_and_no_one_else() {
-    let hash = tongguan::hub::auth::TokenHash::make("a-device-secret-of-some-length");
+    let hash = tongguan::auth::TokenHash::make("a-device-secret-of-some-length");
     let hub = start_hub(&format!(
         "[auth]\ndevelopment = true\n[[auth.device]]\nname = \"gw\"\ntoken_hash = \"{hash}\"\n\
          [[auth.subscriber]]\nname = \"desk\"\nstreet = \"district\"\ntoken = \"dev-district-token\"\n"

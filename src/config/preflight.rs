@@ -98,7 +98,7 @@ pub fn file_problems(config: &Config) -> Vec<String> {
         _ => {}
     }
     if let Some(map) = &map {
-        if let Err(e) = crate::hub::auth::Auth::new(&config.auth, map) {
+        if let Err(e) = crate::auth::Auth::new(&config.auth, map) {
             out.push(format!("auth: {e}"));
         }
     }
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn hashes_and_long_tokens_pass_and_development_is_not_judged() {
-        let hash = crate::hub::auth::TokenHash::make("whatever it was");
+        let hash = crate::auth::TokenHash::make("whatever it was");
         let c = production(&format!(
             "[[auth.device]]\nname = \"gw\"\ntoken_hash = \"{hash}\"\n\
              [[auth.subscriber]]\nname = \"desk\"\nstreet = \"district\"\ntoken = \"0123456789abcdef\"\n"

@@ -13,6 +13,7 @@ pub mod quality;
 pub mod record;
 pub mod scope;
 pub mod summary;
+pub mod view;
 
 pub use batch::Batch;
 pub use order::{Order, OrderEvent, Place, StreetRef};

@@ -10,7 +10,7 @@ mod assets;
 mod stream;
 mod viewer;
 
-use super::Shared;
+use crate::runtime::Shared;
 use axum::routing::{get, post};
 use axum::Router;
 use std::sync::Arc;

@@ -4,19 +4,18 @@
 //! there is room, so QUIC flow control pushes back on the device: nothing
 //! is dropped.
 
-use super::engine_threads::{ShardBatch, ShardMsg};
-use super::session::Close;
-use super::{clock, Shared};
 use crate::engine::pipeline::shard_of;
 use crate::frame_io::read_frame;
 use crate::model::{Category, Source};
+use crate::quic::close::Close;
+use crate::runtime::clock;
+use crate::runtime::threads::{ShardBatch, ShardMsg};
+use crate::runtime::Shared;
 use crate::wire::batch::{access_batch, BatchAck, CellCache, RejectReason, TimeBounds};
 use crate::wire::frame::{encode_header, FrameType};
 use crate::wire::ErrorCode;
-use crossbeam_channel::TrySendError;
 use rkyv::util::AlignedVec;
 use std::sync::Arc;
-use std::time::Duration;
 
 const RECEIVED_SLOTS: usize = Source::ALL.len() * Category::ALL.len();
 
@@ -25,13 +24,13 @@ pub async fn run(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     shared: &Arc<Shared>,
-    rate: Option<Arc<std::sync::Mutex<super::admission::Bucket>>>,
+    rate: Option<Arc<std::sync::Mutex<crate::auth::admission::Bucket>>>,
 ) -> Result<(), Close> {
     let limits = &shared.config.limits;
     let max_events = limits.max_batch_events as usize;
     let max_future = limits.max_future.as_millis() as i64;
     let max_past = limits.max_past.as_millis() as i64;
-    let shards = shared.shard_txs.len();
+    let shards = shared.runtime.shard_count();
     let mut buf = AlignedVec::new();
     let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
     let mut cells = CellCache::new(65_536);
@@ -103,7 +102,10 @@ pub async fn run(
                 continue;
             }
             let events = std::mem::replace(part, shared.buffers.take());
-            enqueue(shared, i, ShardMsg::Events(ShardBatch { arrival, events })).await?;
+            shared
+                .runtime
+                .submit(i, ShardMsg::Events(ShardBatch { arrival, events }))
+                .await?;
         }
         count(shared, &received, &rejected);
         shared.metrics.batches.inc();
@@ -142,37 +144,11 @@ async fn heartbeat(shared: &Shared, payload: &[u8]) -> Result<(), Close> {
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect();
-    for shard in 0..shared.shard_txs.len() {
-        enqueue(shared, shard, ShardMsg::Heartbeat(ids.clone())).await?;
-    }
+    shared
+        .runtime
+        .submit_to_all(|| ShardMsg::Heartbeat(ids.clone()))
+        .await?;
     Ok(())
-}
-
-/// Queues a message to a shard, waiting (without reading the stream)
-/// while the queue is full.
-pub(crate) async fn enqueue(
-    shared: &Shared,
-    shard: usize,
-    mut batch: ShardMsg,
-) -> Result<(), Close> {
-    let tx = &shared.shard_txs[shard];
-    let mut waited = false;
-    loop {
-        match tx.try_send(batch) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Full(b)) => {
-                if !waited {
-                    shared.metrics.backpressure.inc();
-                    waited = true;
-                }
-                batch = b;
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(Close::new(ErrorCode::GoingAway, "the hub is shutting down"));
-            }
-        }
-    }
 }
 
 fn count(shared: &Shared, received: &[u32; RECEIVED_SLOTS], rejected: &[u32]) {

@@ -7,9 +7,7 @@
 //! decision is the machine's; this file owns the store, the subscriber
 //! registry, the metrics and the reply channels.
 
-use super::auth::Scope;
-use super::clock;
-use super::subscribers::Subscribers;
+use crate::auth::tokens::Scope;
 use crate::dispatch::dispatcher::{self as machine, AckAnswer, Output, Recovered, ReplyId};
 use crate::dispatch::quality::QualityPolicy;
 use crate::dispatch::record::Status;
@@ -18,6 +16,8 @@ use crate::engine::correlate::Correlator;
 use crate::engine::Warning;
 use crate::geo::RegionMap;
 use crate::metrics::Metrics;
+use crate::runtime::clock;
+use crate::runtime::subscribers::Subscribers;
 use crate::store::{Store, StoreError};
 use crate::wire::control::OrderAck;
 use crate::wire::frame::{encode_frame, FrameType};
@@ -46,7 +46,7 @@ pub struct Dispatcher {
     subscribers: Arc<Subscribers>,
     metrics: Arc<Metrics>,
     store: Arc<Store>,
-    details: Arc<super::details::Details>,
+    details: Arc<crate::runtime::details::Details>,
     outbox_ok: Arc<AtomicBool>,
     replies: FxHashMap<ReplyId, oneshot::Sender<AckAnswer>>,
 }
@@ -60,7 +60,7 @@ impl Dispatcher {
         subscribers: Arc<Subscribers>,
         metrics: Arc<Metrics>,
         store: Arc<Store>,
-        details: Arc<super::details::Details>,
+        details: Arc<crate::runtime::details::Details>,
         outbox_ok: Arc<AtomicBool>,
         policy: QualityPolicy,
     ) -> Result<(Dispatcher, Vec<u64>), StoreError> {

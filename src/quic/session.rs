@@ -3,46 +3,18 @@
 //! WELCOME, then the device or subscriber session. Any error closes this
 //! connection only, with a protocol close code and a reason.
 
-use super::auth::Principal;
-use super::{ingest, subscribe, Shared};
+use crate::auth::tokens::Principal;
 use crate::frame_io::read_frame;
+use crate::quic::close::Close;
+use crate::quic::ingest;
+use crate::quic::subscribe;
+use crate::runtime::Shared;
 use crate::wire::control::{Hello, Role, Welcome};
-use crate::wire::frame::{encode_frame, FrameError, FrameType};
+use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use quinn::VarInt;
 use rkyv::util::AlignedVec;
 use std::sync::Arc;
-
-/// Why a session ended badly: sent to the client as the close code and
-/// reason.
-#[derive(Debug)]
-pub struct Close {
-    /// The close code.
-    pub code: ErrorCode,
-    /// A reason a person can act on.
-    pub reason: String,
-}
-
-impl Close {
-    /// A close with `code` and `reason`.
-    pub fn new(code: ErrorCode, reason: impl Into<String>) -> Close {
-        Close {
-            code,
-            reason: reason.into(),
-        }
-    }
-}
-
-impl From<FrameError> for Close {
-    fn from(e: FrameError) -> Close {
-        let code = match e {
-            FrameError::TooLarge { .. } => ErrorCode::FrameTooLarge,
-            FrameError::Io(_) => ErrorCode::NoError,
-            FrameError::UnknownType(_) | FrameError::Truncated(_) => ErrorCode::ProtocolViolation,
-        };
-        Close::new(code, e.to_string())
-    }
-}
 
 /// Whether a close code means the client sent something bad (counted in
 /// `tongguan_frames_rejected_total`).
@@ -59,7 +31,11 @@ fn is_rejection(code: ErrorCode) -> bool {
 }
 
 /// Runs one incoming connection to its end.
-pub async fn run(incoming: quinn::Incoming, shared: Arc<Shared>, mut slot: super::admission::Slot) {
+pub async fn run(
+    incoming: quinn::Incoming,
+    shared: Arc<Shared>,
+    mut slot: crate::auth::admission::Slot,
+) {
     let conn = match incoming.await {
         Ok(c) => c,
         Err(e) => {
@@ -92,7 +68,7 @@ pub async fn run(incoming: quinn::Incoming, shared: Arc<Shared>, mut slot: super
 async fn serve(
     conn: &quinn::Connection,
     shared: &Arc<Shared>,
-    slot: &mut super::admission::Slot,
+    slot: &mut crate::auth::admission::Slot,
 ) -> Result<(), Close> {
     let hello_timeout = shared.config.limits.hello_timeout;
     let first = tokio::time::timeout(hello_timeout, async {

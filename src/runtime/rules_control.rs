@@ -5,11 +5,10 @@
 //! batch is half under old and half under new rules) and to the
 //! correlator. Ingest never pauses.
 
-use super::engine_threads::ShardMsg;
-use super::ingest::enqueue;
-use super::Shared;
 use crate::engine::rules::{Mode, Profiles, RulesError};
 use crate::engine::RuleSet;
+use crate::runtime::threads::ShardMsg;
+use crate::runtime::Shared;
 use std::sync::{Arc, Mutex};
 
 /// The rules source, both compiled profiles, and the mode.
@@ -84,13 +83,9 @@ pub async fn set_mode(shared: &Shared, mode: Mode) {
 }
 
 async fn push(shared: &Shared, rules: Arc<RuleSet>) {
-    for shard in 0..shared.shard_txs.len() {
-        if enqueue(shared, shard, ShardMsg::Rules(rules.clone()))
-            .await
-            .is_err()
-        {
-            return;
-        }
+    let to_shards = || ShardMsg::Rules(rules.clone());
+    if shared.runtime.submit_to_all(to_shards).await.is_err() {
+        return;
     }
     let tx = shared.rules_tx.clone();
     let _ = tokio::task::spawn_blocking(move || tx.send(rules)).await;

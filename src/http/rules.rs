@@ -1,12 +1,13 @@
 //! `GET`/`PUT /api/rules` and `GET`/`PUT /api/mode`: the rules in force
 //! and the normal/emergency switch (平急转换). Changes need the admin token
-//! (see [`super::http_auth::MayChange`]); a bad rules file answers 400 with
+//! (see [`crate::http::auth::MayChange`]); a bad rules file answers 400 with
 //! the reason and the rules in force stay.
 
-use super::api::error;
-use super::http_auth::MayChange;
-use super::{rules_control, Shared};
 use crate::engine::rules::{Mode, Test};
+use crate::http::auth::MayChange;
+use crate::http::error::error;
+use crate::runtime::rules_control;
+use crate::runtime::Shared;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

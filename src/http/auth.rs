@@ -5,9 +5,9 @@
 //! reach this port for the console. Rules, mode, health and metrics stay
 //! open to the monitoring network.
 
-use super::api::error;
-use super::auth::{Principal, Scope};
-use super::Shared;
+use crate::auth::tokens::{Principal, Scope};
+use crate::http::error::error;
+use crate::runtime::Shared;
 use crate::wire::control::Role;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

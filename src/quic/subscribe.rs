@@ -8,11 +8,11 @@
 //! already sent (sequence numbers only grow). A session whose live queue
 //! overflowed does the same again from where it was.
 
-use super::auth::Scope;
-use super::dispatcher::{encode_order, AckMsg};
-use super::session::Close;
-use super::Shared;
+use crate::auth::tokens::Scope;
 use crate::frame_io::read_frame;
+use crate::quic::close::Close;
+use crate::runtime::dispatch_thread::encode_order;
+use crate::runtime::Shared;
 use crate::wire::control::{OrderAck, Subscribe, Subscribed, DISTRICT};
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
@@ -192,16 +192,7 @@ async fn read_acks(
                         format!("ORDER_ACK is not valid JSON: {e}"),
                     )
                 })?;
-                submit_ack(
-                    &shared,
-                    AckMsg {
-                        ack,
-                        scope,
-                        reply: None,
-                    },
-                )
-                .await
-                .map_err(|_| Close::new(ErrorCode::GoingAway, "the hub is shutting down"))?;
+                shared.runtime.submit_ack(ack, scope).await?;
             }
             Some(other) => {
                 return Err(Close::new(
@@ -211,26 +202,5 @@ async fn read_acks(
             }
             None => return Ok(()),
         }
-    }
-}
-
-/// The hub is shutting down: the dispatcher takes no more acknowledgements.
-#[derive(Debug)]
-pub struct ShuttingDown;
-
-/// Hands an acknowledgement to the dispatcher (a QUIC ORDER_ACK or the
-/// console's), waiting off the runtime while its queue is full. The
-/// dispatcher checks the scope and makes it durable.
-pub(crate) async fn submit_ack(shared: &Arc<Shared>, msg: AckMsg) -> Result<(), ShuttingDown> {
-    match shared.acks_tx.try_send(msg) {
-        Ok(()) => Ok(()),
-        Err(crossbeam_channel::TrySendError::Full(msg)) => {
-            let acks = shared.acks_tx.clone();
-            match tokio::task::spawn_blocking(move || acks.send(msg)).await {
-                Ok(Ok(())) => Ok(()),
-                _ => Err(ShuttingDown),
-            }
-        }
-        Err(crossbeam_channel::TrySendError::Disconnected(_)) => Err(ShuttingDown),
     }
 }

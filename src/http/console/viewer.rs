@@ -1,11 +1,11 @@
 //! Who is looking: the console's bearer token checked as a street or
 //! district subscriber token (what a scope may see is
-//! [`Scope::may_see`](super::super::auth::Scope::may_see)).
+//! [`Scope::may_see`](crate::auth::tokens::Scope::may_see)).
 
-use super::super::api::error;
-use super::super::auth::{Principal, Scope};
-use super::super::http_auth::bearer;
-use super::super::Shared;
+use crate::auth::tokens::{Principal, Scope};
+use crate::http::auth::bearer;
+use crate::http::error::error;
+use crate::runtime::Shared;
 use crate::wire::control::Role;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -3,44 +3,19 @@
 //! control travels on the same channel as data, in order), and one
 //! dispatcher thread that runs the correlator and the durable dispatcher.
 
-use super::buffers::BufferPool;
-use super::clock;
-use super::dispatcher::{AckMsg, Dispatcher};
 use crate::engine::correlate::Correlator;
-use crate::engine::shard::{DeviceState, Shard};
+use crate::engine::shard::Shard;
 use crate::engine::{Detection, EngineSettings, RuleSet};
 use crate::metrics::Metrics;
-use crate::model::Event;
+use crate::runtime::buffers::BufferPool;
+use crate::runtime::clock;
+use crate::runtime::dispatch_thread::{AckMsg, Dispatcher};
+use crate::runtime::handle::Handle;
+use crate::runtime::inbox::{inbox, Inbox, Outlet};
+pub use crate::runtime::shard_msg::{ShardBatch, ShardMsg};
 use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// A batch for one shard: the events of one device batch that fall in it.
-pub struct ShardBatch {
-    /// Arrival stamp of the device batch ([`clock::stamp_ns`]).
-    pub arrival: u64,
-    /// The events.
-    pub events: Vec<Event>,
-}
-
-/// What a shard thread receives.
-pub enum ShardMsg {
-    /// Events to run.
-    Events(ShardBatch),
-    /// A gateway vouches for these devices.
-    Heartbeat(Arc<[u64]>),
-    /// New rules from here on.
-    Rules(Arc<RuleSet>),
-    /// Finish what is queued before this, then stop.
-    Stop,
-    /// What does the shard know of these devices? Answered on `reply`.
-    Query {
-        /// Device ids.
-        ids: Arc<[u64]>,
-        /// Where the answer goes.
-        reply: Sender<Vec<(u64, DeviceState)>>,
-    },
-}
 
 /// What the dispatcher thread receives from the shards.
 struct ShardOutput {
@@ -51,14 +26,13 @@ struct ShardOutput {
 
 /// The running engine threads.
 pub struct EngineThreads {
-    /// Senders into each shard's queue.
-    pub shard_txs: Vec<Sender<ShardMsg>>,
-    /// Sender of acknowledgements to the dispatcher.
-    pub acks_tx: Sender<AckMsg>,
+    /// The sessions' way in.
+    pub handle: Handle,
     /// Event vectors the shards give back to ingest.
     pub buffers: BufferPool,
     /// Sender of new rules to the correlator.
     pub rules_tx: Sender<Arc<RuleSet>>,
+    shards: Vec<Inbox<ShardMsg>>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -75,14 +49,14 @@ impl EngineThreads {
         flagged: Vec<u64>,
     ) -> std::io::Result<EngineThreads> {
         let (out_tx, out_rx) = bounded::<ShardOutput>(shards * 64);
-        let (acks_tx, acks_rx) = bounded::<AckMsg>(4096);
+        let (acks, acks_out) = inbox::<AckMsg>(4096);
         let (rules_tx, rules_rx) = bounded::<Arc<RuleSet>>(16);
-        let mut shard_txs = Vec::new();
+        let mut inboxes = Vec::new();
         let mut handles = Vec::new();
         // Enough for every queue to be full and each session to hold one.
         let buffers = BufferPool::new(shards * (queue + 64));
         for i in 0..shards {
-            let (tx, rx) = bounded::<ShardMsg>(queue);
+            let (tx, rx) = inbox::<ShardMsg>(queue);
             let shard = Shard::new(rules.clone(), settings);
             let out = out_tx.clone();
             let m = metrics.clone();
@@ -92,25 +66,26 @@ impl EngineThreads {
                     .name(format!("shard-{i}"))
                     .spawn(move || run_shard(i, shard, rx, out, m, pool))?,
             );
-            shard_txs.push(tx);
+            inboxes.push(tx);
         }
         drop(out_tx);
         let mut correlator = Correlator::new(rules, settings, shards);
         for d in flagged {
             correlator.set_flagged(d, true);
         }
+        let m = metrics.clone();
         handles.push(
             std::thread::Builder::new()
                 .name("dispatcher".into())
                 .spawn(move || {
-                    run_dispatcher(correlator, dispatcher, out_rx, acks_rx, rules_rx, metrics)
+                    run_dispatcher(correlator, dispatcher, out_rx, acks_out, rules_rx, m)
                 })?,
         );
         Ok(EngineThreads {
-            shard_txs,
+            handle: Handle::new(inboxes.clone(), acks, metrics),
             buffers,
-            acks_tx,
             rules_tx,
+            shards: inboxes,
             handles,
         })
     }
@@ -119,11 +94,11 @@ impl EngineThreads {
     /// of it has gone through the engine and every order out of it is in
     /// the outbox.
     pub fn drain(self) {
-        for tx in &self.shard_txs {
-            let _ = tx.send(ShardMsg::Stop);
+        for tx in &self.shards {
+            let _ = tx.send_last(ShardMsg::Stop);
         }
-        drop(self.shard_txs);
-        drop(self.acks_tx);
+        drop(self.shards);
+        drop(self.handle);
         drop(self.rules_tx);
         for h in self.handles {
             let _ = h.join();
@@ -134,7 +109,7 @@ impl EngineThreads {
 fn run_shard(
     index: usize,
     mut shard: Shard,
-    rx: Receiver<ShardMsg>,
+    inbox: Outlet<ShardMsg>,
     out: Sender<ShardOutput>,
     metrics: Arc<Metrics>,
     buffers: BufferPool,
@@ -145,7 +120,12 @@ fn run_shard(
     let mut last_watermark = i64::MIN;
     loop {
         // Sleep until the next message or until the shard next needs time.
-        let got = rx.recv_deadline(clock::instant_of_ms(shard.poll_timeout()));
+        let got = inbox
+            .rx
+            .recv_deadline(clock::instant_of_ms(shard.poll_timeout()));
+        if matches!(got, Ok(ref m) if !matches!(m, ShardMsg::Stop)) {
+            inbox.took(1);
+        }
         let now = clock::now_ms();
         match got {
             Ok(ShardMsg::Events(batch)) => {
@@ -188,16 +168,18 @@ fn run_shard(
             }
         }
     }
+    inbox.close();
 }
 
 fn run_dispatcher(
     mut correlator: Correlator,
     mut dispatcher: Dispatcher,
     mut rx: Receiver<ShardOutput>,
-    mut acks_rx: Receiver<AckMsg>,
+    acks_in: Outlet<AckMsg>,
     mut rules_rx: Receiver<Arc<RuleSet>>,
     metrics: Arc<Metrics>,
 ) {
+    let mut acks_rx = acks_in.rx.clone();
     let mut shards_open = true;
     loop {
         let mut acks = Vec::new();
@@ -229,6 +211,7 @@ fn run_dispatcher(
         // Take whatever else is waiting: one commit for all of it.
         outputs.extend(rx.try_iter().take(1024));
         acks.extend(acks_rx.try_iter().take(4096));
+        acks_in.took(acks.len());
         for o in outputs {
             for d in o.detections {
                 correlator.handle_detection(d);
@@ -242,6 +225,7 @@ fn run_dispatcher(
         if !shards_open {
             // The shards are drained and so is the engine: done. Acks still
             // in flight come from sessions that are closing too.
+            acks_in.close();
             break;
         }
     }

@@ -11,9 +11,9 @@
 //! the outbox, which holds the truth; the feed costs nothing while no
 //! console is open.
 
-use super::api::OrderView;
-use super::auth::Scope;
+use crate::auth::tokens::Scope;
 use crate::dispatch::record::OrderRecord;
+use crate::dispatch::view::OrderView;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};

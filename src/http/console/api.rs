@@ -2,16 +2,17 @@
 //! viewer may see, one order whole, acknowledging one (the same durable
 //! path as a QUIC ORDER_ACK), and the district's per-street figures.
 
-use super::super::api::{self as admin_api, error, OrderView};
-use super::super::auth::Scope;
-use super::super::dispatcher::AckMsg;
-use super::super::subscribe::submit_ack;
-use super::super::Shared;
 use super::Viewer;
+use crate::auth::tokens::Scope;
 use crate::dispatch::dispatcher::AckAnswer;
 use crate::dispatch::record::Status;
 use crate::dispatch::summary;
+use crate::dispatch::view::OrderView;
+use crate::http::devices;
+use crate::http::error::error;
+use crate::http::outbox_read::{self as admin_api};
 use crate::model::Severity;
+use crate::runtime::Shared;
 use crate::wire::control::{OrderAck, Outcome};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -191,19 +192,14 @@ pub async fn ack(
             format!("order {id:?} is already acknowledged"),
         );
     }
-    let (reply, answer) = tokio::sync::oneshot::channel();
-    let msg = AckMsg {
-        ack: OrderAck {
-            order_id: id.clone(),
-            outcome: body.outcome,
-            note: body.note.clone(),
-        },
-        scope: viewer.scope,
-        reply: Some(reply),
+    let ack = OrderAck {
+        order_id: id.clone(),
+        outcome: body.outcome,
+        note: body.note.clone(),
     };
-    if submit_ack(&shared, msg).await.is_err() {
+    let Ok(answer) = shared.runtime.ack(ack, viewer.scope).await else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down");
-    }
+    };
     // The dispatcher answers once the ack is durable (or refused); an
     // outbox that cannot be written keeps it queued past ACK_WAIT.
     let answer = match tokio::time::timeout(ACK_WAIT, answer).await {
@@ -265,7 +261,7 @@ pub async fn district(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Resp
         .iter()
         .filter(|r| r.order.escalation_of.is_some() && r.status != Status::Acked)
         .count();
-    let devices = match admin_api::device_views(&shared, None, 10_000).await {
+    let devices = match devices::device_views(&shared, None, 10_000).await {
         Ok(d) => d.devices,
         Err(resp) => return resp,
     };
@@ -275,7 +271,7 @@ pub async fn district(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Resp
     );
     // Every device the shards track, not only those that took part in
     // orders (the same figure as tongguan_devices_offline, summed).
-    let offline_total: i64 = (0..shared.shard_txs.len())
+    let offline_total: i64 = (0..shared.runtime.shard_count())
         .map(|i| {
             shared
                 .metrics

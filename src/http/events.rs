@@ -4,13 +4,13 @@
 //! broken event answers 400 with the reasons, and none is taken. Caller
 //! names and phone numbers are masked before they are kept.
 
-use super::api::error;
-use super::engine_threads::{ShardBatch, ShardMsg};
-use super::http_auth::MayChange;
-use super::ingest::enqueue;
-use super::{clock, Shared};
 use crate::engine::pipeline::shard_of;
+use crate::http::auth::MayChange;
+use crate::http::error::error;
 use crate::model::{CameraRef, Category, Source};
+use crate::runtime::clock;
+use crate::runtime::threads::{ShardBatch, ShardMsg};
+use crate::runtime::Shared;
 use crate::wire::batch::TimeBounds;
 use crate::wire::WireEvent;
 use axum::extract::State;
@@ -138,7 +138,7 @@ pub async fn post_events(
         return bad(reasons);
     }
     let arrival = clock::stamp_ns();
-    let shards = shared.shard_txs.len();
+    let shards = shared.runtime.shard_count();
     let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
     for (event, json) in &accepted {
         shared.details.insert(
@@ -155,10 +155,9 @@ pub async fn post_events(
         if events.is_empty() {
             continue;
         }
-        if let Err(close) =
-            enqueue(&shared, i, ShardMsg::Events(ShardBatch { arrival, events })).await
-        {
-            return error(StatusCode::SERVICE_UNAVAILABLE, close.reason);
+        let batch = ShardMsg::Events(ShardBatch { arrival, events });
+        if let Err(stopped) = shared.runtime.submit(i, batch).await {
+            return error(StatusCode::SERVICE_UNAVAILABLE, stopped.to_string());
         }
     }
     Json(serde_json::json!({ "accepted": accepted.len() })).into_response()

@@ -2,7 +2,7 @@
 //! format, `/healthz` (the process answers), `/readyz` (it is serving),
 //! the JSON API of src/hub/api.rs and the console (`/` leads to it).
 
-use super::Shared;
+use crate::runtime::Shared;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect};
@@ -19,32 +19,32 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/api/orders", get(super::api::list_orders))
-        .route("/api/orders/{id}", get(super::api::get_order))
-        .route("/api/devices", get(super::api::list_devices))
+        .route("/api/orders", get(crate::http::orders::list_orders))
+        .route("/api/orders/{id}", get(crate::http::orders::get_order))
+        .route("/api/devices", get(crate::http::devices::list_devices))
         .route(
             "/api/events",
-            axum::routing::post(super::events_api::post_events),
+            axum::routing::post(crate::http::events::post_events),
         )
         .route(
             "/api/rules",
-            get(super::rules_api::get_rules).put(super::rules_api::put_rules),
+            get(crate::http::rules::get_rules).put(crate::http::rules::put_rules),
         )
         .route(
             "/api/mode",
-            get(super::rules_api::get_mode).put(super::rules_api::put_mode),
+            get(crate::http::rules::get_mode).put(crate::http::rules::put_mode),
         )
-        .merge(super::console::router())
+        .merge(crate::http::console::router())
         .with_state(shared)
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    for (i, tx) in shared.shard_txs.iter().enumerate() {
+    for (i, depth) in shared.runtime.queue_depths().enumerate() {
         shared
             .metrics
             .shard_queue
             .with_label_values(&[&i.to_string()])
-            .set(tx.len() as i64);
+            .set(depth as i64);
     }
     (
         [(

@@ -5,9 +5,9 @@
 //! reload its list. The page reads it with `fetch`, so the token travels
 //! in the Authorization header like every other call, never in a URL.
 
-use super::super::api::OrderView;
-use super::super::Shared;
 use super::Viewer;
+use crate::dispatch::view::OrderView;
+use crate::runtime::Shared;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};

@@ -49,7 +49,7 @@ pub async fn file(Path(name): Path<String>) -> Response {
     match FILES.iter().find(|(n, _, _)| *n == name) {
         Some((_, content_type, body)) => answer(content_type, body),
         None => {
-            super::super::api::error(StatusCode::NOT_FOUND, format!("no console file {name:?}"))
+            crate::http::error::error(StatusCode::NOT_FOUND, format!("no console file {name:?}"))
         }
     }
 }

@@ -1,81 +1,28 @@
-//! The async shell around the engine: the QUIC endpoint and its sessions
-//! (quinn, tokio), the engine threads, the dispatcher, and the HTTP admin
-//! server (axum). It moves bytes and calls the engine; every decision is
-//! made in [`crate::engine`].
+//! The hub's wiring and shutdown, nothing else: load what the config
+//! names, open the outbox, start the engine threads ([`crate::runtime`]),
+//! the QUIC endpoint ([`crate::quic`]) and the HTTP server
+//! ([`crate::http`]), and stop them in order. Every decision is made in
+//! the core crate (`tongguan-core`); the runtime only drives it.
 
-pub mod admin;
-pub mod admission;
-pub mod api;
-pub mod auth;
-pub mod buffers;
-pub mod clock;
-pub mod console;
-pub mod details;
-pub mod dispatcher;
-pub mod engine_threads;
-pub mod events_api;
-pub mod http_auth;
-pub mod ingest;
-pub mod rules_api;
-pub mod rules_control;
-pub mod session;
-pub mod subscribe;
-pub mod subscribers;
-
+use crate::auth::admission;
+use crate::auth::tokens::Auth;
 use crate::config::{Config, ConfigError};
 use crate::engine::rules::Profiles;
-use crate::engine::RuleSet;
 use crate::geo::RegionMap;
+use crate::http::router;
 use crate::metrics::Metrics;
+use crate::runtime::details;
+use crate::runtime::dispatch_thread;
+use crate::runtime::rules_control;
+use crate::runtime::subscribers::Subscribers;
+use crate::runtime::threads::EngineThreads;
+use crate::runtime::Shared;
 use crate::tls::{self, Identity};
 use crate::wire::ErrorCode;
-use auth::Auth;
-use crossbeam_channel::Sender;
-use dispatcher::AckMsg;
-use engine_threads::{EngineThreads, ShardMsg};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use subscribers::Subscribers;
-
-/// What every session shares.
-pub struct Shared {
-    /// The configuration in force.
-    pub config: Config,
-    /// Token table.
-    pub auth: Auth,
-    /// The region map.
-    pub map: Arc<RegionMap>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// Queues into the shards.
-    pub shard_txs: Vec<Sender<ShardMsg>>,
-    /// Event vectors recycled between ingest and the shards.
-    pub buffers: buffers::BufferPool,
-    /// Acknowledgements to the dispatcher.
-    pub acks_tx: Sender<AckMsg>,
-    /// The durable outbox (read side; the dispatcher writes).
-    pub store: Arc<crate::store::Store>,
-    /// Masked details of hotline and patrol reports, for their orders.
-    pub details: Arc<details::Details>,
-    /// The rules in force and the mode.
-    pub rules: rules_control::RulesControl,
-    /// Connection and rate limits.
-    pub admission: Arc<admission::Admission>,
-    /// New rules to the correlator.
-    pub rules_tx: Sender<Arc<RuleSet>>,
-    /// Live subscribers.
-    pub subscribers: Arc<Subscribers>,
-    /// A sink: batches are validated and acknowledged, and go no further
-    /// (the baseline `loadgen` compares the whole pipeline against).
-    pub sink: bool,
-    /// Whether the hub is serving (for `/readyz`).
-    pub ready: AtomicBool,
-    /// Whether the last outbox commit succeeded (for `/readyz`): a hub
-    /// that cannot write orders says so rather than pretend.
-    pub outbox_ok: Arc<AtomicBool>,
-}
 
 /// Why the hub could not start.
 #[derive(Debug, thiserror::Error)]
@@ -235,7 +182,7 @@ impl Hub {
         };
         let details = Arc::new(details::Details::new(100_000));
         let outbox_ok = Arc::new(AtomicBool::new(true));
-        let (dispatcher, flagged) = dispatcher::Dispatcher::open(
+        let (dispatcher, flagged) = dispatch_thread::Dispatcher::open(
             map.clone(),
             subscribers.clone(),
             metrics.clone(),
@@ -274,9 +221,8 @@ impl Hub {
             auth,
             map,
             metrics,
-            shard_txs: engine.shard_txs.clone(),
+            runtime: engine.handle.clone(),
             buffers: engine.buffers.clone(),
-            acks_tx: engine.acks_tx.clone(),
             store,
             details,
             admission,
@@ -288,35 +234,14 @@ impl Hub {
             outbox_ok,
         });
         let http = {
-            let app = admin::router(shared.clone());
+            let app = router::router(shared.clone());
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app).await {
                     tracing::error!(error = %e, "admin server failed");
                 }
             })
         };
-        let accept = {
-            let endpoint = endpoint.clone();
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                while let Some(incoming) = endpoint.accept().await {
-                    match shared.admission.connect() {
-                        Some(slot) => {
-                            tokio::spawn(session::run(incoming, shared.clone(), slot));
-                        }
-                        None => {
-                            // QUIC's CONNECTION_REFUSED: the client retries later.
-                            shared
-                                .metrics
-                                .admission_refused
-                                .with_label_values(&["hub_full"])
-                                .inc();
-                            incoming.refuse();
-                        }
-                    }
-                }
-            })
-        };
+        let accept = tokio::spawn(crate::quic::accept::serve(endpoint.clone(), shared.clone()));
         shared.ready.store(true, Ordering::Release);
         tracing::info!(%quic_addr, %admin_addr, shards, "tongguan serving");
         Ok(Hub {

@@ -1,0 +1,118 @@
+//! Device quality over HTTP, in JSON: `GET /api/devices`, the devices
+//! that took part in orders with their figures from the outbox and their
+//! activity from the shards.
+
+use crate::http::auth::MayRead;
+use crate::http::error::error;
+use crate::http::outbox_read::{read, MAX_LIMIT};
+use crate::runtime::clock;
+use crate::runtime::Shared;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// `GET /api/devices` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceFilter {
+    flagged: Option<bool>,
+    limit: Option<usize>,
+}
+
+/// A device as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// The device id.
+    pub device: u64,
+    /// Orders it took part in.
+    pub orders: u64,
+    /// Outcomes.
+    pub confirmed: u64,
+    /// Outcomes.
+    pub false_alarms: u64,
+    /// Outcomes.
+    pub resolved: u64,
+    /// false_alarms / judged orders.
+    pub false_alarm_rate: f64,
+    /// Whether its detections need corroboration.
+    pub flagged: bool,
+    /// Events seen since the hub started (none if no shard knows it).
+    pub events: Option<u64>,
+    /// Latest event or heartbeat, Unix ms.
+    pub last_seen_ms: Option<i64>,
+    /// Heard from within the offline timeout.
+    pub online: bool,
+}
+
+/// `GET /api/devices` answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// All devices matching.
+    pub count: usize,
+    /// The devices, most false alarms first.
+    pub devices: Vec<DeviceView>,
+}
+
+/// `GET /api/devices?flagged=true&limit=N`: devices that took part in
+/// orders, with their quality figures and activity.
+pub async fn list_devices(
+    State(shared): State<Arc<Shared>>,
+    _: MayRead,
+    filter: Result<Query<DeviceFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(filter)) = filter else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "query parameters are flagged (true|false) and limit",
+        );
+    };
+    match device_views(&shared, filter.flagged, filter.limit.unwrap_or(100)).await {
+        Ok(list) => Json(list).into_response(),
+        Err(resp) => resp,
+    }
+}
+
+/// Devices that took part in orders (only flagged or unflagged ones when
+/// `flagged` says so), most false alarms first, at most `limit` listed,
+/// with what the shards know of their activity.
+pub(crate) async fn device_views(
+    shared: &Arc<Shared>,
+    flagged: Option<bool>,
+    limit: usize,
+) -> Result<DeviceList, Response> {
+    let mut records = read(shared, |s| s.devices()).await?;
+    records.retain(|r| flagged.is_none_or(|f| r.flagged == f));
+    records.sort_by(|a, b| {
+        b.false_alarms
+            .cmp(&a.false_alarms)
+            .then(a.device.cmp(&b.device))
+    });
+    let count = records.len();
+    records.truncate(limit.min(MAX_LIMIT));
+    let ids: Arc<[u64]> = records.iter().map(|r| r.device).collect();
+    let activity = shared.runtime.query_devices(ids).await;
+    let offline_after = shared.config.engine.device_offline_after.as_millis() as i64;
+    let now = clock::now_ms();
+    let devices = records
+        .into_iter()
+        .map(|r| {
+            let seen = activity.get(&r.device);
+            DeviceView {
+                false_alarm_rate: r.false_alarm_rate(),
+                device: r.device,
+                orders: r.orders,
+                confirmed: r.confirmed,
+                false_alarms: r.false_alarms,
+                resolved: r.resolved,
+                flagged: r.flagged,
+                events: seen.map(|s| s.events),
+                last_seen_ms: seen.map(|s| s.last_seen_ms),
+                online: seen.is_some_and(|s| now - s.last_seen_ms <= offline_after),
+            }
+        })
+        .collect();
+    Ok(DeviceList { count, devices })
+}

@@ -1,0 +1,14 @@
+//! Whatever touches the HTTP socket (axum): the router, its bearer-token
+//! extractors, the JSON API (orders, devices, events, rules and mode) and
+//! the street platforms' console. Handlers parse, call the runtime or read
+//! the outbox, and answer; they decide nothing.
+
+pub mod auth;
+pub mod console;
+pub mod devices;
+pub mod error;
+pub mod events;
+pub mod orders;
+pub mod outbox_read;
+pub mod router;
+pub mod rules;

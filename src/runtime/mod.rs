@@ -1,0 +1,18 @@
+//! Whatever owns a thread or a channel: the shard threads and the
+//! dispatcher thread that drive the core's state machines, the subscriber
+//! registry, the recycled event buffers, the shell's clock, the rules in
+//! force, and what every session shares.
+
+pub mod buffers;
+pub mod clock;
+pub mod details;
+pub mod dispatch_thread;
+pub mod handle;
+pub mod inbox;
+pub mod rules_control;
+pub mod shard_msg;
+mod shared;
+pub mod subscribers;
+pub mod threads;
+
+pub use shared::Shared;

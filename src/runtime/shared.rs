@@ -1,0 +1,52 @@
+//! What every session shares: the config, the tokens, the map, the
+//! metrics, the outbox's read side, and the queues into the engine
+//! threads. Built once by [`crate::hub::Hub`]; the QUIC sessions and the
+//! HTTP handlers hold it in an `Arc`.
+
+use crate::auth::admission;
+use crate::auth::tokens::Auth;
+use crate::config::Config;
+use crate::engine::RuleSet;
+use crate::geo::RegionMap;
+use crate::metrics::Metrics;
+use crate::runtime::subscribers::Subscribers;
+use crate::runtime::{buffers, details, rules_control};
+use crossbeam_channel::Sender;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// What every session shares.
+pub struct Shared {
+    /// The configuration in force.
+    pub config: Config,
+    /// Token table.
+    pub auth: Auth,
+    /// The region map.
+    pub map: Arc<RegionMap>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The way into the engine threads: events, acks, queries.
+    pub runtime: crate::runtime::handle::Handle,
+    /// Event vectors recycled between ingest and the shards.
+    pub buffers: buffers::BufferPool,
+    /// The durable outbox (read side; the dispatcher writes).
+    pub store: Arc<crate::store::Store>,
+    /// Masked details of hotline and patrol reports, for their orders.
+    pub details: Arc<details::Details>,
+    /// The rules in force and the mode.
+    pub rules: rules_control::RulesControl,
+    /// Connection and rate limits.
+    pub admission: Arc<admission::Admission>,
+    /// New rules to the correlator.
+    pub rules_tx: Sender<Arc<RuleSet>>,
+    /// Live subscribers.
+    pub subscribers: Arc<Subscribers>,
+    /// A sink: batches are validated and acknowledged, and go no further
+    /// (the baseline `loadgen` compares the whole pipeline against).
+    pub sink: bool,
+    /// Whether the hub is serving (for `/readyz`).
+    pub ready: AtomicBool,
+    /// Whether the last outbox commit succeeded (for `/readyz`): a hub
+    /// that cannot write orders says so rather than pretend.
+    pub outbox_ok: Arc<AtomicBool>,
+}
