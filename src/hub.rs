@@ -22,7 +22,7 @@ use crate::wire::ErrorCode;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Why the hub could not start.
 #[derive(Debug, thiserror::Error)]
@@ -174,7 +174,7 @@ impl Hub {
         let metrics = Arc::new(Metrics::new());
         metrics.init_streets(map.streets().iter().map(|s| s.code.as_str()));
         let subscribers = Arc::new(Subscribers::default());
-        let opened = Instant::now();
+        let opened = crate::runtime::clock::instant();
         let store = Arc::new(crate::store::Store::open(&config.hub.data_dir)?);
         let policy = crate::dispatch::quality::QualityPolicy {
             max_false_alarm_rate: config.quality.max_false_alarm_rate,

@@ -70,7 +70,7 @@ pub async fn run(
             Some(bucket) => bucket
                 .lock()
                 .expect("bucket lock")
-                .take(batch.events.len() as u32, std::time::Instant::now())
+                .take(batch.events.len() as u32, clock::instant())
                 as usize,
             None => usize::MAX,
         };

@@ -18,6 +18,11 @@ pub fn instant_of_ms(at_ms: i64) -> Instant {
     Instant::now() + std::time::Duration::from_millis(wait)
 }
 
+/// The monotonic clock, for durations (commit times, rate limits).
+pub fn instant() -> Instant {
+    Instant::now()
+}
+
 /// Monotonic nanoseconds since the first call in this process.
 pub fn stamp_ns() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();

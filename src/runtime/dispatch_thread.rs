@@ -25,7 +25,6 @@ use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// An ORDER_ACK as a session hands it to the dispatcher.
@@ -122,7 +121,7 @@ impl Dispatcher {
         let Some(batch) = self.machine.poll_commit(now_ms, &*self.store) else {
             return;
         };
-        let started = Instant::now();
+        let started = clock::instant();
         match self.store.commit(&batch) {
             Ok(()) => {
                 self.outbox_ok.store(true, Ordering::Release);
