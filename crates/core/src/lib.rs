@@ -18,3 +18,5 @@ pub mod engine;
 pub mod geo;
 pub mod model;
 pub mod wire;
+
+mod vocabulary;

@@ -5,130 +5,63 @@
 //! Wire codes of sources and categories are fixed by docs/PROTOCOL.md: they
 //! may be added to, never renumbered.
 
+use crate::vocabulary::vocabulary;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Who produced an event. Sources of different kinds are *independent*: a
-/// warning that two kinds agree on is worth more than two of one kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[repr(u8)]
-pub enum Source {
-    /// An IoT sensor: smoke, water level, gas, strain, ...
-    Sensor = 1,
-    /// A video-analytics box reporting a detection with a confidence.
-    Video = 2,
-    /// The 12345 citizen hotline.
-    Hotline = 3,
-    /// A grid patrol (网格巡查) report.
-    Patrol = 4,
+vocabulary! {
+    /// Who produced an event. Sources of different kinds are *independent*: a
+    /// warning that two kinds agree on is worth more than two of one kind.
+    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Source: u8 {
+        /// An IoT sensor: smoke, water level, gas, strain, ...
+        Sensor = 1 => "sensor",
+        /// A video-analytics box reporting a detection with a confidence.
+        Video = 2 => "video",
+        /// The 12345 citizen hotline.
+        Hotline = 3 => "hotline",
+        /// A grid patrol (网格巡查) report.
+        Patrol = 4 => "patrol",
+    }
 }
 
 impl Source {
-    /// Every source, in wire-code order.
-    pub const ALL: [Source; 4] = [
-        Source::Sensor,
-        Source::Video,
-        Source::Hotline,
-        Source::Patrol,
-    ];
-
-    /// The source with this wire code, if any.
-    pub fn from_code(code: u8) -> Option<Source> {
-        Source::ALL.get(usize::from(code).wrapping_sub(1)).copied()
-    }
-
-    /// The wire code (1..=4).
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-
     /// Position in [`Source::ALL`], for dense per-source arrays.
     pub fn index(self) -> usize {
         self as usize - 1
     }
+}
 
-    /// The lowercase name used in configs, JSON and metric labels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Source::Sensor => "sensor",
-            Source::Video => "video",
-            Source::Hotline => "hotline",
-            Source::Patrol => "patrol",
-        }
+vocabulary! {
+    /// What an event is about. The value's unit depends on the category
+    /// (see docs/PROTOCOL.md, "Categories").
+    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Category: u16 {
+        /// Smoke obscuration from a smoke sensor, in %/m.
+        Smoke = 1 => "smoke",
+        /// Fire or open flame seen by a camera: detection confidence 0..1.
+        Fire = 2 => "fire",
+        /// Water depth above road level from a water-level sensor, in cm.
+        WaterLevel = 3 => "water_level",
+        /// Standing water seen by a camera or reported: confidence 0..1.
+        Waterlogging = 4 => "waterlogging",
+        /// Combustible gas concentration, in %LEL.
+        Gas = 5 => "gas",
+        /// Manhole cover tilt or displacement, in degrees.
+        Manhole = 6 => "manhole",
+        /// People per square metre estimated by a camera.
+        CrowdDensity = 7 => "crowd_density",
+        /// Illegal parking detected by a camera: confidence 0..1.
+        IllegalParking = 8 => "illegal_parking",
+        /// Waste bin fill level, in %.
+        GarbageOverflow = 9 => "garbage_overflow",
+        /// Structural strain from a strain gauge, in microstrain.
+        StructuralStrain = 10 => "structural_strain",
+        /// A noise complaint (hotline or patrol): value unused, 1 by convention.
+        NoiseComplaint = 11 => "noise_complaint",
     }
-}
-
-impl fmt::Display for Source {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-macro_rules! categories {
-    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $name:literal; )*) => {
-        /// What an event is about. The value's unit depends on the category
-        /// (see docs/PROTOCOL.md, "Categories").
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        #[repr(u16)]
-        pub enum Category {
-            $( $(#[$doc])* $variant = $code, )*
-        }
-
-        impl Category {
-            /// Every category, in wire-code order.
-            pub const ALL: &'static [Category] = &[$(Category::$variant),*];
-
-            /// The category with this wire code, if any.
-            pub fn from_code(code: u16) -> Option<Category> {
-                match code {
-                    $( $code => Some(Category::$variant), )*
-                    _ => None,
-                }
-            }
-
-            /// The snake_case name used in rules, JSON and metric labels.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $( Category::$variant => $name, )*
-                }
-            }
-
-            /// The category with this name, if any.
-            pub fn from_name(name: &str) -> Option<Category> {
-                match name {
-                    $( $name => Some(Category::$variant), )*
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-categories! {
-    /// Smoke obscuration from a smoke sensor, in %/m.
-    Smoke = 1, "smoke";
-    /// Fire or open flame seen by a camera: detection confidence 0..1.
-    Fire = 2, "fire";
-    /// Water depth above road level from a water-level sensor, in cm.
-    WaterLevel = 3, "water_level";
-    /// Standing water seen by a camera or reported: confidence 0..1.
-    Waterlogging = 4, "waterlogging";
-    /// Combustible gas concentration, in %LEL.
-    Gas = 5, "gas";
-    /// Manhole cover tilt or displacement, in degrees.
-    Manhole = 6, "manhole";
-    /// People per square metre estimated by a camera.
-    CrowdDensity = 7, "crowd_density";
-    /// Illegal parking detected by a camera: confidence 0..1.
-    IllegalParking = 8, "illegal_parking";
-    /// Waste bin fill level, in %.
-    GarbageOverflow = 9, "garbage_overflow";
-    /// Structural strain from a strain gauge, in microstrain.
-    StructuralStrain = 10, "structural_strain";
-    /// A noise complaint (hotline or patrol): value unused, 1 by convention.
-    NoiseComplaint = 11, "noise_complaint";
 }
 
 impl Category {
@@ -136,62 +69,29 @@ impl Category {
     pub fn index(self) -> usize {
         self as usize - 1
     }
-
-    /// The wire code.
-    pub fn code(self) -> u16 {
-        self as u16
-    }
 }
 
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+vocabulary! {
+    /// How urgent a warning is: the four levels of the national warning scale
+    /// (blue, yellow, orange, red), from least to most.
+    #[derive(PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Severity {
+        /// Blue: handle in the normal course of work.
+        Minor => "minor",
+        /// Yellow: handle soon.
+        Moderate => "moderate",
+        /// Orange: handle now.
+        Major => "major",
+        /// Red: danger to life, everyone available.
+        Critical => "critical",
     }
-}
-
-/// How urgent a warning is: the four levels of the national warning scale
-/// (blue, yellow, orange, red), from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Blue: handle in the normal course of work.
-    Minor,
-    /// Yellow: handle soon.
-    Moderate,
-    /// Orange: handle now.
-    Major,
-    /// Red: danger to life, everyone available.
-    Critical,
 }
 
 impl Severity {
-    /// Every severity, least first.
-    pub const ALL: [Severity; 4] = [
-        Severity::Minor,
-        Severity::Moderate,
-        Severity::Major,
-        Severity::Critical,
-    ];
-
     /// The level `steps` above this one, capped at critical.
     pub fn raised(self, steps: usize) -> Severity {
-        Severity::ALL[(self as usize + steps).min(3)]
-    }
-
-    /// The lowercase name used in JSON and metric labels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Severity::Minor => "minor",
-            Severity::Moderate => "moderate",
-            Severity::Major => "major",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        Severity::ALL[(self as usize + steps).min(Severity::ALL.len() - 1)]
     }
 }
 

@@ -2,36 +2,21 @@
 //! status, the acknowledgement, and a history a duty officer can read.
 
 use super::Order;
+use crate::vocabulary::vocabulary;
 use crate::wire::control::Outcome;
 use serde::{Deserialize, Serialize};
 
-/// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Dispatched, not acknowledged.
-    Open,
-    /// Acknowledged with an outcome.
-    Acked,
-    /// Not acknowledged by its deadline: escalated to the district.
-    Escalated,
-}
-
-impl Status {
-    /// The snake_case name (query parameter and JSON).
-    pub fn name(self) -> &'static str {
-        match self {
-            Status::Open => "open",
-            Status::Acked => "acked",
-            Status::Escalated => "escalated",
-        }
-    }
-
-    /// The status with this name.
-    pub fn from_name(name: &str) -> Option<Status> {
-        [Status::Open, Status::Acked, Status::Escalated]
-            .into_iter()
-            .find(|s| s.name() == name)
+vocabulary! {
+    /// Where an order stands (its name is the query parameter and JSON).
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Status {
+        /// Dispatched, not acknowledged.
+        Open => "open",
+        /// Acknowledged with an outcome.
+        Acked => "acked",
+        /// Not acknowledged by its deadline: escalated to the district.
+        Escalated => "escalated",
     }
 }
 

@@ -7,6 +7,7 @@
 //! correlate into one multi-source warning.
 
 use crate::model::{Category, Severity};
+use crate::vocabulary::vocabulary;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,23 +78,15 @@ pub struct RuleOverride {
     pub deadline: Option<Duration>,
 }
 
-/// Which rules are in force.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Everyday rules.
-    Normal,
-    /// The emergency profile (平急转换).
-    Emergency,
-}
-
-impl Mode {
-    /// The snake_case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::Normal => "normal",
-            Mode::Emergency => "emergency",
-        }
+vocabulary! {
+    /// Which rules are in force.
+    #[derive(serde::Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Mode {
+        /// Everyday rules.
+        Normal => "normal",
+        /// The emergency profile (平急转换).
+        Emergency => "emergency",
     }
 }
 
@@ -462,7 +455,7 @@ mod tests {
     #[test]
     fn default_rules_cover_every_category() {
         let rules = RuleSet::defaults();
-        for &c in Category::ALL {
+        for c in Category::ALL {
             assert!(rules.get(c).is_some(), "no default rule for {c}");
         }
         let smoke = rules.get(Category::Smoke).unwrap();

@@ -8,6 +8,7 @@
 
 use crate::geo;
 use crate::model::{CameraRef, Category, Event, Source};
+use crate::vocabulary::vocabulary;
 use rkyv::rancor;
 use rkyv::util::AlignedVec;
 
@@ -45,65 +46,28 @@ pub struct WireBatch {
     pub events: Vec<WireEvent>,
 }
 
-/// Why an event in an otherwise valid batch was rejected. The first reason
-/// in a batch is reported in its ack; every rejection is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum RejectReason {
-    /// Category code not in the protocol's table.
-    UnknownCategory = 1,
-    /// Source code not in the protocol's table.
-    UnknownSource = 2,
-    /// Value is NaN or infinite.
-    ValueNotFinite = 3,
-    /// Latitude/longitude not a valid WGS-84 position.
-    BadPosition = 4,
-    /// Event time too far ahead of the hub's clock.
-    TimeInFuture = 5,
-    /// Event time too far behind the hub's clock.
-    TimeTooOld = 6,
-    /// Reserved flags set, or a camera code that is not 20 digits.
-    BadField = 7,
-    /// Over the device token's events-per-second limit: send it again
-    /// later (same device and seq).
-    RateLimited = 8,
-}
-
-impl RejectReason {
-    /// Every reason, in code order.
-    pub const ALL: [RejectReason; 8] = [
-        RejectReason::UnknownCategory,
-        RejectReason::UnknownSource,
-        RejectReason::ValueNotFinite,
-        RejectReason::BadPosition,
-        RejectReason::TimeInFuture,
-        RejectReason::TimeTooOld,
-        RejectReason::BadField,
-        RejectReason::RateLimited,
-    ];
-
-    /// Metric label.
-    pub fn name(self) -> &'static str {
-        match self {
-            RejectReason::UnknownCategory => "unknown_category",
-            RejectReason::UnknownSource => "unknown_source",
-            RejectReason::ValueNotFinite => "value_not_finite",
-            RejectReason::BadPosition => "bad_position",
-            RejectReason::TimeInFuture => "time_in_future",
-            RejectReason::TimeTooOld => "time_too_old",
-            RejectReason::BadField => "bad_field",
-            RejectReason::RateLimited => "rate_limited",
-        }
-    }
-
-    /// The code sent in a [`BatchAck`].
-    pub fn code(self) -> u16 {
-        self as u16
-    }
-
-    /// The reason with this code, if any.
-    pub fn from_code(code: u16) -> Option<RejectReason> {
-        RejectReason::ALL.into_iter().find(|r| r.code() == code)
+vocabulary! {
+    /// Why an event in an otherwise valid batch was rejected. The first reason
+    /// in a batch is reported in its ack (by code); every rejection is
+    /// counted (by name).
+    pub enum RejectReason: u16 {
+        /// Category code not in the protocol's table.
+        UnknownCategory = 1 => "unknown_category",
+        /// Source code not in the protocol's table.
+        UnknownSource = 2 => "unknown_source",
+        /// Value is NaN or infinite.
+        ValueNotFinite = 3 => "value_not_finite",
+        /// Latitude/longitude not a valid WGS-84 position.
+        BadPosition = 4 => "bad_position",
+        /// Event time too far ahead of the hub's clock.
+        TimeInFuture = 5 => "time_in_future",
+        /// Event time too far behind the hub's clock.
+        TimeTooOld = 6 => "time_too_old",
+        /// Reserved flags set, or a camera code that is not 20 digits.
+        BadField = 7 => "bad_field",
+        /// Over the device token's events-per-second limit: send it again
+        /// later (same device and seq).
+        RateLimited = 8 => "rate_limited",
     }
 }
 

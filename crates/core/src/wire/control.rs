@@ -2,16 +2,19 @@
 //! SUBSCRIBED and ORDER_ACK frames. JSON because they are rare and any
 //! language reads it; the hot path (event batches) is rkyv.
 
+use crate::vocabulary::vocabulary;
 use serde::{Deserialize, Serialize};
 
-/// What a client is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Sends event batches.
-    Device,
-    /// Receives dispatch orders: a street platform or the district.
-    Subscriber,
+vocabulary! {
+    /// What a client is.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Role {
+        /// Sends event batches.
+        Device => "device",
+        /// Receives dispatch orders: a street platform or the district.
+        Subscriber => "subscriber",
+    }
 }
 
 /// HELLO (client → hub), the first frame on a connection.
@@ -65,26 +68,17 @@ pub struct Subscribed {
     pub from_seq: u64,
 }
 
-/// How a street platform closed an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Seen and confirmed; being handled.
-    Confirmed,
-    /// Nothing there: the sources were wrong.
-    FalseAlarm,
-    /// Handled and closed.
-    Resolved,
-}
-
-impl Outcome {
-    /// The snake_case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Confirmed => "confirmed",
-            Outcome::FalseAlarm => "false_alarm",
-            Outcome::Resolved => "resolved",
-        }
+vocabulary! {
+    /// How a street platform closed an order.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Outcome {
+        /// Seen and confirmed; being handled.
+        Confirmed => "confirmed",
+        /// Nothing there: the sources were wrong.
+        FalseAlarm => "false_alarm",
+        /// Handled and closed.
+        Resolved => "resolved",
     }
 }
 

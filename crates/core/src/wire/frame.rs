@@ -6,50 +6,34 @@
 //! and polls complete frames out. It checks a length prefix against the
 //! limit *before* it allocates or asks for anything of the payload.
 
+use crate::vocabulary::vocabulary;
 use rkyv::util::AlignedVec;
 
 /// Bytes in a frame header.
 pub const HEADER_LEN: usize = 5;
 
-/// Frame types. Part of the protocol: add, never renumber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum FrameType {
-    /// Client → hub, first frame: role and token (JSON).
-    Hello = 0x01,
-    /// Hub → client: the hello was accepted, with the hub's limits (JSON).
-    Welcome = 0x02,
-    /// Device → hub: an event batch (rkyv archive).
-    Batch = 0x10,
-    /// Hub → device: a batch is in the pipeline (20 bytes, fixed layout).
-    BatchAck = 0x11,
-    /// Device → hub: "still here", empty payload.
-    Heartbeat = 0x12,
-    /// Subscriber → hub: which street, from which sequence (JSON).
-    Subscribe = 0x20,
-    /// Hub → subscriber: the subscription is live (JSON).
-    Subscribed = 0x21,
-    /// Hub → subscriber: a dispatch order or an update of one (JSON).
-    Order = 0x22,
-    /// Subscriber → hub: an order was handled, with its outcome (JSON).
-    OrderAck = 0x23,
-}
-
-impl FrameType {
-    /// The type with this code, if any.
-    pub fn from_code(code: u8) -> Option<FrameType> {
-        Some(match code {
-            0x01 => FrameType::Hello,
-            0x02 => FrameType::Welcome,
-            0x10 => FrameType::Batch,
-            0x11 => FrameType::BatchAck,
-            0x12 => FrameType::Heartbeat,
-            0x20 => FrameType::Subscribe,
-            0x21 => FrameType::Subscribed,
-            0x22 => FrameType::Order,
-            0x23 => FrameType::OrderAck,
-            _ => return None,
-        })
+vocabulary! {
+    /// Frame types. Part of the protocol: add, never renumber. The names are
+    /// docs/PROTOCOL.md's, as messages about frames spell them.
+    pub enum FrameType: u8 {
+        /// Client → hub, first frame: role and token (JSON).
+        Hello = 0x01 => "HELLO",
+        /// Hub → client: the hello was accepted, with the hub's limits (JSON).
+        Welcome = 0x02 => "WELCOME",
+        /// Device → hub: an event batch (rkyv archive).
+        Batch = 0x10 => "BATCH",
+        /// Hub → device: a batch is in the pipeline (20 bytes, fixed layout).
+        BatchAck = 0x11 => "BATCH_ACK",
+        /// Device → hub: "still here", empty payload.
+        Heartbeat = 0x12 => "HEARTBEAT",
+        /// Subscriber → hub: which street, from which sequence (JSON).
+        Subscribe = 0x20 => "SUBSCRIBE",
+        /// Hub → subscriber: the subscription is live (JSON).
+        Subscribed = 0x21 => "SUBSCRIBED",
+        /// Hub → subscriber: a dispatch order or an update of one (JSON).
+        Order = 0x22 => "ORDER",
+        /// Subscriber → hub: an order was handled, with its outcome (JSON).
+        OrderAck = 0x23 => "ORDER_ACK",
     }
 }
 
