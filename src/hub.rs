@@ -11,11 +11,12 @@ use crate::engine::rules::Profiles;
 use crate::geo::RegionMap;
 use crate::http::router;
 use crate::metrics::Metrics;
+use crate::runtime::clock::{Clock, SystemClock};
 use crate::runtime::details;
 use crate::runtime::dispatch_thread;
 use crate::runtime::rules_control;
 use crate::runtime::subscribers::Subscribers;
-use crate::runtime::threads::EngineThreads;
+use crate::runtime::threads::{EnginePlan, EngineThreads};
 use crate::runtime::Shared;
 use crate::tls::{self, Identity};
 use crate::wire::ErrorCode;
@@ -198,19 +199,19 @@ impl Hub {
             "outbox opened"
         );
         let shards = config.shard_count();
-        let engine = EngineThreads::spawn(
-            profiles.normal.clone(),
-            config.engine.settings(),
+        let plan = EnginePlan {
+            rules: profiles.normal.clone(),
+            settings: config.engine.settings(),
             shards,
-            config.limits.shard_queue_batches,
-            metrics.clone(),
-            dispatcher,
-            flagged,
-        )
-        .map_err(|e| StartError::File {
-            path: "engine threads".into(),
-            what: e.to_string(),
-        })?;
+            queue: config.limits.shard_queue_batches,
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let engine =
+            EngineThreads::spawn(plan, metrics.clone(), clock.clone(), dispatcher, flagged)
+                .map_err(|e| StartError::File {
+                    path: "engine threads".into(),
+                    what: e.to_string(),
+                })?;
         let admission = admission::Admission::new(
             config.limits.max_connections,
             config.limits.max_connections_per_token,
@@ -222,6 +223,7 @@ impl Hub {
             map,
             metrics,
             runtime: engine.handle.clone(),
+            clock,
             buffers: engine.buffers.clone(),
             store,
             details,

@@ -5,7 +5,6 @@
 use crate::http::auth::MayRead;
 use crate::http::error::error;
 use crate::http::outbox_read::{read, MAX_LIMIT};
-use crate::runtime::clock;
 use crate::runtime::Shared;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -95,7 +94,7 @@ pub(crate) async fn device_views(
     let ids: Arc<[u64]> = records.iter().map(|r| r.device).collect();
     let activity = shared.runtime.query_devices(ids).await;
     let offline_after = shared.config.engine.device_offline_after.as_millis() as i64;
-    let now = clock::now_ms();
+    let now = shared.clock.now_ms();
     let devices = records
         .into_iter()
         .map(|r| {

@@ -87,7 +87,7 @@ pub async fn post_events(
             items.len()
         )]);
     }
-    let now = clock::now_ms();
+    let now = shared.clock.now_ms();
     let limits = &shared.config.limits;
     let bounds = TimeBounds {
         min_ms: now - limits.max_past.as_millis() as i64,

@@ -52,7 +52,7 @@ pub async fn run(
             }
         }
         let arrival = clock::stamp_ns();
-        let now = clock::now_ms();
+        let now = shared.clock.now_ms();
         let bounds = TimeBounds {
             min_ms: now - max_past,
             max_ms: now + max_future,

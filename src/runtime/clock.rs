@@ -1,21 +1,34 @@
-//! The shell's clocks: wall time in Unix ms for the engine's `now`, and a
-//! monotonic nanosecond stamp for latency, both read here and only here.
+//! The shell's clocks, read here and only here: the [`Clock`] seam that
+//! hands every state machine its `now` (wall time in Unix ms; the system
+//! clock in the embedded hub, and whatever a cluster or a replay needs
+//! instead), and the monotonic clock for durations and latency stamps.
 
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Wall-clock time, Unix ms.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+/// Where the runtime's `now` comes from.
+pub trait Clock: Send + Sync + 'static {
+    /// The time handed to the state machines, Unix ms.
+    fn now_ms(&self) -> i64;
+
+    /// The monotonic instant at which this clock reads `at_ms` (now, if
+    /// that is past), for sleeping until a state machine's `poll_timeout`.
+    fn instant_of_ms(&self, at_ms: i64) -> Instant {
+        let wait = at_ms.saturating_sub(self.now_ms()).max(0) as u64;
+        Instant::now() + Duration::from_millis(wait)
+    }
 }
 
-/// The monotonic instant at which the wall clock reads `at_ms` (now, if
-/// that is past), for sleeping until a state machine's `poll_timeout`.
-pub fn instant_of_ms(at_ms: i64) -> Instant {
-    let wait = at_ms.saturating_sub(now_ms()).max(0) as u64;
-    Instant::now() + std::time::Duration::from_millis(wait)
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
 }
 
 /// The monotonic clock, for durations (commit times, rate limits).

@@ -14,5 +14,6 @@ pub mod shard_msg;
 mod shared;
 pub mod subscribers;
 pub mod threads;
+pub mod transport;
 
 pub use shared::Shared;

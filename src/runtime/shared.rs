@@ -27,6 +27,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// The way into the engine threads: events, acks, queries.
     pub runtime: crate::runtime::handle::Handle,
+    /// Where `now` comes from.
+    pub clock: Arc<dyn crate::runtime::clock::Clock>,
     /// Event vectors recycled between ingest and the shards.
     pub buffers: buffers::BufferPool,
     /// The durable outbox (read side; the dispatcher writes).

@@ -8,12 +8,13 @@ use crate::engine::shard::Shard;
 use crate::engine::{Detection, EngineSettings, RuleSet};
 use crate::metrics::Metrics;
 use crate::runtime::buffers::BufferPool;
-use crate::runtime::clock;
+use crate::runtime::clock::Clock;
 use crate::runtime::dispatch_thread::{AckMsg, Dispatcher};
 use crate::runtime::handle::Handle;
 use crate::runtime::inbox::{inbox, Inbox, Outlet};
 pub use crate::runtime::shard_msg::{ShardBatch, ShardMsg};
-use crossbeam_channel::{bounded, select, Receiver, RecvTimeoutError, Sender};
+use crate::runtime::transport::{Idle, PartitionConsumer};
+use crossbeam_channel::{bounded, select, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -22,6 +23,18 @@ struct ShardOutput {
     shard: usize,
     watermark: i64,
     detections: Vec<Detection>,
+}
+
+/// What the engine threads are made of.
+pub struct EnginePlan {
+    /// The rules in force at start.
+    pub rules: Arc<RuleSet>,
+    /// The engine's limits and windows.
+    pub settings: EngineSettings,
+    /// Shard threads.
+    pub shards: usize,
+    /// Batches each shard's queue holds.
+    pub queue: usize,
 }
 
 /// The running engine threads.
@@ -40,14 +53,18 @@ impl EngineThreads {
     /// Starts `shards` shard threads and the dispatcher thread; `flagged`
     /// devices start out needing corroboration.
     pub fn spawn(
-        rules: Arc<RuleSet>,
-        settings: EngineSettings,
-        shards: usize,
-        queue: usize,
+        plan: EnginePlan,
         metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
         dispatcher: Dispatcher,
         flagged: Vec<u64>,
     ) -> std::io::Result<EngineThreads> {
+        let EnginePlan {
+            rules,
+            settings,
+            shards,
+            queue,
+        } = plan;
         let (out_tx, out_rx) = bounded::<ShardOutput>(shards * 64);
         let (acks, acks_out) = inbox::<AckMsg>(4096);
         let (rules_tx, rules_rx) = bounded::<Arc<RuleSet>>(16);
@@ -61,10 +78,11 @@ impl EngineThreads {
             let out = out_tx.clone();
             let m = metrics.clone();
             let pool = buffers.clone();
+            let c = clock.clone();
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("shard-{i}"))
-                    .spawn(move || run_shard(i, shard, rx, out, m, pool))?,
+                    .spawn(move || run_shard(i, shard, rx, out, m, pool, c))?,
             );
             inboxes.push(tx);
         }
@@ -78,7 +96,7 @@ impl EngineThreads {
             std::thread::Builder::new()
                 .name("dispatcher".into())
                 .spawn(move || {
-                    run_dispatcher(correlator, dispatcher, out_rx, acks_out, rules_rx, m)
+                    run_dispatcher(correlator, dispatcher, out_rx, acks_out, rules_rx, m, clock)
                 })?,
         );
         Ok(EngineThreads {
@@ -109,10 +127,11 @@ impl EngineThreads {
 fn run_shard(
     index: usize,
     mut shard: Shard,
-    inbox: Outlet<ShardMsg>,
+    inbox: impl PartitionConsumer,
     out: Sender<ShardOutput>,
     metrics: Arc<Metrics>,
     buffers: BufferPool,
+    clock: Arc<dyn Clock>,
 ) {
     let label = index.to_string();
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
@@ -120,13 +139,8 @@ fn run_shard(
     let mut last_watermark = i64::MIN;
     loop {
         // Sleep until the next message or until the shard next needs time.
-        let got = inbox
-            .rx
-            .recv_deadline(clock::instant_of_ms(shard.poll_timeout()));
-        if matches!(got, Ok(ref m) if !matches!(m, ShardMsg::Stop)) {
-            inbox.took(1);
-        }
-        let now = clock::now_ms();
+        let got = inbox.next_before(clock.instant_of_ms(shard.poll_timeout()));
+        let now = clock.now_ms();
         match got {
             Ok(ShardMsg::Events(batch)) => {
                 shard.handle_events(now, batch.arrival, &batch.events);
@@ -142,8 +156,8 @@ fn run_shard(
                     .collect();
                 let _ = reply.send(found);
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+            Err(Idle::Deadline) => {}
+            Err(Idle::Closed) => break,
         }
         if now >= shard.poll_timeout() {
             shard.handle_timeout(now);
@@ -178,6 +192,7 @@ fn run_dispatcher(
     acks_in: Outlet<AckMsg>,
     mut rules_rx: Receiver<Arc<RuleSet>>,
     metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
 ) {
     let mut acks_rx = acks_in.rx.clone();
     let mut shards_open = true;
@@ -187,7 +202,7 @@ fn run_dispatcher(
         // Sleep until the next input or until the dispatcher next needs
         // time (a deadline, a commit to try again), not on a tick.
         let wake = match dispatcher.poll_timeout() {
-            Some(at) => crossbeam_channel::at(clock::instant_of_ms(at)),
+            Some(at) => crossbeam_channel::at(clock.instant_of_ms(at)),
             None => crossbeam_channel::never(),
         };
         select! {
@@ -220,7 +235,7 @@ fn run_dispatcher(
             correlator.handle_watermark(o.shard, o.watermark);
         }
         let warnings: Vec<_> = std::iter::from_fn(|| correlator.poll_warning()).collect();
-        dispatcher.round(clock::now_ms(), warnings, acks, &mut correlator);
+        dispatcher.round(clock.now_ms(), warnings, acks, &mut correlator);
         metrics.record_correlator(&correlator.take_stats(), correlator.open_incidents());
         if !shards_open {
             // The shards are drained and so is the engine: done. Acks still
