@@ -2,7 +2,7 @@
 //! of an ORDER frame), built from a [`Warning`] and the street that owns
 //! its place.
 
-use crate::engine::Warning;
+use crate::engine::{Detection, Warning};
 use crate::geo::{self, Street};
 use crate::model::{Category, Severity, Source};
 use serde::{Deserialize, Serialize};
@@ -80,7 +80,9 @@ pub struct StreetRef {
     pub name_en: String,
 }
 
-/// One event behind an order.
+/// One event behind an order. Its own fields rather than a flattened
+/// [`crate::model::Event`]: their names, order and the camera as text are
+/// the protocol's (docs/PROTOCOL.md), the event's are the engine's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderEvent {
     /// Reporting device.
@@ -109,6 +111,28 @@ pub struct OrderEvent {
     /// (来电人 张**（138****5678）：...), when the report came with details.
     #[serde(default)]
     pub report: Option<String>,
+}
+
+impl OrderEvent {
+    /// The triggering event of a detection, as an order lists it (the
+    /// report is added by the dispatcher when there is one).
+    pub fn of(d: &Detection) -> OrderEvent {
+        let e = &d.event;
+        OrderEvent {
+            device: e.device,
+            seq: e.seq,
+            source: e.source,
+            category: e.category,
+            value: e.value,
+            time_ms: e.time_ms,
+            first_seen_ms: d.first_seen_ms,
+            count: d.count,
+            lat: e.lat,
+            lon: e.lon,
+            camera: e.camera.as_str().map(str::to_owned),
+            report: None,
+        }
+    }
 }
 
 impl Order {
@@ -140,24 +164,7 @@ impl Order {
                     name_en: s.name_en.clone(),
                 }),
             },
-            events: w
-                .detections
-                .iter()
-                .map(|d| OrderEvent {
-                    device: d.device,
-                    seq: d.seq,
-                    source: d.source,
-                    category: d.category,
-                    value: d.value,
-                    time_ms: d.time_ms,
-                    first_seen_ms: d.first_seen_ms,
-                    count: d.count,
-                    lat: d.lat,
-                    lon: d.lon,
-                    camera: d.camera.as_str().map(str::to_owned),
-                    report: None,
-                })
-                .collect(),
+            events: w.detections.iter().map(OrderEvent::of).collect(),
             event_count: w.detection_count,
             plan: w.plan.to_string(),
             deadline_ms: created_ms.saturating_add(w.deadline_ms),

@@ -2,33 +2,18 @@
 //! condition, out of a shard) and a [`Warning`] (an incident, out of the
 //! correlator, ready to become a dispatch order).
 
-use crate::model::{CameraRef, Category, Severity, Source};
+use crate::model::{CameraRef, Category, Event, Severity, Source};
 use std::sync::Arc;
 
 /// A condition a rule found: a threshold crossed and held, a rate, a
 /// count in a cell. One per condition until it clears or is re-notified.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It is its triggering event plus what the rule adds; the event's fields
+/// read through (`d.device`, `d.cell`), as a detection is about that event.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Detection {
-    /// The rule's category.
-    pub category: Category,
-    /// Who reported the triggering event.
-    pub source: Source,
-    /// The triggering event's device.
-    pub device: u64,
-    /// The triggering event's sequence number.
-    pub seq: u64,
-    /// The triggering event's time, Unix ms.
-    pub time_ms: i64,
-    /// The triggering event's value.
-    pub value: f64,
-    /// Position of the triggering event.
-    pub lat: f64,
-    /// Position of the triggering event.
-    pub lon: f64,
-    /// The triggering event's map cell.
-    pub cell: u64,
-    /// Camera for video look-up, if from video.
-    pub camera: CameraRef,
+    /// The triggering event (its category is the rule's).
+    pub event: Event,
     /// When the condition was first seen (start of the hold), Unix ms.
     pub first_seen_ms: i64,
     /// Events that reported it so far (for count rules: in the window).
@@ -38,6 +23,20 @@ pub struct Detection {
     /// Opaque to the engine: the shell's arrival stamp of the batch that
     /// carried the triggering event, for latency measurement.
     pub arrival: u64,
+}
+
+impl std::ops::Deref for Detection {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
+impl std::ops::DerefMut for Detection {
+    fn deref_mut(&mut self) -> &mut Event {
+        &mut self.event
+    }
 }
 
 /// An incident at one place, from one or more independent sources: what a

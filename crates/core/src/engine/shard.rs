@@ -202,16 +202,7 @@ impl Shard {
             Step::Fire { repeat } => {
                 self.stats.detections += 1;
                 self.out.push_back(Detection {
-                    category: e.category,
-                    source: e.source,
-                    device: e.device,
-                    seq: e.seq,
-                    time_ms: e.time_ms,
-                    value: e.value,
-                    lat: e.lat,
-                    lon: e.lon,
-                    cell: e.cell,
-                    camera: e.camera,
+                    event: *e,
                     first_seen_ms,
                     count,
                     repeat,

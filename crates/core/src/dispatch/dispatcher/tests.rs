@@ -5,7 +5,7 @@ use super::*;
 use crate::dispatch::record::{OrderRecord, Status};
 use crate::engine::Detection;
 use crate::geo::StreetId;
-use crate::model::{CameraRef, Source};
+use crate::model::{CameraRef, Event, Source};
 use std::collections::HashMap;
 
 const CAOYANG: &str = "310107005000";
@@ -115,16 +115,18 @@ fn smoke(desk: &Desk, street: &str, device: u64, t: i64) -> Warning {
     let (lat, lon) = desk.point_in(street);
     let cell = crate::geo::cell_of(lat, lon).expect("a cell");
     let detection = Detection {
-        category: Category::Smoke,
-        source: Source::Sensor,
-        device,
-        seq: 1,
-        time_ms: t + 10_000,
-        value: 14.0,
-        lat,
-        lon,
-        cell,
-        camera: CameraRef::NONE,
+        event: Event {
+            device,
+            seq: 1,
+            time_ms: t + 10_000,
+            value: 14.0,
+            lat,
+            lon,
+            cell,
+            category: Category::Smoke,
+            source: Source::Sensor,
+            camera: CameraRef::NONE,
+        },
         first_seen_ms: t,
         count: 3,
         repeat: 0,
