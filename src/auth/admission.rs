@@ -120,11 +120,6 @@ impl Admission {
                 .clone(),
         )
     }
-
-    /// Connections open now.
-    pub fn open(&self) -> usize {
-        self.total.load(Ordering::Acquire).min(self.max_total)
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! by status and street, newest first) and `GET /api/orders/{id}` (one
 //! order with its history).
 
-pub use crate::dispatch::view::{OrderList, OrderView};
+pub use crate::dispatch::view::OrderView;
 use crate::http::auth::MayRead;
 use crate::http::error::error;
 use crate::http::outbox_read::{newest_first, read, status_filter, MAX_LIMIT};

@@ -9,6 +9,7 @@ use crate::frame_io::read_frame;
 use crate::model::{Category, Source};
 use crate::quic::close::Close;
 use crate::runtime::clock;
+use crate::runtime::transport::EventTransport;
 use crate::runtime::threads::{ShardBatch, ShardMsg};
 use crate::runtime::Shared;
 use crate::wire::batch::{access_batch, BatchAck, CellCache, RejectReason, TimeBounds};
@@ -30,7 +31,7 @@ pub async fn run(
     let max_events = limits.max_batch_events as usize;
     let max_future = limits.max_future.as_millis() as i64;
     let max_past = limits.max_past.as_millis() as i64;
-    let shards = shared.runtime.shard_count();
+    let shards = shared.runtime.partitions();
     let mut buf = AlignedVec::new();
     let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
     let mut cells = CellCache::new(65_536);
@@ -102,10 +103,8 @@ pub async fn run(
                 continue;
             }
             let events = std::mem::replace(part, shared.buffers.take());
-            shared
-                .runtime
-                .submit(i, ShardMsg::Events(ShardBatch { arrival, events }))
-                .await?;
+            let batch = ShardMsg::Events(ShardBatch { arrival, events });
+            shared.runtime.publish(i, batch).await?;
         }
         count(shared, &received, &rejected);
         shared.metrics.batches.inc();

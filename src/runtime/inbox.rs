@@ -83,11 +83,6 @@ impl<T> Inbox<T> {
     pub fn len(&self) -> usize {
         self.tx.len()
     }
-
-    /// Whether nothing waits.
-    pub fn is_empty(&self) -> bool {
-        self.tx.is_empty()
-    }
 }
 
 impl<T> Outlet<T> {

@@ -43,8 +43,6 @@ pub struct Subscription {
 /// What happened to one publish.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Delivery {
-    /// Subscribers that got the frame queued.
-    pub queued: usize,
     /// Subscribers taken off the list because their queue was full.
     pub lagging: usize,
 }
@@ -116,7 +114,7 @@ impl Subscribers {
             let entries = self.entries.read().expect("registry lock");
             for e in entries.iter().filter(|e| e.scope == scope) {
                 match e.tx.try_send(frame.clone()) {
-                    Ok(()) => d.queued += 1,
+                    Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => full.push(e.id),
                     Err(mpsc::error::TrySendError::Closed(_)) => {}
                 }
