@@ -1,6 +1,6 @@
 //! The HTTP side of the hub (axum): `/metrics` in the Prometheus text
 //! format, `/healthz` (the process answers), `/readyz` (it is serving),
-//! the JSON API of src/hub/api.rs and the console (`/` leads to it).
+//! the JSON API (orders, devices, events, rules) and the console (`/` leads to it).
 
 use crate::runtime::Shared;
 use axum::extract::State;
