@@ -17,6 +17,7 @@
 use super::detection::{Detection, Warning};
 use super::rules::RuleSet;
 use super::settings::EngineSettings;
+use super::watermark::Watermark;
 use crate::geo;
 use crate::model::{Severity, Source};
 use rustc_hash::FxHashMap;
@@ -69,7 +70,7 @@ pub struct Correlator {
     settings: EngineSettings,
     incidents: FxHashMap<u64, Incident>,
     anchors: FxHashMap<(u16, u64), u64>,
-    shard_watermarks: Vec<i64>,
+    shard_watermarks: Vec<Watermark>,
     next_id: u64,
     dirty: Vec<u64>,
     out: VecDeque<Warning>,
@@ -85,7 +86,7 @@ impl Correlator {
             settings,
             incidents: FxHashMap::default(),
             anchors: FxHashMap::default(),
-            shard_watermarks: vec![i64::MIN; shards.max(1)],
+            shard_watermarks: vec![Watermark::NotYet; shards.max(1)],
             next_id: 1,
             dirty: Vec::new(),
             out: VecDeque::new(),
@@ -281,14 +282,14 @@ impl Correlator {
     }
 
     /// Records a shard's watermark and closes incidents every shard has
-    /// moved past.
-    pub fn handle_watermark(&mut self, shard: usize, watermark_ms: i64) {
+    /// moved past. Takes a [`Watermark`], or the number form the shell
+    /// sends (`i64::MIN` for none yet).
+    pub fn handle_watermark(&mut self, shard: usize, watermark: impl Into<Watermark>) {
         let slot = &mut self.shard_watermarks[shard];
-        *slot = (*slot).max(watermark_ms);
-        let low = self.watermark();
-        if low == i64::MIN {
+        *slot = (*slot).max(watermark.into());
+        let Watermark::At(low) = self.watermark() else {
             return;
-        }
+        };
         let window = self.settings.correlation_window_ms;
         let before = self.incidents.len();
         let anchors = &mut self.anchors;
@@ -307,13 +308,14 @@ impl Correlator {
         self.stats.closed += (before - self.incidents.len()) as u64;
     }
 
-    /// The lowest shard watermark, Unix ms.
-    pub fn watermark(&self) -> i64 {
+    /// The lowest shard watermark: [`Watermark::NotYet`] while any shard
+    /// has none.
+    pub fn watermark(&self) -> Watermark {
         self.shard_watermarks
             .iter()
             .copied()
             .min()
-            .unwrap_or(i64::MIN)
+            .unwrap_or_default()
     }
 
     /// The next warning, oldest first.

@@ -56,7 +56,8 @@ impl Pipeline {
                 self.correlator.handle_detection(d);
             }
             self.correlator.flush();
-            self.correlator.handle_watermark(i, shard.watermark());
+            self.correlator
+                .handle_watermark(i, shard.current_watermark());
         }
     }
 
@@ -64,7 +65,8 @@ impl Pipeline {
     pub fn handle_timeout(&mut self, now_ms: i64) {
         for (i, shard) in self.shards.iter_mut().enumerate() {
             shard.handle_timeout(now_ms);
-            self.correlator.handle_watermark(i, shard.watermark());
+            self.correlator
+                .handle_watermark(i, shard.current_watermark());
         }
     }
 

@@ -12,7 +12,7 @@ use super::dedup::{SeqVerdict, SeqWindow};
 use super::detection::Detection;
 use super::rules::{RuleSet, Test};
 use super::settings::EngineSettings;
-use super::watermark::Watermark;
+use super::watermark::{Watermark, WatermarkTracker};
 use crate::model::Event;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -83,7 +83,7 @@ pub struct Shard {
     offline: usize,
     conditions: FxHashMap<(u64, u16), Condition>,
     counts: FxHashMap<(u64, u16), CountWindow>,
-    watermark: Watermark,
+    watermark: WatermarkTracker,
     out: VecDeque<Detection>,
     stats: ShardStats,
     next_sweep_ms: i64,
@@ -99,7 +99,10 @@ impl Shard {
             offline: 0,
             conditions: FxHashMap::default(),
             counts: FxHashMap::default(),
-            watermark: Watermark::new(settings.allowed_lateness_ms, settings.idle_timeout_ms),
+            watermark: WatermarkTracker::new(
+                settings.allowed_lateness_ms,
+                settings.idle_timeout_ms,
+            ),
             out: VecDeque::new(),
             stats: ShardStats::default(),
             next_sweep_ms: i64::MIN,
@@ -288,14 +291,14 @@ impl Shard {
             return;
         }
         self.next_sweep_ms = now_ms.saturating_add(SWEEP_EVERY_MS);
-        let horizon = self
-            .watermark
-            .current()
-            .saturating_sub(self.settings.state_ttl_ms);
-        let before = self.conditions.len() + self.counts.len();
-        self.conditions.retain(|_, c| c.last_ms() >= horizon);
-        self.counts.retain(|_, w| w.last_ms() >= horizon);
-        self.stats.expired += (before - self.conditions.len() - self.counts.len()) as u64;
+        // Before any event time there is nothing stale to measure.
+        if let Watermark::At(watermark) = self.watermark.current() {
+            let horizon = watermark.saturating_sub(self.settings.state_ttl_ms);
+            let before = self.conditions.len() + self.counts.len();
+            self.conditions.retain(|_, c| c.last_ms() >= horizon);
+            self.counts.retain(|_, w| w.last_ms() >= horizon);
+            self.stats.expired += (before - self.conditions.len() - self.counts.len()) as u64;
+        }
         let silent_since = now_ms.saturating_sub(self.settings.offline_after_ms);
         self.offline = self
             .devices
@@ -310,9 +313,17 @@ impl Shard {
         self.out.pop_front()
     }
 
-    /// The shard's watermark, Unix ms.
-    pub fn watermark(&self) -> i64 {
+    /// The shard's watermark.
+    pub fn current_watermark(&self) -> Watermark {
         self.watermark.current()
+    }
+
+    /// The shard's watermark as a number, `i64::MIN` before there is one:
+    /// the form the shell's shard threads still send (see
+    /// [`Watermark`]'s `From` impls); [`Shard::current_watermark`] is the
+    /// typed one.
+    pub fn watermark(&self) -> i64 {
+        self.current_watermark().into()
     }
 
     /// Counts since the last call, then zeroed.

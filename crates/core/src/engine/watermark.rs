@@ -11,60 +11,126 @@
 /// this many ms.
 pub const IDLE_STEP_MS: i64 = 1_000;
 
-/// A shard's watermark.
-#[derive(Debug, Clone, Copy)]
-pub struct Watermark {
-    newest_ms: i64,
-    lateness_ms: i64,
-    idle_ms: i64,
-    last_event_now_ms: i64,
-    last_tick_ms: i64,
+/// How far event time has got: nowhere before a shard has seen an event
+/// (or stood idle), else a time. Ordered [`Watermark::NotYet`] before every
+/// time, so the lowest of several is `NotYet` while any one has nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Watermark {
+    /// Nothing seen yet: no event is late, no window can close.
+    #[default]
+    NotYet,
+    /// Events before this time, Unix ms, are late.
+    At(i64),
 }
 
 impl Watermark {
+    /// Whether an event at `time_ms` is late.
+    #[inline]
+    pub fn is_late(self, time_ms: i64) -> bool {
+        matches!(self, Watermark::At(w) if time_ms < w)
+    }
+
+    /// The time, if there is one, Unix ms.
+    pub fn ms(self) -> Option<i64> {
+        match self {
+            Watermark::NotYet => None,
+            Watermark::At(ms) => Some(ms),
+        }
+    }
+}
+
+/// The plain-number form, `i64::MIN` for [`Watermark::NotYet`]: what the
+/// shell's channel from the shards to the correlator carries.
+impl From<Watermark> for i64 {
+    fn from(w: Watermark) -> i64 {
+        w.ms().unwrap_or(i64::MIN)
+    }
+}
+
+/// Reads the plain-number form back: `i64::MIN` is [`Watermark::NotYet`].
+impl From<i64> for Watermark {
+    fn from(ms: i64) -> Watermark {
+        match ms {
+            i64::MIN => Watermark::NotYet,
+            ms => Watermark::At(ms),
+        }
+    }
+}
+
+/// A shard's watermark as it moves: with its events, or with the clock
+/// while it is idle.
+#[derive(Debug, Clone, Copy)]
+pub struct WatermarkTracker {
+    /// The newest event time seen, or the clock less the idle timeout
+    /// once idle; `None` before either.
+    newest_ms: Option<i64>,
+    lateness_ms: i64,
+    idle_ms: i64,
+    /// Processing time of the latest on-time event, if any.
+    last_event_now_ms: Option<i64>,
+    /// Processing time of the latest tick, if any.
+    last_tick_ms: Option<i64>,
+}
+
+impl WatermarkTracker {
     /// A watermark that has seen nothing: nothing is late yet.
     pub fn new(lateness_ms: i64, idle_ms: i64) -> Self {
-        Watermark {
-            newest_ms: i64::MIN,
+        WatermarkTracker {
+            newest_ms: None,
             lateness_ms,
             idle_ms,
-            last_event_now_ms: i64::MIN,
-            last_tick_ms: i64::MIN,
+            last_event_now_ms: None,
+            last_tick_ms: None,
         }
     }
 
-    /// The watermark, Unix ms (`i64::MIN` before any event).
+    /// The watermark.
     #[inline]
-    pub fn current(&self) -> i64 {
-        self.newest_ms.saturating_sub(self.lateness_ms)
+    pub fn current(&self) -> Watermark {
+        match self.newest_ms {
+            None => Watermark::NotYet,
+            Some(newest) => Watermark::At(newest.saturating_sub(self.lateness_ms)),
+        }
     }
 
     /// Whether an event at `time_ms` is late.
     #[inline]
     pub fn is_late(&self, time_ms: i64) -> bool {
-        time_ms < self.current()
+        self.current().is_late(time_ms)
     }
 
     /// Records an on-time event seen at processing time `now_ms`.
     #[inline]
     pub fn observe(&mut self, now_ms: i64, time_ms: i64) {
-        self.newest_ms = self.newest_ms.max(time_ms);
-        self.last_event_now_ms = now_ms;
+        self.newest_ms = self.newest_ms.max(Some(time_ms));
+        self.last_event_now_ms = Some(now_ms);
     }
 
-    /// When [`Watermark::on_tick`] next has something to do: the idle
-    /// timeout after the last event, then every [`IDLE_STEP_MS`] while no
-    /// event comes. A busy shard is never woken for it.
+    /// When [`WatermarkTracker::on_tick`] next has something to do: the
+    /// idle timeout after the last event, then every [`IDLE_STEP_MS`] while
+    /// no event comes; at once before the first tick. A busy shard is never
+    /// woken for it.
     pub fn poll_timeout(&self) -> i64 {
-        let idle_at = self.last_event_now_ms.saturating_add(self.idle_ms);
-        idle_at.max(self.last_tick_ms.saturating_add(IDLE_STEP_MS))
+        let idle_at = self
+            .last_event_now_ms
+            .map_or(i64::MIN, |t| t.saturating_add(self.idle_ms));
+        let step_at = self
+            .last_tick_ms
+            .map_or(i64::MIN, |t| t.saturating_add(IDLE_STEP_MS));
+        idle_at.max(step_at)
     }
 
-    /// Advances with the clock if no event came for the idle timeout.
+    /// Advances with the clock if no event came for the idle timeout (or
+    /// none ever came).
     pub fn on_tick(&mut self, now_ms: i64) {
-        self.last_tick_ms = now_ms;
-        if now_ms.saturating_sub(self.last_event_now_ms) >= self.idle_ms {
-            self.newest_ms = self.newest_ms.max(now_ms.saturating_sub(self.idle_ms));
+        self.last_tick_ms = Some(now_ms);
+        let idle = self
+            .last_event_now_ms
+            .is_none_or(|t| now_ms.saturating_sub(t) >= self.idle_ms);
+        if idle {
+            self.newest_ms = self
+                .newest_ms
+                .max(Some(now_ms.saturating_sub(self.idle_ms)));
         }
     }
 }
@@ -75,28 +141,32 @@ mod tests {
 
     #[test]
     fn lateness_is_measured_from_the_newest_event() {
-        let mut w = Watermark::new(5_000, 2_000);
+        let mut w = WatermarkTracker::new(5_000, 2_000);
         assert!(!w.is_late(0));
         w.observe(100_000, 100_000);
         assert!(!w.is_late(95_000));
         assert!(w.is_late(94_999));
         w.observe(100_001, 90_000);
-        assert_eq!(w.current(), 95_000, "an old event never moves it back");
+        assert_eq!(
+            w.current(),
+            Watermark::At(95_000),
+            "an old event never moves it back"
+        );
     }
 
     #[test]
     fn a_quiet_shard_follows_the_clock() {
-        let mut w = Watermark::new(5_000, 2_000);
+        let mut w = WatermarkTracker::new(5_000, 2_000);
         w.observe(100_000, 100_000);
         w.on_tick(101_000);
-        assert_eq!(w.current(), 95_000, "not idle yet");
+        assert_eq!(w.current(), Watermark::At(95_000), "not idle yet");
         w.on_tick(160_000);
-        assert_eq!(w.current(), 160_000 - 2_000 - 5_000);
+        assert_eq!(w.current(), Watermark::At(160_000 - 2_000 - 5_000));
     }
 
     #[test]
     fn a_busy_shard_is_not_woken_and_a_quiet_one_is_woken_each_step() {
-        let mut w = Watermark::new(5_000, 2_000);
+        let mut w = WatermarkTracker::new(5_000, 2_000);
         w.observe(100_000, 100_000);
         w.on_tick(100_500);
         assert_eq!(
@@ -112,5 +182,21 @@ mod tests {
             103_000 + IDLE_STEP_MS,
             "quiet: one step later"
         );
+    }
+
+    #[test]
+    fn nothing_is_late_and_nothing_closes_before_the_first_event() {
+        let w = WatermarkTracker::new(5_000, 2_000);
+        assert_eq!(w.current(), Watermark::NotYet);
+        assert!(!w.is_late(i64::MIN));
+        assert!(Watermark::NotYet < Watermark::At(i64::MIN + 1));
+        assert_eq!(
+            [Watermark::At(5), Watermark::NotYet].into_iter().min(),
+            Some(Watermark::NotYet),
+            "the lowest of several waits for the one that has nothing"
+        );
+        for w in [Watermark::NotYet, Watermark::At(-1), Watermark::At(7)] {
+            assert_eq!(Watermark::from(i64::from(w)), w);
+        }
     }
 }
