@@ -8,7 +8,9 @@
 //! next revision) when a new source kind joins or the severity rises.
 //! Joins that arrive together (one shard output) coalesce into one
 //! revision. An incident closes when every shard's watermark has passed its
-//! last event time plus the window.
+//! last event time plus the window: incidents wait in close-time order, so a
+//! watermark looks at those it closes and the first still open, not at
+//! every incident.
 //!
 //! Detections of a flagged device (too many false alarms) need
 //! corroboration: an incident made only of one flagged device's detections
@@ -21,7 +23,7 @@ use super::watermark::Watermark;
 use crate::geo;
 use crate::model::{Severity, Source};
 use rustc_hash::FxHashMap;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 #[derive(Debug)]
@@ -69,6 +71,9 @@ pub struct Correlator {
     rules: Arc<RuleSet>,
     settings: EngineSettings,
     incidents: FxHashMap<u64, Incident>,
+    /// Every incident as (close time, id), earliest first: the close time
+    /// is its latest event time plus the correlation window.
+    closing: BTreeSet<(i64, u64)>,
     anchors: FxHashMap<(u16, u64), u64>,
     shard_watermarks: Vec<Watermark>,
     next_id: u64,
@@ -85,6 +90,7 @@ impl Correlator {
             rules,
             settings,
             incidents: FxHashMap::default(),
+            closing: BTreeSet::new(),
             anchors: FxHashMap::default(),
             shard_watermarks: vec![Watermark::NotYet; shards.max(1)],
             next_id: 1,
@@ -148,7 +154,12 @@ impl Correlator {
                 inc.sources |= source_bit;
                 inc.lead_severity = inc.lead_severity.max(severity);
                 inc.first_ms = inc.first_ms.min(d.first_seen_ms.min(d.time_ms));
-                inc.last_ms = inc.last_ms.max(d.time_ms);
+                if d.time_ms > inc.last_ms {
+                    self.closing
+                        .remove(&(inc.last_ms.saturating_add(window), id));
+                    self.closing.insert((d.time_ms.saturating_add(window), id));
+                    inc.last_ms = d.time_ms;
+                }
                 inc.detection_count += 1;
                 let arrival = d.arrival;
                 if inc.detections.len() < self.settings.max_incident_detections {
@@ -178,6 +189,7 @@ impl Correlator {
                     }
                 }
                 let corroborated = !self.flagged.contains(&d.device);
+                self.closing.insert((d.time_ms.saturating_add(window), id));
                 self.incidents.insert(
                     id,
                     Incident {
@@ -206,28 +218,34 @@ impl Correlator {
     /// have no warning pending, to stay within the limit.
     #[cold]
     fn evict_oldest(&mut self) {
-        let mut ages: Vec<i64> = self
-            .incidents
-            .values()
-            .filter(|i| !i.dirty)
-            .map(|i| i.last_ms)
+        let tenth = (self.incidents.len() / 10).max(1);
+        let oldest: Vec<(i64, u64)> = self
+            .closing
+            .iter()
+            .filter(|(_, id)| !self.incidents[id].dirty)
+            .take(tenth)
+            .copied()
             .collect();
-        if ages.is_empty() {
-            return;
+        self.stats.evicted += oldest.len() as u64;
+        for key in oldest {
+            self.close(key);
         }
-        let cut = ages.len() / 10;
-        let (_, horizon, _) = ages.select_nth_unstable(cut);
-        let horizon = *horizon;
-        let before = self.incidents.len();
-        let anchors = &mut self.anchors;
-        self.incidents.retain(|id, inc| {
-            let keep = inc.dirty || inc.last_ms > horizon;
-            if !keep && anchors.get(&(inc.kind, inc.anchor)) == Some(id) {
-                anchors.remove(&(inc.kind, inc.anchor));
-            }
-            keep
-        });
-        self.stats.evicted += (before - self.incidents.len()) as u64;
+    }
+
+    /// Forgets an incident that is done: its place in the close order and
+    /// its anchor, if it still holds it.
+    fn close(&mut self, key: (i64, u64)) -> Incident {
+        self.closing.remove(&key);
+        let id = key.1;
+        let inc = self
+            .incidents
+            .remove(&id)
+            .expect("a queued incident exists");
+        let anchor = (inc.kind, inc.anchor);
+        if inc.anchor != u64::MAX && self.anchors.get(&anchor) == Some(&id) {
+            self.anchors.remove(&anchor);
+        }
+        inc
     }
 
     /// Turns every incident changed since the last flush into a warning.
@@ -290,22 +308,24 @@ impl Correlator {
         let Watermark::At(low) = self.watermark() else {
             return;
         };
-        let window = self.settings.correlation_window_ms;
-        let before = self.incidents.len();
-        let anchors = &mut self.anchors;
-        let mut uncorroborated = 0;
-        self.incidents.retain(|id, inc| {
-            let open = inc.dirty || inc.last_ms.saturating_add(window) >= low;
-            if !open && inc.anchor != u64::MAX && anchors.get(&(inc.kind, inc.anchor)) == Some(id) {
-                anchors.remove(&(inc.kind, inc.anchor));
+        // Incidents with a warning still to go out stay until it has; they
+        // are few (those of the last shard output) and wait here meanwhile.
+        let mut pending = Vec::new();
+        while let Some(&key) = self.closing.first() {
+            if key.0 >= low {
+                break;
             }
-            if !open && !inc.corroborated {
-                uncorroborated += 1;
+            if self.incidents[&key.1].dirty {
+                pending.push(self.closing.pop_first().expect("first exists"));
+                continue;
             }
-            open
-        });
-        self.stats.uncorroborated += uncorroborated;
-        self.stats.closed += (before - self.incidents.len()) as u64;
+            let inc = self.close(key);
+            self.stats.closed += 1;
+            if !inc.corroborated {
+                self.stats.uncorroborated += 1;
+            }
+        }
+        self.closing.extend(pending);
     }
 
     /// The lowest shard watermark: [`Watermark::NotYet`] while any shard
@@ -332,5 +352,81 @@ impl Correlator {
     /// Counts since the last call, then zeroed.
     pub fn take_stats(&mut self) -> CorrelatorStats {
         std::mem::take(&mut self.stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CameraRef, Category, Event};
+
+    const T0: i64 = 1_780_000_000_000;
+
+    /// A smoke detection of device `i` at its own place of a 20 x 10 grid
+    /// about 1 km apart, so no two correlate.
+    fn smoke(i: u64, time_ms: i64) -> Detection {
+        let (lat, lon) = (
+            31.20 + (i % 20) as f64 * 0.01,
+            121.35 + (i / 20) as f64 * 0.01,
+        );
+        Detection {
+            event: Event {
+                device: i,
+                seq: 0,
+                time_ms,
+                value: 5.0,
+                lat,
+                lon,
+                cell: geo::cell_of(lat, lon).unwrap(),
+                category: Category::Smoke,
+                source: Source::Sensor,
+                camera: CameraRef::NONE,
+            },
+            first_seen_ms: time_ms,
+            count: 1,
+            repeat: 0,
+            arrival: 0,
+        }
+    }
+
+    #[test]
+    fn many_open_incidents_close_in_close_time_order() {
+        let settings = EngineSettings::default();
+        let window = settings.correlation_window_ms;
+        let mut c = Correlator::new(Arc::new(RuleSet::defaults()), settings, 2);
+        // Opened in an order unrelated to their times (7919 is prime to 200).
+        let times: Vec<i64> = (0..200).map(|i| T0 + (i * 7919 % 200) * 1_000).collect();
+        for (i, &t) in times.iter().enumerate() {
+            c.handle_detection(smoke(i as u64, t));
+        }
+        c.flush();
+        assert_eq!(std::iter::from_fn(|| c.poll_warning()).count(), 200);
+        c.handle_watermark(0, Watermark::At(T0 + 10 * window));
+        assert_eq!(c.open_incidents(), 200, "the other shard has no watermark");
+        let mut by_close = times.clone();
+        by_close.sort_unstable();
+        for (closed, &t) in by_close.iter().enumerate() {
+            // Just past this one's close time: it and every earlier one are
+            // closed, every later one is open.
+            c.handle_watermark(1, Watermark::At(t + window + 1));
+            assert_eq!(c.open_incidents(), 200 - closed - 1);
+            assert!(c.incidents.values().all(|inc| inc.last_ms > t));
+            assert_eq!(c.closing.len(), c.incidents.len());
+        }
+        assert!(c.anchors.is_empty(), "closed incidents leave no anchor");
+        assert_eq!(c.take_stats().closed, 200);
+    }
+
+    #[test]
+    fn an_incident_with_a_warning_to_send_waits_for_it() {
+        let mut c = Correlator::new(Arc::new(RuleSet::defaults()), EngineSettings::default(), 1);
+        c.handle_detection(smoke(1, T0));
+        c.handle_detection(smoke(2, T0 + 1_000));
+        c.handle_watermark(0, Watermark::At(T0 + 3_600_000));
+        assert_eq!(c.open_incidents(), 2, "not flushed yet");
+        c.flush();
+        c.handle_watermark(0, Watermark::At(T0 + 3_600_000));
+        assert_eq!(c.open_incidents(), 0);
+        assert_eq!(std::iter::from_fn(|| c.poll_warning()).count(), 2);
     }
 }
