@@ -1,14 +1,21 @@
 //! The durable outbox on this machine's disk: orders committed per second
 //! with one fsync per commit (group commit of 1, 10 and 100 orders), and
-//! the time to reopen an outbox of 20,000 orders as the hub does at start
-//! (open, then read every order to reload deadlines).
+//! the time to reopen an outbox of 20,000 open orders as the hub does at
+//! start (open, then read the open orders through the index to reload
+//! deadlines), and a list of 20 open orders of one street among 50,000
+//! orders (`GET /api/orders?status=open&street=CODE&limit=20`) through the
+//! index and, for comparison, by decoding every order as the hub did
+//! before it had one.
 //! `cargo bench --bench outbox`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tongguan::dispatch::record::{HistoryEntry, OrderRecord, Status};
-use tongguan::dispatch::{Order, Place};
+use tongguan::dispatch::{Order, Place, StreetRef};
 use tongguan::model::{Category, Severity, Source};
-use tongguan::store::{Batch, Store};
+use tongguan::store::{Batch, OrderQuery, Store, StreetFilter};
+
+/// Streets of the list bench's outbox.
+const STREETS: u64 = 10;
 
 fn order(n: u64) -> OrderRecord {
     let order = Order {
@@ -98,11 +105,86 @@ fn reopen(c: &mut Criterion) {
     g.bench_function("20000_orders", |b| {
         b.iter(|| {
             let store = Store::open(dir.path()).unwrap();
-            store.all_orders().unwrap().len()
+            let open = OrderQuery {
+                status: Some(Status::Open),
+                escalations: false,
+                ..OrderQuery::all(usize::MAX)
+            };
+            store.list_orders(&open).unwrap().orders.len()
         })
     });
     g.finish();
 }
 
-criterion_group!(benches, commit, reopen);
+/// An order of street `n % STREETS`, made at `n` ms: one in ten of a
+/// street's orders open, one in ten escalated, the rest acknowledged.
+fn street_order(n: u64) -> OrderRecord {
+    let mut r = order(n);
+    r.order.created_ms += n as i64;
+    r.order.place.street = Some(StreetRef {
+        code: format!("3101070{:02}000", n % STREETS),
+        name: "长征镇".into(),
+        name_en: "Changzheng".into(),
+    });
+    r.status = match (n / STREETS) % 10 {
+        0 => Status::Open,
+        1 => Status::Escalated,
+        _ => Status::Acked,
+    };
+    r
+}
+
+fn list(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for k in 0..500 {
+        let orders = (k * 100..(k + 1) * 100).map(street_order).collect();
+        store
+            .commit(&Batch {
+                orders,
+                ..Batch::default()
+            })
+            .unwrap();
+    }
+    let street = "310107003000";
+    let mut g = c.benchmark_group("outbox_list");
+    g.sample_size(10);
+    let query = OrderQuery {
+        status: Some(Status::Open),
+        street: StreetFilter::Code(street.into()),
+        ..OrderQuery::all(20)
+    };
+    g.bench_function("20_open_of_one_street_in_50000", |b| {
+        b.iter(|| {
+            let page = store.list_orders(&query).unwrap();
+            assert_eq!((page.count, page.orders.len()), (500, 20));
+            page
+        })
+    });
+    g.bench_function("20_open_of_one_street_in_50000_by_scan", |b| {
+        b.iter(|| {
+            // What the hub did before the index: decode every order,
+            // filter, sort.
+            let mut open: Vec<OrderRecord> = store
+                .all_orders()
+                .unwrap()
+                .into_iter()
+                .filter(|r| query.matches(r))
+                .collect();
+            open.sort_by(|a, b| {
+                b.order
+                    .created_ms
+                    .cmp(&a.order.created_ms)
+                    .then(b.order.id.cmp(&a.order.id))
+            });
+            let count = open.len();
+            open.truncate(20);
+            assert_eq!((count, open.len()), (500, 20));
+            open
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, commit, reopen, list);
 criterion_main!(benches);

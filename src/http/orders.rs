@@ -5,8 +5,9 @@
 pub use crate::dispatch::view::OrderView;
 use crate::http::auth::MayRead;
 use crate::http::error::error;
-use crate::http::outbox_read::{newest_first, read, status_filter, MAX_LIMIT};
+use crate::http::outbox_read::{listed, read, status_filter, MAX_LIMIT};
 use crate::runtime::Shared;
+use crate::store::{OrderQuery, StreetFilter};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -47,20 +48,20 @@ pub async fn list_orders(
             );
         }
     }
-    let limit = filter.limit.unwrap_or(100).min(MAX_LIMIT);
-    let all = match read(&shared, |s| s.all_orders()).await {
-        Ok(all) => all,
-        Err(resp) => return resp,
+    let query = OrderQuery {
+        status,
+        street: match filter.street {
+            None => StreetFilter::Any,
+            Some(s) if s == "district" => StreetFilter::NoStreet,
+            Some(code) => StreetFilter::Code(code),
+        },
+        limit: filter.limit.unwrap_or(100).min(MAX_LIMIT),
+        ..OrderQuery::all(0)
     };
-    Json(newest_first(all, limit, |r| {
-        status.is_none_or(|s| r.status == s)
-            && match filter.street.as_deref() {
-                None => true,
-                Some("district") => r.order.street_code().is_none(),
-                Some(code) => r.order.street_code() == Some(code),
-            }
-    }))
-    .into_response()
+    match read(&shared, move |s| s.list_orders(&query)).await {
+        Ok(page) => Json(listed(page)).into_response(),
+        Err(resp) => resp,
+    }
 }
 
 /// `GET /api/orders/{id}`

@@ -1,8 +1,9 @@
 //! Reading the outbox for an HTTP answer: a redb snapshot taken off the
-//! async runtime, and the filters and paging the order lists share (the
+//! async runtime, and the filters and pages the order lists share (the
 //! API's and the console's).
 
-use crate::dispatch::record::{OrderRecord, Status};
+use crate::dispatch::outbox::OrderPage;
+use crate::dispatch::record::Status;
 use crate::dispatch::view::{OrderList, OrderView};
 use crate::http::error::error;
 use crate::runtime::Shared;
@@ -22,7 +23,7 @@ pub(crate) async fn read<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&store))
         .await
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
+        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, e.chain()))
 }
 
 /// The `status` query parameter: none (or empty) for any status, or a
@@ -36,25 +37,11 @@ pub(crate) fn status_filter(given: Option<&str>) -> Result<Option<Status>, Strin
     }
 }
 
-/// The records that `keep` accepts, newest first, at most `limit` of them
-/// listed (without history) and all of them counted.
-pub(crate) fn newest_first(
-    records: Vec<OrderRecord>,
-    limit: usize,
-    keep: impl Fn(&OrderRecord) -> bool,
-) -> OrderList {
-    let mut matching: Vec<OrderRecord> = records.into_iter().filter(|r| keep(r)).collect();
-    matching.sort_by(|a, b| {
-        b.order
-            .created_ms
-            .cmp(&a.order.created_ms)
-            .then(b.order.id.cmp(&a.order.id))
-    });
-    let count = matching.len();
-    let orders = matching
-        .into_iter()
-        .take(limit.min(MAX_LIMIT))
-        .map(OrderView::summary)
-        .collect();
-    OrderList { count, orders }
+/// A page of the outbox's index as a list answers it: the orders without
+/// history, newest first, and the count of all that match.
+pub(crate) fn listed(page: OrderPage) -> OrderList {
+    OrderList {
+        count: page.count,
+        orders: page.orders.into_iter().map(OrderView::summary).collect(),
+    }
 }

@@ -195,10 +195,17 @@ fn recover(store: &Store, map: &RegionMap) -> Result<Recovered, StoreError> {
         let last = store.last_seq(&scope)?;
         last_seqs.push((scope, last));
     }
+    // Open orders through the index; escalations have no deadline of
+    // their own to watch.
+    let open = crate::store::OrderQuery {
+        status: Some(Status::Open),
+        escalations: false,
+        ..crate::store::OrderQuery::all(usize::MAX)
+    };
     let open_deadlines = store
-        .all_orders()?
+        .list_orders(&open)?
+        .orders
         .into_iter()
-        .filter(|r| r.status == Status::Open && r.order.escalation_of.is_none())
         .map(|r| (r.order.id, r.order.deadline_ms))
         .collect();
     Ok(Recovered {

@@ -13,6 +13,7 @@ use crate::http::error::error;
 use crate::http::outbox_read::{self as admin_api};
 use crate::model::Severity;
 use crate::runtime::Shared;
+use crate::store::{OrderQuery, StreetFilter};
 use crate::wire::control::{OrderAck, Outcome};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -111,16 +112,23 @@ pub async fn orders(
             }
         },
     };
-    let all = match admin_api::read(&shared, |s| s.all_orders()).await {
-        Ok(all) => all,
-        Err(resp) => return resp,
+    // What `Scope::may_see` lets the viewer see: the district everything,
+    // a street its own orders and not their escalations.
+    let (street, escalations) = match viewer.scope {
+        Scope::District => (StreetFilter::Any, true),
+        Scope::Street(s) => (StreetFilter::Code(shared.map.street(s).code.clone()), false),
     };
-    let list = admin_api::newest_first(all, filter.limit.unwrap_or(500), |r| {
-        viewer.scope.may_see(&shared.map, &r.order)
-            && status.is_none_or(|s| r.status == s)
-            && severity.is_none_or(|s| r.order.severity == s)
-    });
-    Json(list).into_response()
+    let query = OrderQuery {
+        status,
+        street,
+        severity,
+        escalations,
+        limit: filter.limit.unwrap_or(500).min(admin_api::MAX_LIMIT),
+    };
+    match admin_api::read(&shared, move |s| s.list_orders(&query)).await {
+        Ok(page) => Json(admin_api::listed(page)).into_response(),
+        Err(resp) => resp,
+    }
 }
 
 /// `GET /api/console/orders/{id}`: one order with its history. An order

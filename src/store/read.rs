@@ -1,0 +1,78 @@
+//! Reads of one snapshot: an order, a scope's last sequence and backlog,
+//! every order (the district's per-street figures) and every device
+//! record.
+
+use super::tables::{decode, decode_device, DEVICES, LOG, ORDERS};
+use super::StoreError;
+use crate::dispatch::quality::DeviceRecord;
+use crate::dispatch::record::{OrderRecord, Status};
+use redb::{ReadTransaction, ReadableTable};
+
+/// One order.
+pub(super) fn order(txn: &ReadTransaction, id: &str) -> Result<Option<OrderRecord>, StoreError> {
+    let table = txn.open_table(ORDERS)?;
+    table.get(id)?.map(|v| decode(id, v.value())).transpose()
+}
+
+/// The highest sequence number in a scope's log (0 when empty).
+pub(super) fn last_seq(txn: &ReadTransaction, scope: &str) -> Result<u64, StoreError> {
+    let log = txn.open_table(LOG)?;
+    let last = log.range((scope, 0)..=(scope, u64::MAX))?.next_back();
+    Ok(match last {
+        Some(entry) => entry?.0.value().1,
+        None => 0,
+    })
+}
+
+/// What a subscriber of `scope` has not acknowledged, after `after`: each
+/// order once, at its latest log entry, oldest first, at most `limit`.
+pub(super) fn backlog(
+    txn: &ReadTransaction,
+    scope: &str,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<(u64, OrderRecord)>, StoreError> {
+    let log = txn.open_table(LOG)?;
+    let orders = txn.open_table(ORDERS)?;
+    let mut out = Vec::new();
+    for entry in log.range((scope, after.saturating_add(1))..=(scope, u64::MAX))? {
+        let (key, id) = entry?;
+        let seq = key.value().1;
+        let id = id.value();
+        let Some(raw) = orders.get(id)? else {
+            continue;
+        };
+        let record = decode(id, raw.value())?;
+        // A later entry carries a newer revision; an acked order is done.
+        if record.seq_in(scope) != seq || record.status == Status::Acked {
+            continue;
+        }
+        out.push((seq, record));
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Every order, in id order.
+pub(super) fn all_orders(txn: &ReadTransaction) -> Result<Vec<OrderRecord>, StoreError> {
+    let orders = txn.open_table(ORDERS)?;
+    let mut out = Vec::new();
+    for entry in orders.iter()? {
+        let (k, v) = entry?;
+        out.push(decode(k.value(), v.value())?);
+    }
+    Ok(out)
+}
+
+/// Every device quality record.
+pub(super) fn devices(txn: &ReadTransaction) -> Result<Vec<DeviceRecord>, StoreError> {
+    let devices = txn.open_table(DEVICES)?;
+    let mut out = Vec::new();
+    for entry in devices.iter()? {
+        let (k, v) = entry?;
+        out.push(decode_device(k.value(), v.value())?);
+    }
+    Ok(out)
+}
