@@ -14,20 +14,28 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why TLS could not be set up.
+/// Why TLS could not be set up. Each variant names what failed and holds
+/// why as its source (`{:#}` prints both).
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A certificate or key file could not be read or parsed.
-    #[error("{path}: {what}")]
+    #[error("{path}")]
     File {
         /// The file.
         path: String,
         /// What went wrong.
-        what: String,
+        #[source]
+        source: rustls::pki_types::pem::Error,
     },
-    /// rustls or quinn refused the configuration.
-    #[error("TLS setup failed: {0}")]
-    Setup(String),
+    /// A certificate file holds no certificate.
+    #[error("{path}: no certificate in the file")]
+    NoCertificate {
+        /// The file.
+        path: String,
+    },
+    /// rustls, rcgen or quinn refused the configuration.
+    #[error("TLS setup failed")]
+    Setup(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Asked to trust any certificate for a hub that is not on loopback.
     #[error(
         "hub {0} is not on loopback: give the hub's certificate (--ca FILE) instead of trusting any"
@@ -39,8 +47,23 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn setup<E: std::fmt::Display>(e: E) -> TlsError {
-    TlsError::Setup(e.to_string())
+fn setup<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> TlsError {
+    TlsError::Setup(e.into())
+}
+
+/// A file that could not be read or parsed.
+fn file_err(path: &Path) -> impl FnOnce(rustls::pki_types::pem::Error) -> TlsError + '_ {
+    move |source| TlsError::File {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A certificate file without a certificate.
+fn no_certificate(path: &Path) -> TlsError {
+    TlsError::NoCertificate {
+        path: path.display().to_string(),
+    }
 }
 
 /// A certificate chain and its key: the hub's, or a device's for mutual
@@ -68,19 +91,15 @@ impl std::fmt::Debug for Identity {
 impl Identity {
     /// Loads a PEM certificate chain and key.
     pub fn load(cert: &Path, key: &Path) -> Result<Identity, TlsError> {
-        let file_err = |p: &Path, what: String| TlsError::File {
-            path: p.display().to_string(),
-            what,
-        };
-        let chain = CertificateDer::pem_file_iter(cert)
-            .map_err(|e| file_err(cert, e.to_string()))?
+        let pem = std::fs::read_to_string(cert)
+            .map_err(|e| file_err(cert)(rustls::pki_types::pem::Error::Io(e)))?;
+        let chain = CertificateDer::pem_slice_iter(pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| file_err(cert, e.to_string()))?;
+            .map_err(file_err(cert))?;
         if chain.is_empty() {
-            return Err(file_err(cert, "no certificate in the file".into()));
+            return Err(no_certificate(cert));
         }
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| file_err(key, e.to_string()))?;
-        let pem = std::fs::read_to_string(cert).map_err(|e| file_err(cert, e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(file_err(key))?;
         Ok(Identity {
             chain,
             key,
@@ -176,15 +195,9 @@ pub fn server_config(
 pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::File {
-            path: path.display().to_string(),
-            what: e.to_string(),
-        })?;
+        .map_err(file_err(path))?;
     if certs.is_empty() {
-        return Err(TlsError::File {
-            path: path.display().to_string(),
-            what: "no certificate in the file".into(),
-        });
+        return Err(no_certificate(path));
     }
     Ok(certs)
 }
