@@ -10,17 +10,17 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 /// Resolution of an event's map cell: about 0.1 km², a block or two.
-pub const CELL_RESOLUTION: Resolution = Resolution::Nine;
+pub(crate) const CELL_RESOLUTION: Resolution = Resolution::Nine;
 
 /// Resolution of the parent cell that picks an event's shard: about 5 km².
-pub const SHARD_RESOLUTION: Resolution = Resolution::Seven;
+pub(crate) const SHARD_RESOLUTION: Resolution = Resolution::Seven;
 
 /// The sample map of Putuo's streets and towns shipped with the hub.
 /// Boundaries are APPROXIMATE (rectangles inside the district); load a
 /// surveyed map with `hub.region_map` in the config for real use.
-pub const SAMPLE_MAP: &str = include_str!("../../../deploy/putuo-sample.geojson");
+const SAMPLE_MAP: &str = include_str!("../../../deploy/putuo-sample.geojson");
 
-/// The cell at [`CELL_RESOLUTION`] holding a position, or `None` if the
+/// The cell at resolution 9 (`CELL_RESOLUTION`) holding a position, or `None` if the
 /// position is not a valid latitude/longitude.
 pub fn cell_of(lat: f64, lon: f64) -> Option<u64> {
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
@@ -38,20 +38,20 @@ pub fn neighbourhood(cell: u64) -> impl Iterator<Item = u64> {
 }
 
 /// The parent cell used as shard key.
-pub fn shard_key(cell: u64) -> u64 {
+pub(crate) fn shard_key(cell: u64) -> u64 {
     let cell = CellIndex::try_from(cell).expect("cell index from cell_of");
     cell.parent(SHARD_RESOLUTION)
         .map_or(u64::from(cell), u64::from)
 }
 
 /// The centre of a cell, (lat, lon) degrees.
-pub fn cell_center(cell: u64) -> (f64, f64) {
+pub(crate) fn cell_center(cell: u64) -> (f64, f64) {
     let ll = LatLng::from(CellIndex::try_from(cell).expect("valid cell"));
     (ll.lat(), ll.lng())
 }
 
 /// A cell index as the usual 15-hex-digit H3 string.
-pub fn cell_name(cell: u64) -> String {
+pub(crate) fn cell_name(cell: u64) -> String {
     CellIndex::try_from(cell).map_or_else(|_| format!("{cell:x}"), |c| c.to_string())
 }
 
@@ -221,11 +221,6 @@ impl RegionMap {
     /// Whether any boundary is marked approximate.
     pub fn is_approximate(&self) -> bool {
         self.approximate
-    }
-
-    /// Number of cells with an owner.
-    pub fn cell_count(&self) -> usize {
-        self.cells.len()
     }
 
     /// A cell owned by the street, and its centre: handy for tests and load

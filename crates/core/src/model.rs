@@ -90,7 +90,7 @@ vocabulary! {
 
 impl Severity {
     /// The level `steps` above this one, capped at critical.
-    pub fn raised(self, steps: usize) -> Severity {
+    pub(crate) fn raised(self, steps: usize) -> Severity {
         Severity::ALL[(self as usize + steps).min(Severity::ALL.len() - 1)]
     }
 }
@@ -154,7 +154,7 @@ pub struct Event {
     pub lat: f64,
     /// Longitude, degrees (WGS-84).
     pub lon: f64,
-    /// The H3 cell (resolution [`crate::geo::CELL_RESOLUTION`]) of the position.
+    /// The H3 cell (resolution 9, as [`crate::geo::cell_of`] gives) of the position.
     pub cell: u64,
     /// What it is about.
     pub category: Category,

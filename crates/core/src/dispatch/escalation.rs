@@ -31,10 +31,30 @@ impl Escalator {
         }
     }
 
+    /// Orders whose deadline is at or before `now_ms`, oldest first,
+    /// still watched: the dispatcher forgets them once their escalation
+    /// is durable.
+    pub fn due(&self, now_ms: i64) -> impl Iterator<Item = &str> {
+        self.due
+            .iter()
+            .take_while(move |(d, _)| *d <= now_ms)
+            .map(|(_, id)| id.as_str())
+    }
+
+    /// The earliest deadline watched.
+    pub fn poll_timeout(&self) -> Option<i64> {
+        self.due.first().map(|(d, _)| *d)
+    }
+}
+
+/// What the tests ask of an escalator; the dispatcher reads `due` and
+/// forgets each order once its escalation is durable.
+#[cfg(test)]
+impl Escalator {
     /// Orders whose deadline is at or before `now_ms`, oldest first; each
     /// is returned once and forgotten.
     #[must_use]
-    pub fn handle_timeout(&mut self, now_ms: i64) -> Vec<String> {
+    fn handle_timeout(&mut self, now_ms: i64) -> Vec<String> {
         let mut out = Vec::new();
         while let Some((d, _)) = self.due.first() {
             if *d > now_ms {
@@ -47,33 +67,13 @@ impl Escalator {
         out
     }
 
-    /// Orders whose deadline is at or before `now_ms`, oldest first,
-    /// still watched: the dispatcher forgets them once their escalation
-    /// is durable.
-    pub fn due(&self, now_ms: i64) -> impl Iterator<Item = &str> {
-        self.due
-            .iter()
-            .take_while(move |(d, _)| *d <= now_ms)
-            .map(|(_, id)| id.as_str())
-    }
-
-    /// The deadline an order is watched for.
-    pub fn deadline_of(&self, order_id: &str) -> Option<i64> {
-        self.deadline_of.get(order_id).copied()
-    }
-
-    /// The earliest deadline watched.
-    pub fn poll_timeout(&self) -> Option<i64> {
-        self.due.first().map(|(d, _)| *d)
-    }
-
     /// Orders watched.
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.due.len()
     }
 
     /// Whether nothing is watched.
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.due.is_empty()
     }
 }

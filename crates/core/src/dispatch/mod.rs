@@ -4,7 +4,7 @@
 
 pub mod batch;
 pub mod dispatcher;
-pub mod escalation;
+pub(crate) mod escalation;
 pub mod mask;
 pub mod order;
 pub mod order_id;

@@ -116,7 +116,7 @@ pub struct OrderEvent {
 impl OrderEvent {
     /// The triggering event of a detection, as an order lists it (the
     /// report is added by the dispatcher when there is one).
-    pub fn of(d: &Detection) -> OrderEvent {
+    pub(crate) fn of(d: &Detection) -> OrderEvent {
         let e = &d.event;
         OrderEvent {
             device: e.device,
@@ -137,7 +137,7 @@ impl OrderEvent {
 
 impl Order {
     /// Builds revision `w.revision` of the order for `w`.
-    pub fn from_warning(
+    pub(crate) fn from_warning(
         id: String,
         seq: u64,
         created_ms: i64,
@@ -179,7 +179,7 @@ impl Order {
     /// The escalation of this order to the district duty desk, made at
     /// `now_ms`: a new order with its own id, the same place, sources and
     /// events, and a plan that says what was missed.
-    pub fn escalation(&self, seq: u64, now_ms: i64) -> Order {
+    pub(crate) fn escalation(&self, seq: u64, now_ms: i64) -> Order {
         let street = self
             .place
             .street

@@ -10,7 +10,7 @@ use crate::engine::Warning;
 /// The order id of the incident behind `w`: `TG` then the opening
 /// condition's start (Unix ms, hex), `-`, a 64-bit FNV-1a digest of the
 /// rest (hex, 16 digits). Every revision of one incident has the same id.
-pub fn order_id(w: &Warning) -> String {
+pub(crate) fn order_id(w: &Warning) -> String {
     let opener = w
         .detections
         .first()
@@ -28,7 +28,7 @@ pub fn order_id(w: &Warning) -> String {
 }
 
 /// The id of the escalation (督办) of order `id` to the district.
-pub fn escalation_id(id: &str) -> String {
+pub(crate) fn escalation_id(id: &str) -> String {
     format!("{id}-E")
 }
 

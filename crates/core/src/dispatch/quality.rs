@@ -27,7 +27,7 @@ pub struct DeviceRecord {
 
 impl DeviceRecord {
     /// Orders with an outcome.
-    pub fn judged(&self) -> u64 {
+    pub(crate) fn judged(&self) -> u64 {
         self.confirmed + self.false_alarms + self.resolved
     }
 
@@ -51,7 +51,7 @@ pub struct QualityPolicy {
 
 /// The quality table.
 #[derive(Debug)]
-pub struct Quality {
+pub(crate) struct Quality {
     policy: QualityPolicy,
     devices: FxHashMap<u64, DeviceRecord>,
 }
@@ -92,8 +92,22 @@ impl Quality {
         self.devices.insert(record.device, record);
     }
 
+    /// Flagged device ids.
+    pub fn flagged(&self) -> impl Iterator<Item = u64> + '_ {
+        self.devices
+            .values()
+            .filter(|r| r.flagged)
+            .map(|r| r.device)
+    }
+}
+
+/// The bookkeeping of whole orders, for the tests; the dispatcher counts
+/// through [`Quality::record`], [`Quality::judge`] and [`Quality::put`]
+/// so that nothing counts before its round is durable.
+#[cfg(test)]
+impl Quality {
     /// Counts an order for each of its devices; returns the changed records.
-    pub fn on_order(&mut self, devices: &[u64]) -> Vec<DeviceRecord> {
+    fn on_order(&mut self, devices: &[u64]) -> Vec<DeviceRecord> {
         let mut changed = Vec::new();
         for &d in dedup(devices).iter() {
             let r = self.devices.entry(d).or_insert_with(|| DeviceRecord {
@@ -108,7 +122,7 @@ impl Quality {
 
     /// Counts an outcome for each device of an order; returns the changed
     /// records, each with whether its `flagged` flipped.
-    pub fn on_outcome(&mut self, devices: &[u64], outcome: Outcome) -> Vec<(DeviceRecord, bool)> {
+    fn on_outcome(&mut self, devices: &[u64], outcome: Outcome) -> Vec<(DeviceRecord, bool)> {
         let mut changed = Vec::new();
         for &d in dedup(devices).iter() {
             let mut r = self.record(d);
@@ -120,24 +134,12 @@ impl Quality {
     }
 
     /// Whether a device is flagged.
-    pub fn is_flagged(&self, device: u64) -> bool {
+    fn is_flagged(&self, device: u64) -> bool {
         self.devices.get(&device).is_some_and(|r| r.flagged)
-    }
-
-    /// Flagged device ids.
-    pub fn flagged(&self) -> impl Iterator<Item = u64> + '_ {
-        self.devices
-            .values()
-            .filter(|r| r.flagged)
-            .map(|r| r.device)
-    }
-
-    /// Every record.
-    pub fn records(&self) -> impl Iterator<Item = &DeviceRecord> {
-        self.devices.values()
     }
 }
 
+#[cfg(test)]
 fn dedup(devices: &[u64]) -> Vec<u64> {
     let mut v = devices.to_vec();
     v.sort_unstable();

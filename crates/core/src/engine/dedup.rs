@@ -2,7 +2,7 @@
 //! the anti-replay bitmap of IPsec. 16 bytes a device.
 
 /// How many sequence numbers below the highest one seen are remembered.
-pub const WINDOW: u64 = 64;
+pub(crate) const WINDOW: u64 = 64;
 
 /// What the window says about a sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -82,7 +82,7 @@ pub struct Warning {
 
 impl Warning {
     /// Whether more than one kind of source agrees (多源预警).
-    pub fn is_multi_source(&self) -> bool {
+    pub(crate) fn is_multi_source(&self) -> bool {
         self.sources.len() > 1
     }
 

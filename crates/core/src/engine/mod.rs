@@ -6,7 +6,7 @@
 //!
 //! - [`shard::Shard`] owns the per-device and per-cell state of its part of
 //!   the map: retransmit dedup ([`dedup`]), thresholds and open conditions
-//!   ([`condition`]), event-time watermark ([`watermark`]). It turns events
+//!   (`condition`), event-time watermark ([`watermark`]). It turns events
 //!   into [`Detection`]s.
 //! - [`correlate::Correlator`] joins detections of one incident kind in a
 //!   cell and its neighbours into [`Warning`]s whose severity rises with
@@ -16,7 +16,7 @@
 //! - [`pipeline::Pipeline`] wires shards and a correlator in one thread for
 //!   tests, replays and benches; the hub runs the same parts on threads.
 
-pub mod condition;
+pub(crate) mod condition;
 pub mod correlate;
 pub mod dedup;
 pub mod detection;

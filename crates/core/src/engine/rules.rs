@@ -18,7 +18,7 @@ pub const DEFAULT_RULES: &str = include_str!("default_rules.toml");
 /// A rules file as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RulesFile {
+pub(crate) struct RulesFile {
     /// The emergency profile's file-wide settings.
     #[serde(default)]
     pub emergency: EmergencyProfile,
@@ -32,7 +32,7 @@ pub struct RulesFile {
 /// own numbers in a `[rule.emergency]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EmergencyProfile {
+pub(crate) struct EmergencyProfile {
     /// Every deadline is multiplied by this in emergency mode (0 < x <= 1).
     #[serde(default = "one")]
     pub deadline_scale: f64,
@@ -54,7 +54,7 @@ impl Default for EmergencyProfile {
 /// stays as in normal mode.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleOverride {
+pub(crate) struct RuleOverride {
     /// Emergency limit.
     #[serde(default)]
     pub limit: Option<f64>,
@@ -157,7 +157,7 @@ impl Profiles {
 /// How a rule decides that a condition holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RuleKind {
+pub(crate) enum RuleKind {
     /// Value at or above `limit` for `for`; clears at or below `clear`.
     Above,
     /// Value at or below `limit` for `for`; clears at or above `clear`.
@@ -174,7 +174,7 @@ pub enum RuleKind {
 /// One rule as written in TOML.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleSpec {
+pub(crate) struct RuleSpec {
     /// A name for logs and orders.
     pub name: String,
     /// The category it watches (snake_case name).
@@ -233,7 +233,7 @@ pub struct Rule {
 /// A rule's decision, with its numbers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Test {
-    /// See [`RuleKind::Above`].
+    /// A `kind = "above"` rule (see `RuleKind::Above`).
     Above {
         /// Fires at or above this.
         limit: f64,
@@ -242,7 +242,7 @@ pub enum Test {
         /// For at least this long, ms.
         hold_ms: i64,
     },
-    /// See [`RuleKind::Below`].
+    /// A `kind = "below"` rule (see `RuleKind::Below`).
     Below {
         /// Fires at or below this.
         limit: f64,
@@ -251,7 +251,7 @@ pub enum Test {
         /// For at least this long, ms.
         hold_ms: i64,
     },
-    /// See [`RuleKind::Rate`].
+    /// A `kind = "rate"` rule (see `RuleKind::Rate`).
     Rate {
         /// Fires at or above this rise per minute.
         limit_per_min: f64,
@@ -260,7 +260,7 @@ pub enum Test {
         /// Readings closer than this to the reference are not measured, ms.
         interval_ms: i64,
     },
-    /// See [`RuleKind::Count`].
+    /// A `kind = "count"` rule (see `RuleKind::Count`).
     Count {
         /// Events needed.
         count: u32,
@@ -287,7 +287,7 @@ pub enum RulesError {
 
 /// Longest count a count rule may ask for (it keeps that many timestamps
 /// per cell).
-pub const MAX_COUNT: u32 = 64;
+pub(crate) const MAX_COUNT: u32 = 64;
 
 /// The compiled rules.
 #[derive(Debug, Clone)]
@@ -309,7 +309,7 @@ impl RuleSet {
     }
 
     /// Compiles rule specs.
-    pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, RulesError> {
+    pub(crate) fn compile(specs: &[RuleSpec]) -> Result<RuleSet, RulesError> {
         let mut by_category: Vec<Option<Rule>> = vec![None; Category::ALL.len()];
         let mut incident_kinds: Vec<Arc<str>> = Vec::new();
         for spec in specs {

@@ -337,7 +337,8 @@ impl Shard {
     }
 
     /// Open conditions and count windows held.
-    pub fn open_state(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn open_state(&self) -> usize {
         self.conditions.len() + self.counts.len()
     }
 }

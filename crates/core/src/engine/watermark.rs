@@ -9,7 +9,7 @@
 
 /// While a shard stays quiet its watermark follows the clock in steps of
 /// this many ms.
-pub const IDLE_STEP_MS: i64 = 1_000;
+pub(crate) const IDLE_STEP_MS: i64 = 1_000;
 
 /// How far event time has got: nowhere before a shard has seen an event
 /// (or stood idle), else a time. Ordered [`Watermark::NotYet`] before every
@@ -26,7 +26,7 @@ pub enum Watermark {
 impl Watermark {
     /// Whether an event at `time_ms` is late.
     #[inline]
-    pub fn is_late(self, time_ms: i64) -> bool {
+    pub(crate) fn is_late(self, time_ms: i64) -> bool {
         matches!(self, Watermark::At(w) if time_ms < w)
     }
 
@@ -60,7 +60,7 @@ impl From<i64> for Watermark {
 /// A shard's watermark as it moves: with its events, or with the clock
 /// while it is idle.
 #[derive(Debug, Clone, Copy)]
-pub struct WatermarkTracker {
+pub(crate) struct WatermarkTracker {
     /// The newest event time seen, or the clock less the idle timeout
     /// once idle; `None` before either.
     newest_ms: Option<i64>,

@@ -161,7 +161,7 @@ impl CellCache {
     }
 
     /// A cache that keeps nothing.
-    pub fn disabled() -> CellCache {
+    pub(crate) fn disabled() -> CellCache {
         CellCache::new(0)
     }
 

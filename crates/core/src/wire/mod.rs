@@ -4,7 +4,7 @@
 //! QUIC close codes ([`error_code`]).
 //!
 //! Nothing here owns a socket: encoding and decoding are plain functions,
-//! and [`frame::read_frame`] works on any `AsyncRead`.
+//! and [`frame::FrameDecoder`] is handed bytes and polled for frames.
 
 pub mod batch;
 pub mod control;

@@ -43,11 +43,11 @@ pub const COMMIT_RETRY_MS: i64 = 1_000;
 
 /// Warnings kept for a commit that keeps failing; past this the oldest are
 /// dropped and counted ([`Output::WarningsDropped`]).
-pub const MAX_QUEUED_WARNINGS: usize = 65_536;
+pub(crate) const MAX_QUEUED_WARNINGS: usize = 65_536;
 
 /// Acknowledgements kept for a commit that keeps failing; past this the
 /// newest are answered [`AckAnswer::Busy`].
-pub const MAX_QUEUED_ACKS: usize = 65_536;
+pub(crate) const MAX_QUEUED_ACKS: usize = 65_536;
 
 /// Names the sender of an acknowledgement, so its answer finds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -223,11 +223,6 @@ impl Dispatcher {
     /// How many devices are flagged.
     pub fn flagged_count(&self) -> usize {
         self.quality.flagged().count()
-    }
-
-    /// Open orders watched for their deadline.
-    pub fn watched(&self) -> usize {
-        self.escalator.len()
     }
 
     /// Queues a warning for the next round; `reports` are the hotline
