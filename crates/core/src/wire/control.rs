@@ -1,8 +1,14 @@
 //! Control messages: the JSON payloads of HELLO, WELCOME, SUBSCRIBE,
-//! SUBSCRIBED and ORDER_ACK frames. JSON because they are rare and any
-//! language reads it; the hot path (event batches) is rkyv.
+//! SUBSCRIBED and ORDER_ACK frames (ORDER's is [`crate::dispatch::Order`]).
+//! JSON because they are rare and any language reads it; the hot path
+//! (event batches) is rkyv.
+//!
+//! [`parse_control`] is the one way to read one: the frame must be of the
+//! message's type and its payload valid JSON of it, or the error says which.
 
+use super::frame::FrameType;
 use crate::vocabulary::vocabulary;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 vocabulary! {
@@ -93,4 +99,117 @@ pub struct OrderAck {
     /// Free text from the duty officer.
     #[serde(default)]
     pub note: String,
+}
+
+/// A message that travels as the JSON payload of frames of one type.
+pub trait Control: DeserializeOwned {
+    /// The frame type that carries it.
+    const FRAME: FrameType;
+}
+
+/// Why a frame did not hold the control message expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// A frame of another type came.
+    #[error("expected {expected}, got {got}")]
+    Unexpected {
+        /// The type the message travels in.
+        expected: FrameType,
+        /// The type that came.
+        got: FrameType,
+    },
+    /// The payload is not the message's JSON.
+    #[error("{frame} is not valid JSON")]
+    Json {
+        /// The frame's type.
+        frame: FrameType,
+        /// What serde found wrong.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ControlError {
+    /// The message and its cause on one line, as in "SUBSCRIBE is not
+    /// valid JSON: missing field ..." (the form `{:#}` of anyhow prints):
+    /// for a close reason or a client's error, which carry one string.
+    pub fn chain(&self) -> String {
+        match self {
+            ControlError::Json { source, .. } => format!("{self}: {source}"),
+            ControlError::Unexpected { .. } => self.to_string(),
+        }
+    }
+}
+
+/// Reads the control message `T` from a frame of type `ty` with `payload`:
+/// `T`'s frame type is expected, and its JSON.
+pub fn parse_control<T: Control>(ty: FrameType, payload: &[u8]) -> Result<T, ControlError> {
+    if ty != T::FRAME {
+        return Err(ControlError::Unexpected {
+            expected: T::FRAME,
+            got: ty,
+        });
+    }
+    serde_json::from_slice(payload).map_err(|source| ControlError::Json { frame: ty, source })
+}
+
+/// The frame type of each control message.
+macro_rules! control_frames {
+    ($($message:ty => $frame:ident),* $(,)?) => {$(
+        impl Control for $message {
+            const FRAME: FrameType = FrameType::$frame;
+        }
+    )*};
+}
+
+control_frames! {
+    Hello => Hello,
+    Welcome => Welcome,
+    Subscribe => Subscribe,
+    Subscribed => Subscribed,
+    OrderAck => OrderAck,
+    crate::dispatch::Order => Order,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_control_frame_is_its_type_and_its_json_or_the_error_says_which() {
+        let hello: Hello = parse_control(
+            FrameType::Hello,
+            br#"{"role":"device","token":"t","client":"c"}"#,
+        )
+        .unwrap();
+        assert_eq!((hello.role, hello.token.as_str()), (Role::Device, "t"));
+
+        let e = parse_control::<Hello>(FrameType::Subscribe, b"{}").unwrap_err();
+        assert_eq!(e.to_string(), "expected HELLO, got SUBSCRIBE");
+        assert_eq!(e.chain(), "expected HELLO, got SUBSCRIBE");
+
+        let e = parse_control::<Subscribe>(FrameType::Subscribe, br#"{"from_seq":1}"#).unwrap_err();
+        assert_eq!(e.to_string(), "SUBSCRIBE is not valid JSON");
+        assert!(
+            e.chain()
+                .starts_with("SUBSCRIBE is not valid JSON: missing field `street`"),
+            "{}",
+            e.chain()
+        );
+        assert!(std::error::Error::source(&e).is_some());
+
+        let e = parse_control::<OrderAck>(FrameType::OrderAck, b"not json").unwrap_err();
+        assert!(
+            e.chain().starts_with("ORDER_ACK is not valid JSON: "),
+            "{}",
+            e.chain()
+        );
+        assert!(matches!(
+            parse_control::<crate::dispatch::Order>(FrameType::Order, b"{}"),
+            Err(ControlError::Json {
+                frame: FrameType::Order,
+                ..
+            })
+        ));
+    }
 }
