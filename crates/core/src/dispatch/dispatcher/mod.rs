@@ -80,6 +80,17 @@ impl AckAnswer {
             AckAnswer::Busy => "busy",
         }
     }
+
+    /// Every answer, one per label: the series of
+    /// `tongguan_orders_acked_total` that exist from the start.
+    pub fn all() -> impl Iterator<Item = AckAnswer> {
+        Outcome::ALL.into_iter().map(AckAnswer::Recorded).chain([
+            AckAnswer::UnknownOrder,
+            AckAnswer::Forbidden,
+            AckAnswer::Duplicate,
+            AckAnswer::Busy,
+        ])
+    }
 }
 
 /// An order (or a new revision of one) made durable: what its metrics

@@ -535,3 +535,20 @@ fn hotline_reports_reach_the_order_events() {
         Some("王** 139****5678：楼道冒烟")
     );
 }
+
+#[test]
+fn every_ack_answer_has_its_own_label() {
+    let labels: Vec<&str> = AckAnswer::all().map(AckAnswer::name).collect();
+    assert_eq!(
+        labels,
+        [
+            "confirmed",
+            "false_alarm",
+            "resolved",
+            "unknown_order",
+            "forbidden",
+            "duplicate",
+            "busy"
+        ]
+    );
+}
