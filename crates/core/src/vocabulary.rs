@@ -7,6 +7,10 @@
 //!
 //! Coded enums list their variants in wire-code order, checked at compile
 //! time, so `ALL` is in code order as callers index it.
+//!
+//! A macro of ours rather than strum's derives: strum names variants, but
+//! the `ALL` arrays (used as array lengths in consts), the code look-ups
+//! and the method names callers use would still be written per enum.
 
 /// Declares a vocabulary enum.
 ///
