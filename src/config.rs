@@ -124,6 +124,18 @@ pub struct Limits {
     /// connections together); 0 = no limit. Excess events are rejected
     /// with `rate_limited` in the batch ack.
     pub max_events_per_second_per_token: u64,
+    /// HTTP connections served at once. Past it a connection is counted
+    /// and only `/healthz`, `/readyz` and `/metrics` are answered on it
+    /// (a few such connections at a time, one request each).
+    pub max_http_connections: usize,
+    /// Time an HTTP request head may take to arrive whole; also how long
+    /// an idle keep-alive connection stays open.
+    #[serde(with = "humantime_serde")]
+    pub http_header_timeout: Duration,
+    /// Time an HTTP request body may take to arrive whole after its head;
+    /// past it the request is answered 408 and the connection closes.
+    #[serde(with = "humantime_serde")]
+    pub http_body_timeout: Duration,
 }
 
 /// `[engine]`.
@@ -314,6 +326,14 @@ impl Config {
         }
         if l.shard_queue_batches == 0 || l.subscriber_queue_orders == 0 {
             return bad("queue limits must be > 0".into());
+        }
+        if !(1..=1_000_000).contains(&l.max_http_connections) {
+            return bad("limits.max_http_connections must be 1..=1000000".into());
+        }
+        if l.http_header_timeout.is_zero() || l.http_body_timeout.is_zero() {
+            return bad(
+                "limits.http_header_timeout and limits.http_body_timeout must be > 0".into(),
+            );
         }
         let q = &self.quality;
         if !(0.0..=1.0).contains(&q.max_false_alarm_rate) || q.min_judged_orders == 0 {

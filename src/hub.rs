@@ -68,7 +68,7 @@ pub struct Hub {
     endpoint: quinn::Endpoint,
     shared: Arc<Shared>,
     engine: EngineThreads,
-    http: tokio::task::JoinHandle<()>,
+    http: crate::http::serve::HttpServer,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -235,14 +235,12 @@ impl Hub {
             ready: AtomicBool::new(false),
             outbox_ok,
         });
-        let http = {
-            let app = router::router(shared.clone());
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    tracing::error!(error = %e, "admin server failed");
-                }
-            })
-        };
+        let http = crate::http::serve::HttpServer::spawn(
+            listener,
+            router::router(shared.clone()),
+            shared.metrics.clone(),
+            (&shared.config.limits).into(),
+        );
         let accept = tokio::spawn(crate::quic::accept::serve(endpoint.clone(), shared.clone()));
         shared.ready.store(true, Ordering::Release);
         tracing::info!(%quic_addr, %admin_addr, shards, "tongguan serving");
@@ -279,7 +277,8 @@ impl Hub {
     /// Stops gracefully: answers not ready, refuses new connections,
     /// closes the open ones with GOING_AWAY (clients reconnect later), runs
     /// every queued batch through the engine and commits its orders to the
-    /// outbox, then returns. Each wait is bounded by `grace`.
+    /// outbox, then stops the HTTP server (requests in flight finish), then
+    /// returns. Each wait is bounded by `grace`.
     pub async fn shutdown(self, grace: Duration) {
         self.shared.ready.store(false, Ordering::Release);
         self.endpoint.set_server_config(None);
@@ -295,8 +294,9 @@ impl Hub {
         if drained.is_err() {
             tracing::error!(?grace, "the engine did not drain within the grace period");
         }
-        self.http.abort();
-        let _ = self.http.await;
+        // Last, so /readyz says "not ready" until the end: requests in
+        // flight finish, event streams end, idle connections close.
+        self.http.stop(grace).await;
         tracing::info!("stopped");
     }
 }

@@ -77,6 +77,12 @@ pub struct Metrics {
     pub evictions: IntCounterVec,
     /// 1 in emergency mode, 0 in normal mode.
     pub emergency_mode: IntGauge,
+    /// HTTP connections being served (at most `limits.max_http_connections`).
+    pub http_connections: IntGauge,
+    /// HTTP connections accepted past `limits.max_http_connections`.
+    pub http_connections_refused: IntCounter,
+    /// HTTP request bodies that did not arrive within `limits.http_body_timeout`.
+    pub http_body_timeouts: IntCounter,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -296,6 +302,9 @@ impl Metrics {
             admission_refused: counter_vec(&r, "tongguan_admission_refused_total", "Connections refused by admission control: hub_full (max_connections) or token_connections (max_connections_per_token).", &["reason"]),
             evictions: counter_vec(&r, "tongguan_engine_evictions_total", "Engine state forgotten because its map reached the configured limit, by map.", &["map"]),
             emergency_mode: gauge(&r, "tongguan_emergency_mode", "1 when the emergency profile of the rules is in force, 0 in normal mode."),
+            http_connections: gauge(&r, "tongguan_http_connections", "HTTP connections being served, at most limits.max_http_connections."),
+            http_connections_refused: counter(&r, "tongguan_http_connections_refused_total", "HTTP connections accepted past limits.max_http_connections: only /healthz, /readyz and /metrics were answered on them (others got 503), or, past a small reserve, they were closed at once."),
+            http_body_timeouts: counter(&r, "tongguan_http_body_timeouts_total", "HTTP requests whose body did not arrive within limits.http_body_timeout (answered 408, connection closed)."),
             registry: r,
         };
         // Series that exist from the start read 0, not "no data".

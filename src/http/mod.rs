@@ -1,6 +1,7 @@
 //! Whatever touches the HTTP socket (axum): the router, its bearer-token
 //! extractors, the JSON API (orders, devices, events, rules and mode) and
-//! the street platforms' console. Handlers parse, call the runtime or read
+//! the street platforms' console, and the server that bounds the port
+//! (connections, header and body timeouts). Handlers parse, call the runtime or read
 //! the outbox, and answer; they decide nothing.
 
 pub mod auth;
@@ -12,3 +13,4 @@ pub mod orders;
 pub mod outbox_read;
 pub mod router;
 pub mod rules;
+pub mod serve;
