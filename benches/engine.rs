@@ -156,29 +156,25 @@ fn correlation(c: &mut Criterion) {
     let detections: Vec<Detection> = events(BATCH, 1_000)
         .into_iter()
         .enumerate()
-        .map(|(i, e)| Detection {
-            category: if i % 2 == 0 {
-                Category::Smoke
+        .map(|(i, e)| {
+            let (category, source) = if i % 2 == 0 {
+                (Category::Smoke, Source::Sensor)
             } else {
-                Category::Fire
-            },
-            source: if i % 2 == 0 {
-                Source::Sensor
-            } else {
-                Source::Video
-            },
-            device: e.device,
-            seq: e.seq,
-            time_ms: e.time_ms,
-            value: 5.0,
-            lat: e.lat,
-            lon: e.lon,
-            cell: e.cell,
-            camera: CameraRef::NONE,
-            first_seen_ms: e.time_ms,
-            count: 1,
-            repeat: 0,
-            arrival: 0,
+                (Category::Fire, Source::Video)
+            };
+            Detection {
+                event: Event {
+                    category,
+                    source,
+                    value: 5.0,
+                    camera: CameraRef::NONE,
+                    ..e
+                },
+                first_seen_ms: e.time_ms,
+                count: 1,
+                repeat: 0,
+                arrival: 0,
+            }
         })
         .collect();
     g.bench_function("detections_into_warnings", |b| {

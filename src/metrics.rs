@@ -308,25 +308,11 @@ impl Metrics {
             registry: r,
         };
         // Series that exist from the start read 0, not "no data".
-        for reason in [
-            "auth_failed",
-            "forbidden",
-            "protocol_violation",
-            "frame_too_large",
-            "invalid_batch",
-            "hello_timeout",
-        ] {
-            m.frames_rejected.with_label_values(&[reason]);
+        for code in crate::wire::ErrorCode::rejections() {
+            m.frames_rejected.with_label_values(&[code.name()]);
         }
-        for outcome in [
-            "confirmed",
-            "false_alarm",
-            "resolved",
-            "duplicate",
-            "unknown_order",
-            "forbidden",
-        ] {
-            m.orders_acked.with_label_values(&[outcome]);
+        for answer in crate::dispatch::dispatcher::AckAnswer::all() {
+            m.orders_acked.with_label_values(&[answer.name()]);
         }
         for reason in ["hub_full", "token_connections"] {
             m.admission_refused.with_label_values(&[reason]);
@@ -334,7 +320,7 @@ impl Metrics {
         for map in ["devices", "conditions", "incidents"] {
             m.evictions.with_label_values(&[map]);
         }
-        for role in ["device", "subscriber"] {
+        for role in crate::wire::control::Role::ALL.map(crate::wire::control::Role::name) {
             m.connections.with_label_values(&[role]);
             m.connections_total.with_label_values(&[role]);
         }

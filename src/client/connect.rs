@@ -2,7 +2,7 @@
 
 use crate::frame_io::read_frame;
 use crate::tls::{self, Trust};
-use crate::wire::control::{Hello, Role, Welcome};
+use crate::wire::control::{parse_control, Hello, Role, Welcome};
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
@@ -147,13 +147,7 @@ pub(crate) async fn open(opts: &ClientOptions, role: Role) -> Result<Session, Cl
         .map_err(|e| explain(&conn, e))?;
     let mut buf = AlignedVec::new();
     let welcome = match read_frame(&mut recv, 64 * 1024, &mut buf).await {
-        Ok(Some(FrameType::Welcome)) => serde_json::from_slice(&buf)
-            .map_err(|e| ClientError::Protocol(format!("bad WELCOME: {e}")))?,
-        Ok(Some(other)) => {
-            return Err(ClientError::Protocol(format!(
-                "expected WELCOME, got {other:?}"
-            )))
-        }
+        Ok(Some(ty)) => parse_control(ty, &buf).map_err(|e| ClientError::Protocol(e.chain()))?,
         Ok(None) => return Err(explain(&conn, "stream ended before WELCOME")),
         Err(e) => return Err(explain(&conn, e)),
     };

@@ -4,7 +4,9 @@
 use super::connect::{explain, open, spawn_reader, ClientError, ClientOptions, Session};
 use crate::dispatch::Order;
 use crate::frame_io::read_frame;
-use crate::wire::control::{OrderAck, Outcome, Role, Subscribe, Subscribed, Welcome};
+use crate::wire::control::{
+    parse_control, OrderAck, Outcome, Role, Subscribe, Subscribed, Welcome,
+};
 use crate::wire::frame::{encode_frame, FrameType};
 use rkyv::util::AlignedVec;
 use tokio::sync::mpsc;
@@ -47,20 +49,14 @@ impl SubscriberClient {
             .map_err(|e| explain(&conn, e))?;
         let mut buf = AlignedVec::new();
         let subscribed: Subscribed = match read_frame(&mut recv, MAX_ORDER_FRAME, &mut buf).await {
-            Ok(Some(FrameType::Subscribed)) => serde_json::from_slice(&buf)
-                .map_err(|e| ClientError::Protocol(format!("bad SUBSCRIBED: {e}")))?,
-            Ok(Some(other)) => {
-                return Err(ClientError::Protocol(format!(
-                    "expected SUBSCRIBED, got {other:?}"
-                )))
+            Ok(Some(ty)) => {
+                parse_control(ty, &buf).map_err(|e| ClientError::Protocol(e.chain()))?
             }
             Ok(None) => return Err(explain(&conn, "stream ended before SUBSCRIBED")),
             Err(e) => return Err(explain(&conn, e)),
         };
-        let orders = spawn_reader(recv, conn.clone(), MAX_ORDER_FRAME, |ty, bytes| match ty {
-            FrameType::Order => serde_json::from_slice::<Order>(bytes)
-                .map_err(|e| ClientError::Protocol(format!("bad ORDER: {e}"))),
-            other => Err(ClientError::Protocol(format!("unexpected {other:?} frame"))),
+        let orders = spawn_reader(recv, conn.clone(), MAX_ORDER_FRAME, |ty, bytes| {
+            parse_control::<Order>(ty, bytes).map_err(|e| ClientError::Protocol(e.chain()))
         });
         Ok(SubscriberClient {
             endpoint,

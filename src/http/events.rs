@@ -4,7 +4,7 @@
 //! broken event answers 400 with the reasons, and none is taken. Caller
 //! names and phone numbers are masked before they are kept.
 
-use crate::engine::pipeline::shard_of;
+use crate::engine::partition::shard_of;
 use crate::http::auth::MayChange;
 use crate::http::error::error;
 use crate::model::{CameraRef, Category, Source};

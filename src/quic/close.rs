@@ -3,6 +3,7 @@
 //! each turn their own failures into one.
 
 use crate::runtime::inbox::Stopped;
+use crate::wire::control::ControlError;
 use crate::wire::frame::FrameError;
 use crate::wire::ErrorCode;
 
@@ -34,6 +35,12 @@ impl From<FrameError> for Close {
             FrameError::UnknownType(_) | FrameError::Truncated(_) => ErrorCode::ProtocolViolation,
         };
         Close::new(code, e.to_string())
+    }
+}
+
+impl From<ControlError> for Close {
+    fn from(e: ControlError) -> Close {
+        Close::new(ErrorCode::ProtocolViolation, e.chain())
     }
 }
 

@@ -4,13 +4,13 @@
 //! there is room, so QUIC flow control pushes back on the device: nothing
 //! is dropped.
 
-use crate::engine::pipeline::shard_of;
+use crate::engine::partition::shard_of;
 use crate::frame_io::read_frame;
 use crate::model::{Category, Source};
 use crate::quic::close::Close;
 use crate::runtime::clock;
-use crate::runtime::transport::EventTransport;
 use crate::runtime::threads::{ShardBatch, ShardMsg};
+use crate::runtime::transport::EventTransport;
 use crate::runtime::Shared;
 use crate::wire::batch::{access_batch, BatchAck, CellCache, RejectReason, TimeBounds};
 use crate::wire::frame::{encode_header, FrameType};

@@ -9,26 +9,12 @@ use crate::quic::close::Close;
 use crate::quic::ingest;
 use crate::quic::subscribe;
 use crate::runtime::Shared;
-use crate::wire::control::{Hello, Role, Welcome};
+use crate::wire::control::{parse_control, Hello, Role, Welcome};
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use quinn::VarInt;
 use rkyv::util::AlignedVec;
 use std::sync::Arc;
-
-/// Whether a close code means the client sent something bad (counted in
-/// `tongguan_frames_rejected_total`).
-fn is_rejection(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::AuthFailed
-            | ErrorCode::Forbidden
-            | ErrorCode::ProtocolViolation
-            | ErrorCode::FrameTooLarge
-            | ErrorCode::InvalidBatch
-            | ErrorCode::HelloTimeout
-    )
-}
 
 /// Runs one incoming connection to its end.
 pub async fn run(
@@ -52,7 +38,7 @@ pub async fn run(
                     tracing::debug!(reason = %close.reason, "connection ended");
                 }
                 Err(close) => {
-                    if is_rejection(close.code) {
+                    if close.code.is_rejection() {
                         shared.metrics.frame_rejected(close.code.name());
                     }
                     tracing::warn!(code = %close.code, reason = %close.reason, "closing connection");
@@ -80,19 +66,7 @@ async fn serve(
         // A HELLO is small: do not let a client make us read a megabyte
         // before it has said who it is.
         match read_frame(&mut recv, 64 * 1024, &mut buf).await? {
-            Some(FrameType::Hello) => {
-                let hello: Hello = serde_json::from_slice(&buf).map_err(|e| {
-                    Close::new(
-                        ErrorCode::ProtocolViolation,
-                        format!("HELLO is not valid JSON: {e}"),
-                    )
-                })?;
-                Ok((send, recv, hello))
-            }
-            Some(other) => Err(Close::new(
-                ErrorCode::ProtocolViolation,
-                format!("expected HELLO as the first frame, got {other:?}"),
-            )),
+            Some(ty) => Ok((send, recv, parse_control::<Hello>(ty, &buf)?)),
             None => Err(Close::new(ErrorCode::NoError, "stream closed before HELLO")),
         }
     })

@@ -13,7 +13,7 @@ use crate::frame_io::read_frame;
 use crate::quic::close::Close;
 use crate::runtime::dispatch_thread::encode_order;
 use crate::runtime::Shared;
-use crate::wire::control::{OrderAck, Subscribe, Subscribed, DISTRICT};
+use crate::wire::control::{parse_control, OrderAck, Subscribe, Subscribed, DISTRICT};
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
@@ -35,18 +35,7 @@ pub async fn run(
 ) -> Result<(), Close> {
     let mut buf = AlignedVec::new();
     let sub: Subscribe = match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
-        Some(FrameType::Subscribe) => serde_json::from_slice(&buf).map_err(|e| {
-            Close::new(
-                ErrorCode::ProtocolViolation,
-                format!("SUBSCRIBE is not valid JSON: {e}"),
-            )
-        })?,
-        Some(other) => {
-            return Err(Close::new(
-                ErrorCode::ProtocolViolation,
-                format!("expected SUBSCRIBE, got {other:?}"),
-            ))
-        }
+        Some(ty) => parse_control(ty, &buf)?,
         None => return Ok(()),
     };
     let wanted = if sub.street == DISTRICT {
@@ -185,20 +174,9 @@ async fn read_acks(
     let mut buf = AlignedVec::new();
     loop {
         match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
-            Some(FrameType::OrderAck) => {
-                let ack: OrderAck = serde_json::from_slice(&buf).map_err(|e| {
-                    Close::new(
-                        ErrorCode::ProtocolViolation,
-                        format!("ORDER_ACK is not valid JSON: {e}"),
-                    )
-                })?;
+            Some(ty) => {
+                let ack: OrderAck = parse_control(ty, &buf)?;
                 shared.runtime.submit_ack(ack, scope).await?;
-            }
-            Some(other) => {
-                return Err(Close::new(
-                    ErrorCode::ProtocolViolation,
-                    format!("{other:?} frame is not allowed from a subscriber"),
-                ))
             }
             None => return Ok(()),
         }

@@ -5,6 +5,7 @@
 
 use crate::engine::correlate::Correlator;
 use crate::engine::shard::Shard;
+use crate::engine::watermark::Watermark;
 use crate::engine::{Detection, EngineSettings, RuleSet};
 use crate::metrics::Metrics;
 use crate::runtime::buffers::BufferPool;
@@ -21,7 +22,7 @@ use std::thread::JoinHandle;
 /// What the dispatcher thread receives from the shards.
 struct ShardOutput {
     shard: usize,
-    watermark: i64,
+    watermark: Watermark,
     detections: Vec<Detection>,
 }
 
@@ -136,7 +137,7 @@ fn run_shard(
     let label = index.to_string();
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
     let offline_gauge = metrics.devices_offline.with_label_values(&[&label]);
-    let mut last_watermark = i64::MIN;
+    let mut last_watermark = Watermark::NotYet;
     loop {
         // Sleep until the next message or until the shard next needs time.
         let got = inbox.next_before(clock.instant_of_ms(shard.poll_timeout()));
@@ -169,7 +170,7 @@ fn run_shard(
             metrics.record_shard(&stats);
         }
         let detections: Vec<Detection> = std::iter::from_fn(|| shard.poll_detection()).collect();
-        let watermark = shard.watermark();
+        let watermark = shard.current_watermark();
         if !detections.is_empty() || watermark != last_watermark {
             last_watermark = watermark;
             let msg = ShardOutput {

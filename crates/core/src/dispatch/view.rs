@@ -55,7 +55,6 @@ impl OrderView {
     }
 }
 
-
 /// A list of orders: how many match, and the first of them.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OrderList {
@@ -64,4 +63,3 @@ pub struct OrderList {
     /// Newest first, at most `limit`.
     pub orders: Vec<OrderView>,
 }
-

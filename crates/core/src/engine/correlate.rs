@@ -302,9 +302,9 @@ impl Correlator {
     /// Records a shard's watermark and closes incidents every shard has
     /// moved past. Takes a [`Watermark`], or the number form the shell
     /// sends (`i64::MIN` for none yet).
-    pub fn handle_watermark(&mut self, shard: usize, watermark: impl Into<Watermark>) {
+    pub fn handle_watermark(&mut self, shard: usize, watermark: Watermark) {
         let slot = &mut self.shard_watermarks[shard];
-        *slot = (*slot).max(watermark.into());
+        *slot = (*slot).max(watermark);
         let Watermark::At(low) = self.watermark() else {
             return;
         };

@@ -20,6 +20,7 @@ pub(crate) mod condition;
 pub mod correlate;
 pub mod dedup;
 pub mod detection;
+pub mod partition;
 pub mod pipeline;
 pub mod rules;
 pub mod settings;

@@ -1,24 +1,16 @@
 //! The whole engine in one thread: events are split by shard key among
 //! [`Shard`]s exactly as the hub's threads split them, detections go to
 //! one [`Correlator`]. For tests, replays and benches; the hub runs the
-//! same parts on threads (src/hub/engine_threads.rs).
+//! same parts on threads (src/runtime/threads.rs).
 
 use super::correlate::{Correlator, CorrelatorStats};
 use super::detection::Warning;
+use super::partition::shard_of;
 use super::rules::RuleSet;
 use super::settings::EngineSettings;
 use super::shard::{Shard, ShardStats};
-use crate::geo;
 use crate::model::Event;
 use std::sync::Arc;
-
-/// The shard an event's cell belongs to, among `shards`.
-#[inline]
-pub fn shard_of(cell: u64, shards: usize) -> usize {
-    let key = geo::shard_key(cell);
-    let mixed = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    ((mixed >> 32) % shards as u64) as usize
-}
 
 /// Shards and a correlator, driven by one thread.
 pub struct Pipeline {
@@ -104,6 +96,7 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo;
     use crate::model::{CameraRef, Category, Severity, Source};
 
     const T0: i64 = 1_780_000_000_000;

@@ -318,14 +318,6 @@ impl Shard {
         self.watermark.current()
     }
 
-    /// The shard's watermark as a number, `i64::MIN` before there is one:
-    /// the form the shell's shard threads still send (see
-    /// [`Watermark`]'s `From` impls); [`Shard::current_watermark`] is the
-    /// typed one.
-    pub fn watermark(&self) -> i64 {
-        self.current_watermark().into()
-    }
-
     /// Counts since the last call, then zeroed.
     pub fn take_stats(&mut self) -> ShardStats {
         std::mem::take(&mut self.stats)

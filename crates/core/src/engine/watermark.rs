@@ -39,24 +39,6 @@ impl Watermark {
     }
 }
 
-/// The plain-number form, `i64::MIN` for [`Watermark::NotYet`]: what the
-/// shell's channel from the shards to the correlator carries.
-impl From<Watermark> for i64 {
-    fn from(w: Watermark) -> i64 {
-        w.ms().unwrap_or(i64::MIN)
-    }
-}
-
-/// Reads the plain-number form back: `i64::MIN` is [`Watermark::NotYet`].
-impl From<i64> for Watermark {
-    fn from(ms: i64) -> Watermark {
-        match ms {
-            i64::MIN => Watermark::NotYet,
-            ms => Watermark::At(ms),
-        }
-    }
-}
-
 /// A shard's watermark as it moves: with its events, or with the clock
 /// while it is idle.
 #[derive(Debug, Clone, Copy)]
@@ -195,8 +177,5 @@ mod tests {
             Some(Watermark::NotYet),
             "the lowest of several waits for the one that has nothing"
         );
-        for w in [Watermark::NotYet, Watermark::At(-1), Watermark::At(7)] {
-            assert_eq!(Watermark::from(i64::from(w)), w);
-        }
     }
 }

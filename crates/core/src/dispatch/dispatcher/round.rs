@@ -167,13 +167,7 @@ impl Round {
         if status == Status::Open {
             self.watch.push((id.clone(), order.deadline_ms));
         }
-        if let (Some(sid), Some(s)) = (street_id, street) {
-            self.log.push((s.code.clone(), street_seq, id.clone()));
-            self.publish(Scope::Street(sid), street_seq, &order);
-        }
-        self.log
-            .push((DISTRICT.to_owned(), district_seq, id.clone()));
-        self.publish(Scope::District, district_seq, &order);
+        // Counted before it is sent: whoever sees the order sees its count.
         self.outputs.push(Output::Dispatched(Dispatched {
             street: street.map_or_else(|| "none".into(), |s| s.code.clone()),
             severity: order.severity,
@@ -181,6 +175,14 @@ impl Round {
             revision: order.revision,
             arrival: w.arrival,
         }));
+        if let (Some(sid), Some(s)) = (street_id, street) {
+            self.log.push((s.code.clone(), street_seq, id.clone()));
+            self.publish(Scope::Street(sid), street_seq, &order);
+        }
+        self.log
+            .push((DISTRICT.to_owned(), district_seq, id.clone()));
+        self.publish(Scope::District, district_seq, &order);
+
         self.put(OrderRecord {
             order,
             status,

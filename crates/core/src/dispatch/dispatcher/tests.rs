@@ -527,9 +527,13 @@ fn hotline_reports_reach_the_order_events() {
     desk.d
         .handle_warning(w, vec![Some("王** 139****5678：楼道冒烟".into())]);
     let out = desk.step(T0);
-    let Output::Publish { order, .. } = &out[0] else {
-        panic!("{out:?}")
-    };
+    let order = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Publish { order, .. } => Some(order),
+            _ => None,
+        })
+        .expect("the order is sent");
     assert_eq!(
         order.events[0].report.as_deref(),
         Some("王** 139****5678：楼道冒烟")
