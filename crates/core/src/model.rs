@@ -97,7 +97,7 @@ impl Severity {
 
 /// A camera reference for video look-up (视频调阅): the camera's 20-digit
 /// national video-network code (GB/T 28181), or all zero bytes for none.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct CameraRef(pub [u8; 20]);
 
 impl CameraRef {
@@ -140,7 +140,7 @@ impl fmt::Debug for CameraRef {
 ///
 /// Plain data with a fixed size, so batches of them move between threads
 /// without a per-event allocation.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The reporting device.
     pub device: u64,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 ///
 /// It is its triggering event plus what the rule adds; the event's fields
 /// read through (`d.device`, `d.cell`), as a detection is about that event.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Detection {
     /// The triggering event (its category is the rule's).
     pub event: Event,

@@ -29,7 +29,7 @@ use super::outbox::OrderLookup;
 use super::quality::{DeviceRecord, Quality, QualityPolicy};
 use super::scope::Scope;
 use super::{Batch, Order};
-use crate::engine::Warning;
+use crate::engine::{Detection, Warning};
 use crate::geo::RegionMap;
 use crate::model::{Category, Severity};
 use crate::wire::control::{OrderAck, Outcome, DISTRICT};
@@ -37,6 +37,10 @@ use round::Round;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// How long journaled detections are kept by default, ms: a minute of
+/// correlation window and five of allowed lateness.
+pub const DEFAULT_JOURNAL_KEEP_MS: i64 = 6 * 60_000;
 
 /// How long after a failed commit the next one is tried, ms.
 pub const COMMIT_RETRY_MS: i64 = 1_000;
@@ -189,6 +193,8 @@ pub struct Dispatcher {
     warnings: VecDeque<QueuedWarning>,
     acks: VecDeque<QueuedAck>,
     next_reply: u64,
+    journal: Vec<Detection>,
+    journal_keep_ms: i64,
     in_flight: Option<Round>,
     outputs: VecDeque<Output>,
     retry_at: Option<i64>,
@@ -220,10 +226,32 @@ impl Dispatcher {
             warnings: VecDeque::new(),
             acks: VecDeque::new(),
             next_reply: 0,
+            journal: Vec::new(),
+            journal_keep_ms: DEFAULT_JOURNAL_KEEP_MS,
             in_flight: None,
             outputs: VecDeque::new(),
             retry_at: None,
         }
+    }
+
+    /// Keeps journaled detections this long after their event time (the
+    /// correlation window and the allowed lateness: after that their
+    /// incidents are closed).
+    pub fn with_journal_keep_ms(mut self, keep_ms: i64) -> Dispatcher {
+        self.journal_keep_ms = keep_ms;
+        self
+    }
+
+    /// Journals detections with the next commit: once it is durable, the
+    /// batches that carried them may be acknowledged.
+    pub fn handle_detections(&mut self, detections: &[Detection]) {
+        self.journal.extend_from_slice(detections);
+    }
+
+    /// Detections handed in and not yet durable. Zero means every batch
+    /// whose detections came in so far may be acknowledged.
+    pub fn journal_pending(&self) -> usize {
+        self.journal.len()
     }
 
     /// Flagged devices, for a correlator starting up.
@@ -273,7 +301,7 @@ impl Dispatcher {
         if let Some(at) = self.retry_at {
             return Some(at);
         }
-        if !self.warnings.is_empty() || !self.acks.is_empty() {
+        if !self.warnings.is_empty() || !self.acks.is_empty() || !self.journal.is_empty() {
             return Some(i64::MIN);
         }
         self.escalator.poll_timeout()
@@ -289,7 +317,7 @@ impl Dispatcher {
             return None;
         }
         let due = self.escalator.poll_timeout().is_some_and(|d| d <= now_ms);
-        if self.warnings.is_empty() && self.acks.is_empty() && !due {
+        if self.warnings.is_empty() && self.acks.is_empty() && self.journal.is_empty() && !due {
             return None;
         }
         let mut round = Round::new(self, now_ms, outbox);

@@ -13,6 +13,7 @@ use crate::dispatch::quality::DeviceRecord;
 use crate::dispatch::record::{AckRecord, HistoryEntry, OrderRecord, Status};
 use crate::dispatch::scope::Scope;
 use crate::dispatch::{Batch, Order};
+use crate::engine::Warning;
 use crate::wire::control::{Outcome, DISTRICT};
 use rustc_hash::FxHashMap;
 
@@ -28,6 +29,9 @@ pub(super) struct Round {
     watch: Vec<(String, i64)>,
     forget: Vec<String>,
     outputs: Vec<Output>,
+    journal: Vec<crate::engine::Detection>,
+    journal_before_ms: i64,
+    journal_taken: usize,
     warnings_taken: usize,
     acks_taken: usize,
 }
@@ -45,6 +49,9 @@ impl Round {
             watch: Vec::new(),
             forget: Vec::new(),
             outputs: Vec::new(),
+            journal: d.journal.clone(),
+            journal_taken: d.journal.len(),
+            journal_before_ms: now_ms.saturating_sub(d.journal_keep_ms),
             warnings_taken: d.warnings.len(),
             acks_taken: d.acks.len(),
         };
@@ -71,6 +78,8 @@ impl Round {
             orders,
             log: std::mem::take(&mut self.log),
             devices,
+            journal: std::mem::take(&mut self.journal),
+            journal_before_ms: Some(self.journal_before_ms),
         }
     }
 
@@ -87,6 +96,7 @@ impl Round {
             d.quality.put(r);
         }
         d.warnings.drain(..self.warnings_taken);
+        d.journal.drain(..self.journal_taken);
         d.acks.drain(..self.acks_taken);
         d.outputs.extend(self.outputs);
     }
@@ -126,6 +136,12 @@ impl Round {
     fn warning(&mut self, d: &Dispatcher, q: &QueuedWarning, outbox: &dyn OrderLookup) {
         let w = &q.warning;
         let id = order_id(w);
+        let previous = self.load(outbox, &id);
+        if previous.as_ref().is_some_and(|p| !is_news(&p.order, w)) {
+            // The same incident seen again as it was (a device's resend
+            // after a restart, the journal replayed): nothing to tell.
+            return;
+        }
         let street_id = d.map.street_of(w.cell);
         let street = street_id.map(|s| d.map.street(s));
         let street_seq = street.map_or(0, |s| self.take_seq(&s.code));
@@ -139,7 +155,6 @@ impl Round {
         for (e, report) in order.events.iter_mut().zip(&q.reports) {
             e.report.clone_from(report);
         }
-        let previous = self.load(outbox, &id);
         if let Some(p) = &previous {
             order.revision = order.revision.max(p.order.revision + 1);
         }
@@ -334,6 +349,15 @@ impl Round {
         self.put(record);
         AckAnswer::Recorded(outcome)
     }
+}
+
+/// Whether warning `w` says more than the order its incident has: a
+/// higher severity, another source, more detections, or another plan.
+fn is_news(old: &Order, w: &Warning) -> bool {
+    w.severity > old.severity
+        || w.sources.iter().any(|s| !old.sources.contains(s))
+        || w.detection_count > old.event_count
+        || *w.plan != *old.plan
 }
 
 /// The devices behind an order, each once.

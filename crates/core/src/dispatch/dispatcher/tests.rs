@@ -489,18 +489,62 @@ fn a_restarted_dispatcher_seeing_an_incident_again_gives_it_no_second_id() {
     let mut after = Desk::restarted(before.outbox.clone(), before.logs.clone());
     let w = smoke(&after, CAOYANG, 7, T0 - 60_000);
     assert_eq!(w.revision, 1, "a new correlator numbers revisions from 1");
-    after.d.handle_warning(w, vec![None]);
+    after.d.handle_warning(w.clone(), vec![None]);
     let out = after.step(T0 + 30_000);
-    let sent = published(&out);
+    assert!(
+        published(&out).is_empty(),
+        "the same incident as it was is no news: {out:?}"
+    );
+    assert_eq!(after.outbox.len(), 1);
+    assert_eq!(after.record(&id).order.revision, 1);
+
+    // Seen again with more to say, it is an update of the same order.
+    let mut more = w;
+    more.sources.push(Source::Video);
+    more.severity = Severity::Critical;
+    after.d.handle_warning(more, vec![None]);
+    let sent = published(&after.step(T0 + 31_000));
     assert!(sent.iter().all(|(_, _, i)| *i == id), "{sent:?}");
     assert_eq!(
         (sent[0].1, sent[1].1),
         (2, 2),
         "sequences go on from the logs"
     );
-    let r = after.record(&id);
-    assert_eq!(r.order.revision, 2, "an update of the order, not a new one");
+    assert_eq!(after.record(&id).order.revision, 2);
     assert_eq!(after.outbox.len(), 1);
+}
+
+#[test]
+fn detections_are_journaled_with_the_next_commit_and_kept_while_it_fails() {
+    let mut desk = Desk::new();
+    let w = smoke(&desk, CAOYANG, 7, T0 - 60_000);
+    let detection = w.detections[0];
+    desk.disk_full = true;
+    desk.d.handle_detections(&[detection]);
+    assert_eq!(desk.d.journal_pending(), 1);
+    let batch = desk
+        .d
+        .poll_commit(T0, &desk.outbox)
+        .expect("a commit for the journal");
+    assert_eq!(batch.journal, vec![detection]);
+    assert_eq!(batch.journal_before_ms, Some(T0 - DEFAULT_JOURNAL_KEEP_MS));
+    desk.d.on_committed(T0, false);
+    assert_eq!(desk.d.journal_pending(), 1, "kept for the retry");
+    let batch = desk
+        .d
+        .poll_commit(T0 + COMMIT_RETRY_MS, &desk.outbox)
+        .expect("tried again");
+    assert_eq!(batch.journal, vec![detection]);
+    desk.d.on_committed(T0 + COMMIT_RETRY_MS, true);
+    assert_eq!(
+        desk.d.journal_pending(),
+        0,
+        "durable: its batch may be acknowledged"
+    );
+    assert!(desk
+        .d
+        .poll_commit(T0 + 2 * COMMIT_RETRY_MS, &desk.outbox)
+        .is_none());
 }
 
 #[test]
