@@ -331,8 +331,10 @@ async fn a_full_disk_is_reported_and_orders_are_refused_not_pretended() {
         .arg(format!("of={}", filler.display()))
         .stderr(std::process::Stdio::null())
         .status();
+    // Alarms sent while the disk is full: none is acknowledged, since none
+    // is durable (the device keeps them and is pushed back).
     for k in 1..40u64 {
-        dev.send_and_wait(&[smoke_alarm(1 + k, t0 + k as i64 * 120_000, here)])
+        dev.send_batch(&[smoke_alarm(1 + k, t0 + k as i64 * 120_000, here)])
             .await
             .unwrap();
     }
@@ -343,6 +345,12 @@ async fn a_full_disk_is_reported_and_orders_are_refused_not_pretended() {
     .await;
     let (_, body) = http_get(http, "/metrics").await;
     assert!(metric(&body, "tongguan_outbox_errors_total", "") >= 1.0);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), dev.recv_ack())
+            .await
+            .is_err(),
+        "an alarm was acknowledged that is not durable"
+    );
     // What it could not store it did not send: every order that arrives is in the outbox.
     let mut seen = Vec::new();
     while let Ok(Ok(o)) =
@@ -359,8 +367,15 @@ async fn a_full_disk_is_reported_and_orders_are_refused_not_pretended() {
             o.id
         );
     }
-    // Room again: the hub recovers, and the warnings it could not store
-    // were kept, not dropped: each alarm of the full disk becomes an order.
+    // Room again: the hub recovers; every alarm is acknowledged now, and
+    // each becomes an order.
+    for _ in 1..40u64 {
+        let ack = tokio::time::timeout(Duration::from_secs(10), dev.recv_ack())
+            .await
+            .expect("acknowledged once durable")
+            .unwrap();
+        assert_eq!(ack.accepted, 1);
+    }
     dev.send_and_wait(&[smoke_alarm(500, t0 + 50 * 120_000, here)])
         .await
         .unwrap();

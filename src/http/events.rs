@@ -23,6 +23,10 @@ use std::sync::Arc;
 /// Most events in one request.
 const MAX_EVENTS: usize = 1000;
 
+/// How long a POST waits for its events to be durable before it answers
+/// 503 (send again).
+const DURABLE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One event as JSON.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,14 +155,36 @@ pub async fn post_events(
         shared.metrics.received(event.source, event.category).inc();
         parts[shard_of(event.cell, shards)].push(*event);
     }
+    let mut durable = Vec::new();
     for (i, events) in parts.into_iter().enumerate() {
         if events.is_empty() {
             continue;
         }
-        let batch = ShardMsg::Events(ShardBatch { arrival, events });
+        let (done, part_durable) = tokio::sync::oneshot::channel();
+        durable.push(part_durable);
+        let batch = ShardMsg::Events(ShardBatch {
+            arrival,
+            events,
+            done: Some(done),
+        });
         if let Err(stopped) = shared.runtime.submit(i, batch).await {
             return error(StatusCode::SERVICE_UNAVAILABLE, stopped.to_string());
         }
     }
-    Json(serde_json::json!({ "accepted": accepted.len() })).into_response()
+    // Answered once durable, like a device's BATCH_ACK: an event the hub
+    // said it took is one whose alarms become orders.
+    let all_durable = async {
+        for part in durable {
+            part.await.is_ok().then_some(())?;
+        }
+        Some(())
+    };
+    match tokio::time::timeout(DURABLE_WAIT, all_durable).await {
+        Ok(Some(())) => Json(serde_json::json!({ "accepted": accepted.len() })).into_response(),
+        Ok(None) => error(StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down: send again"),
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not yet durable (the outbox cannot be written): send again (a resend is recognised by device and seq)",
+        ),
+    }
 }

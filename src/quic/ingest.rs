@@ -1,8 +1,12 @@
 //! A device session: read BATCH frames, validate the archive and each
 //! event, split the events among the shards by map cell, queue them, and
-//! acknowledge. When a shard queue is full the session stops reading until
-//! there is room, so QUIC flow control pushes back on the device: nothing
-//! is dropped.
+//! acknowledge each batch once it is durable: once its shards have run it
+//! and every detection it made is in the outbox's journal. The reader and
+//! the acknowledging writer are two tasks, so batches stay pipelined while
+//! their acks wait, in order. When a shard queue is full the session stops
+//! reading until there is room, so QUIC flow control pushes back on the
+//! device: nothing is dropped. A bad frame closes the session only after
+//! every batch read before it has been acknowledged.
 
 use crate::engine::partition::shard_of;
 use crate::frame_io::read_frame;
@@ -17,15 +21,76 @@ use crate::wire::frame::{encode_header, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
 use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 
 const RECEIVED_SLOTS: usize = Source::ALL.len() * Category::ALL.len();
 
-/// Runs a device session until the stream ends or a frame is bad.
+/// Batches read and not yet acknowledged, at most: past this the reader
+/// waits for the writer.
+const ACKS_IN_FLIGHT: usize = 1024;
+
+/// How long the acks written before a close may take to reach the device.
+const FLUSH_BEFORE_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A batch's answer, sent once every part of it is durable.
+struct PendingAck {
+    ack: BatchAck,
+    parts: Vec<oneshot::Receiver<()>>,
+}
+
+/// Runs a device session until the stream ends or a frame is bad; either
+/// way every batch read before is acknowledged first (if it became
+/// durable).
 pub async fn run(
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    shared: &Arc<Shared>,
+    rate: Option<Arc<std::sync::Mutex<crate::auth::admission::Bucket>>>,
+) -> Result<(), Close> {
+    let (acks, pending) = mpsc::channel(ACKS_IN_FLIGHT);
+    let writer = tokio::spawn(write_acks(send, pending));
+    let read = read_batches(recv, shared, rate, acks).await;
+    let written = writer
+        .await
+        .unwrap_or_else(|e| Err(Close::new(ErrorCode::NoError, e.to_string())));
+    read.and(written)
+}
+
+/// Writes each batch's ack, in order, once it is durable; at the end waits
+/// (briefly) for the device to have them.
+async fn write_acks(
     mut send: quinn::SendStream,
+    mut pending: mpsc::Receiver<PendingAck>,
+) -> Result<(), Close> {
+    while let Some(p) = pending.recv().await {
+        for part in p.parts {
+            if part.await.is_err() {
+                // The hub stopped before it was durable: no ack, so the
+                // device sends it again.
+                return Err(Close::new(ErrorCode::GoingAway, "the hub is shutting down"));
+            }
+        }
+        let mut frame = [0u8; 5 + BatchAck::LEN];
+        frame[..5].copy_from_slice(&encode_header(FrameType::BatchAck, BatchAck::LEN));
+        frame[5..].copy_from_slice(&p.ack.encode());
+        send.write_all(&frame)
+            .await
+            .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))?;
+    }
+    // The reader is done (the stream ended, or a frame was bad and the
+    // connection closes next): let the acks reach the device first.
+    let _ = send.finish();
+    let _ = tokio::time::timeout(FLUSH_BEFORE_CLOSE, send.stopped()).await;
+    Ok(())
+}
+
+/// Reads, validates and queues batches until the stream ends or a frame
+/// is bad, handing each batch's pending ack to the writer.
+async fn read_batches(
     mut recv: quinn::RecvStream,
     shared: &Arc<Shared>,
     rate: Option<Arc<std::sync::Mutex<crate::auth::admission::Bucket>>>,
+    acks: mpsc::Sender<PendingAck>,
 ) -> Result<(), Close> {
     let limits = &shared.config.limits;
     let max_events = limits.max_batch_events as usize;
@@ -94,6 +159,7 @@ pub async fn run(
                 }
             }
         }
+        let mut durable = Vec::new();
         for (i, part) in parts.iter_mut().enumerate() {
             if part.is_empty() {
                 continue;
@@ -103,7 +169,13 @@ pub async fn run(
                 continue;
             }
             let events = std::mem::replace(part, shared.buffers.take());
-            let batch = ShardMsg::Events(ShardBatch { arrival, events });
+            let (done, part_durable) = oneshot::channel();
+            durable.push(part_durable);
+            let batch = ShardMsg::Events(ShardBatch {
+                arrival,
+                events,
+                done: Some(done),
+            });
             shared.runtime.publish(i, batch).await?;
         }
         count(shared, &received, &rejected);
@@ -114,12 +186,14 @@ pub async fn run(
             rejected: rejected.iter().sum(),
             first_reject,
         };
-        let mut frame = [0u8; 5 + BatchAck::LEN];
-        frame[..5].copy_from_slice(&encode_header(FrameType::BatchAck, BatchAck::LEN));
-        frame[5..].copy_from_slice(&ack.encode());
-        send.write_all(&frame)
-            .await
-            .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))?;
+        let pending = PendingAck {
+            ack,
+            parts: durable,
+        };
+        if acks.send(pending).await.is_err() {
+            // The writer stopped (the device went away): so do we.
+            return Ok(());
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use crate::runtime::shard_msg::Receipt;
 use tokio::sync::oneshot;
 
 /// An ORDER_ACK as a session hands it to the dispatcher.
@@ -48,6 +49,8 @@ pub struct Dispatcher {
     details: Arc<crate::runtime::details::Details>,
     outbox_ok: Arc<AtomicBool>,
     replies: FxHashMap<ReplyId, oneshot::Sender<AckAnswer>>,
+    /// Batches waiting for their detections to be durable.
+    receipts: Vec<Receipt>,
 }
 
 impl Dispatcher {
@@ -75,6 +78,7 @@ impl Dispatcher {
             details,
             outbox_ok,
             replies: FxHashMap::default(),
+            receipts: Vec::new(),
         };
         Ok((dispatcher, flagged))
     }
@@ -85,8 +89,10 @@ impl Dispatcher {
         now_ms: i64,
         warnings: Vec<Warning>,
         acks: Vec<AckMsg>,
+        receipts: Vec<Receipt>,
         correlator: &mut Correlator,
     ) {
+        self.receipts.extend(receipts);
         for w in warnings {
             let reports = w
                 .detections
@@ -102,12 +108,23 @@ impl Dispatcher {
             }
         }
         self.commit(now_ms);
+        if self.machine.journal_pending() == 0 {
+            // Every detection handed in is durable: their batches are done.
+            for r in self.receipts.drain(..) {
+                let _ = r.send(());
+            }
+        }
         while let Some(out) = self.machine.poll_output() {
             self.act(out, correlator);
         }
         self.metrics
             .devices_flagged
             .set(self.machine.flagged_count() as i64);
+    }
+
+    /// Journals these detections with the next commit.
+    pub fn handle_detections(&mut self, detections: &[crate::engine::Detection]) {
+        self.machine.handle_detections(detections);
     }
 
     /// When the machine next needs a round with no new input (a deadline,

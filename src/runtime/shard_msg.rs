@@ -13,7 +13,13 @@ pub struct ShardBatch {
     pub arrival: u64,
     /// The events.
     pub events: Vec<Event>,
+    /// Told once the shard has run the events and every detection they
+    /// made is durable: the device's batch may then be acknowledged.
+    pub done: Option<Receipt>,
 }
+
+/// The sender's side of "this part of a batch is durable".
+pub type Receipt = tokio::sync::oneshot::Sender<()>;
 
 /// What a shard thread receives.
 pub enum ShardMsg {

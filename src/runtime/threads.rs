@@ -13,7 +13,7 @@ use crate::runtime::clock::Clock;
 use crate::runtime::dispatch_thread::{AckMsg, Dispatcher};
 use crate::runtime::handle::Handle;
 use crate::runtime::inbox::{inbox, Inbox, Outlet};
-pub use crate::runtime::shard_msg::{ShardBatch, ShardMsg};
+pub use crate::runtime::shard_msg::{Receipt, ShardBatch, ShardMsg};
 use crate::runtime::transport::{Idle, PartitionConsumer};
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use std::sync::Arc;
@@ -24,6 +24,8 @@ struct ShardOutput {
     shard: usize,
     watermark: Watermark,
     detections: Vec<Detection>,
+    /// Batches whose detections these are: told once they are durable.
+    receipts: Vec<Receipt>,
 }
 
 /// What the engine threads are made of.
@@ -138,6 +140,7 @@ fn run_shard(
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
     let offline_gauge = metrics.devices_offline.with_label_values(&[&label]);
     let mut last_watermark = Watermark::NotYet;
+    let mut receipts = Vec::new();
     loop {
         // Sleep until the next message or until the shard next needs time.
         let got = inbox.next_before(clock.instant_of_ms(shard.poll_timeout()));
@@ -146,6 +149,7 @@ fn run_shard(
             Ok(ShardMsg::Events(batch)) => {
                 shard.handle_events(now, batch.arrival, &batch.events);
                 buffers.give(batch.events);
+                receipts.extend(batch.done);
             }
             Ok(ShardMsg::Heartbeat(ids)) => shard.handle_heartbeat(now, &ids),
             Ok(ShardMsg::Rules(rules)) => shard.set_rules(rules),
@@ -170,6 +174,12 @@ fn run_shard(
             metrics.record_shard(&stats);
         }
         let detections: Vec<Detection> = std::iter::from_fn(|| shard.poll_detection()).collect();
+        if detections.is_empty() {
+            // Nothing of these batches needs to be durable: they are done.
+            for r in receipts.drain(..) {
+                let _ = r.send(());
+            }
+        }
         let watermark = shard.current_watermark();
         if !detections.is_empty() || watermark != last_watermark {
             last_watermark = watermark;
@@ -177,6 +187,7 @@ fn run_shard(
                 shard: index,
                 watermark,
                 detections,
+                receipts: std::mem::take(&mut receipts),
             };
             if out.send(msg).is_err() {
                 break;
@@ -228,15 +239,18 @@ fn run_dispatcher(
         outputs.extend(rx.try_iter().take(1024));
         acks.extend(acks_rx.try_iter().take(4096));
         acks_in.took(acks.len());
+        let mut receipts = Vec::new();
         for o in outputs {
+            dispatcher.handle_detections(&o.detections);
             for d in o.detections {
                 correlator.handle_detection(d);
             }
             correlator.flush();
             correlator.handle_watermark(o.shard, o.watermark);
+            receipts.extend(o.receipts);
         }
         let warnings: Vec<_> = std::iter::from_fn(|| correlator.poll_warning()).collect();
-        dispatcher.round(clock.now_ms(), warnings, acks, &mut correlator);
+        dispatcher.round(clock.now_ms(), warnings, acks, receipts, &mut correlator);
         metrics.record_correlator(&correlator.take_stats(), correlator.open_incidents());
         if !shards_open {
             // The shards are drained and so is the engine: done. Acks still
