@@ -192,6 +192,10 @@ impl Hub {
             outbox_ok.clone(),
             policy,
         )?;
+        let settings = config.engine.settings();
+        let keep_ms = settings.correlation_window_ms + settings.allowed_lateness_ms;
+        let dispatcher = dispatcher.with_journal_keep_ms(keep_ms);
+        let replay = store.journal_since(SystemClock.now_ms() - keep_ms)?;
         tracing::info!(
             outbox = %store.path().display(),
             flagged = flagged.len(),
@@ -201,9 +205,10 @@ impl Hub {
         let shards = config.shard_count();
         let plan = EnginePlan {
             rules: profiles.normal.clone(),
-            settings: config.engine.settings(),
+            settings,
             shards,
             queue: config.limits.shard_queue_batches,
+            replay,
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let engine =

@@ -134,3 +134,60 @@ async fn kill_9_in_the_middle_of_load_loses_no_dispatched_order() {
     hub2.child.kill().unwrap();
     hub2.child.wait().unwrap();
 }
+
+/// kill -9 within milliseconds of a BATCH_ACK, many times: every alarm the
+/// hub acknowledged to its device has its order after the restarts. The
+/// alarms are minutes apart in event time, so each is an incident (and an
+/// order) of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_alarm_has_its_order_across_kill_9_right_after_the_ack() {
+    let data = tempfile::tempdir().unwrap();
+    let here = point_in(CAOYANG);
+    let t0 = now_ms() - 3 * 3_600_000;
+    let mut acked_devices = HashSet::new();
+    let mut device = 0u64;
+    for _kill in 0..8 {
+        let mut hub = spawn_hub(data.path(), &[]);
+        let mut dev = DeviceClient::connect(&ClientOptions::dev(hub.quic, DEVICE_TOKEN))
+            .await
+            .unwrap();
+        // Six alarms pipelined, then the kill as soon as the acks are in.
+        let mut sent = Vec::new();
+        for _ in 0..6 {
+            device += 1;
+            let alarm = smoke_alarm(1000 + device, t0 + device as i64 * 120_000, here);
+            dev.send_batch(&[alarm]).await.unwrap();
+            sent.push(1000 + device);
+        }
+        for d in sent {
+            match tokio::time::timeout(Duration::from_secs(10), dev.recv_ack()).await {
+                Ok(Ok(ack)) if ack.accepted == 1 => {
+                    acked_devices.insert(d);
+                }
+                other => panic!("alarm of device {d}: {other:?}"),
+            }
+        }
+        hub.child.kill().unwrap();
+        hub.child.wait().unwrap();
+    }
+    let mut hub = spawn_hub(data.path(), &[]);
+    let list = api(hub.http, "/api/orders?limit=10000").await;
+    let ordered: HashSet<u64> = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["events"].as_array().unwrap().iter())
+        .map(|e| e["device"].as_u64().unwrap())
+        .collect();
+    hub.child.kill().unwrap();
+    hub.child.wait().unwrap();
+    let lost: Vec<&u64> = acked_devices
+        .iter()
+        .filter(|d| !ordered.contains(d))
+        .collect();
+    assert_eq!(acked_devices.len(), 48);
+    assert!(
+        lost.is_empty(),
+        "acknowledged alarms without an order: {lost:?}"
+    );
+}

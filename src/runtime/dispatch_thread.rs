@@ -17,6 +17,7 @@ use crate::engine::Warning;
 use crate::geo::RegionMap;
 use crate::metrics::Metrics;
 use crate::runtime::clock;
+use crate::runtime::shard_msg::Receipt;
 use crate::runtime::subscribers::Subscribers;
 use crate::store::{Store, StoreError};
 use crate::wire::control::OrderAck;
@@ -25,7 +26,6 @@ use bytes::Bytes;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use crate::runtime::shard_msg::Receipt;
 use tokio::sync::oneshot;
 
 /// An ORDER_ACK as a session hands it to the dispatcher.
@@ -120,6 +120,12 @@ impl Dispatcher {
         self.metrics
             .devices_flagged
             .set(self.machine.flagged_count() as i64);
+    }
+
+    /// Keeps journaled detections this long after their event time.
+    pub fn with_journal_keep_ms(mut self, keep_ms: i64) -> Dispatcher {
+        self.machine = self.machine.with_journal_keep_ms(keep_ms);
+        self
     }
 
     /// Journals these detections with the next commit.

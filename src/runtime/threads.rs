@@ -38,6 +38,8 @@ pub struct EnginePlan {
     pub shards: usize,
     /// Batches each shard's queue holds.
     pub queue: usize,
+    /// Journaled detections to replay into the correlator at start.
+    pub replay: Vec<Detection>,
 }
 
 /// The running engine threads.
@@ -67,6 +69,7 @@ impl EngineThreads {
             settings,
             shards,
             queue,
+            replay,
         } = plan;
         let (out_tx, out_rx) = bounded::<ShardOutput>(shards * 64);
         let (acks, acks_out) = inbox::<AckMsg>(4096);
@@ -94,6 +97,12 @@ impl EngineThreads {
         for d in flagged {
             correlator.set_flagged(d, true);
         }
+        // What was durable before a restart: incidents still open come
+        // back; those that have their order already are no news.
+        for d in replay {
+            correlator.handle_detection(d);
+        }
+        correlator.flush();
         let m = metrics.clone();
         handles.push(
             std::thread::Builder::new()
@@ -208,6 +217,15 @@ fn run_dispatcher(
 ) {
     let mut acks_rx = acks_in.rx.clone();
     let mut shards_open = true;
+    // The replayed journal's warnings, before any input.
+    let warnings: Vec<_> = std::iter::from_fn(|| correlator.poll_warning()).collect();
+    dispatcher.round(
+        clock.now_ms(),
+        warnings,
+        Vec::new(),
+        Vec::new(),
+        &mut correlator,
+    );
     loop {
         let mut acks = Vec::new();
         let mut outputs = Vec::new();

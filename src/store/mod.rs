@@ -15,6 +15,7 @@
 
 mod error;
 mod index;
+mod journal;
 mod list;
 mod read;
 mod seam;
@@ -77,6 +78,7 @@ impl Store {
             txn.open_table(ORDERS)?;
             txn.open_table(LOG)?;
             txn.open_table(DEVICES)?;
+            txn.open_table(tables::JOURNAL)?;
             index::ensure(&txn)?
         };
         txn.commit()?;

@@ -14,6 +14,10 @@ pub(super) const ORDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("or
 pub(super) const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new("log");
 /// Device id -> its quality record, as JSON.
 pub(super) const DEVICES: TableDefinition<u64, &[u8]> = TableDefinition::new("devices");
+/// (event time ms, device, seq, repeat) -> a detection, as JSON (see
+/// [`super::journal`]).
+pub(super) const JOURNAL: TableDefinition<(i64, u64, u64, u32), &[u8]> =
+    TableDefinition::new("journal");
 
 /// What a list filters on besides its key: (severity name, whether the
 /// order is an escalation).

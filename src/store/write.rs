@@ -1,5 +1,6 @@
 //! One batch as one write transaction: the orders and their index keys,
-//! the log entries and the device records, committed with one fsync.
+//! the log entries, the device records and the journal of detections,
+//! committed with one fsync.
 
 use super::index::Index;
 use super::tables::{encode, DEVICES, LOG, ORDERS};
@@ -26,6 +27,7 @@ pub(super) fn commit(db: &Database, batch: &Batch) -> Result<(), StoreError> {
             devices.insert(d.device, json.as_slice())?;
         }
     }
+    super::journal::write(&txn, &batch.journal, batch.journal_before_ms)?;
     txn.commit()?;
     Ok(())
 }
