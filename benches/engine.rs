@@ -174,6 +174,7 @@ fn correlation(c: &mut Criterion) {
                 count: 1,
                 repeat: 0,
                 arrival: 0,
+                late_ms: None,
             }
         })
         .collect();

@@ -43,6 +43,7 @@ fn order(n: u64) -> OrderRecord {
         last_seen_ms: 1_780_000_000_000,
         repeat: 0,
         escalation_of: None,
+        late_ms: None,
     };
     OrderRecord {
         order,

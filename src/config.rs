@@ -171,6 +171,10 @@ pub struct EngineConfig {
     /// A device with no event or heartbeat for this long is offline.
     #[serde(with = "humantime_serde")]
     pub device_offline_after: Duration,
+    /// A device whose latest event time is further ahead of the hub's
+    /// clock than this is flagged as having a skewed clock.
+    #[serde(with = "humantime_serde")]
+    pub clock_skew_threshold: Duration,
 }
 
 /// `[quality]`: when a device's detections need corroboration.
@@ -253,6 +257,7 @@ impl EngineConfig {
             max_conditions: self.max_conditions_per_shard.max(16),
             max_incidents: self.max_incidents.max(16),
             offline_after_ms: ms(self.device_offline_after).max(1),
+            clock_skew_threshold_ms: ms(self.clock_skew_threshold),
         }
     }
 }

@@ -14,7 +14,7 @@ pub struct Metrics {
     registry: Registry,
     received: Vec<IntCounter>,
     rejected: Vec<IntCounter>,
-    /// Events that went through the rules.
+    /// On-time events that went through the rules.
     pub events_processed: IntCounter,
     /// Retransmits dropped by (device, seq).
     pub events_duplicate_retransmit: IntCounter,
@@ -22,6 +22,13 @@ pub struct Metrics {
     pub events_duplicate_too_old: IntCounter,
     /// Events behind the watermark.
     pub events_late: IntCounter,
+    /// Late events by what their rules did with them.
+    events_late_outcome: IntCounterVec,
+    /// Events whose time was ahead of the hub's clock.
+    pub events_future: IntCounter,
+    /// Devices whose latest event ran ahead of the hub's clock by more than
+    /// the clock skew threshold.
+    pub devices_clock_skewed: IntGauge,
     /// Batches that entered the pipeline.
     pub batches: IntCounter,
     /// Detections out of the shards.
@@ -189,14 +196,30 @@ impl Metrics {
             events_processed: counter(
                 &r,
                 "tongguan_events_processed_total",
-                "Events that went through the rules.",
+                "On-time events that went through the rules.",
             ),
             events_duplicate_retransmit: dup.with_label_values(&["retransmit"]),
             events_duplicate_too_old: dup.with_label_values(&["too_old"]),
             events_late: counter(
                 &r,
                 "tongguan_events_late_total",
-                "Events older than their shard's watermark: counted, not processed.",
+                "Events older than their shard's watermark (late): counted here, not as processed; tongguan_events_late_outcome_total says what their rules did with them.",
+            ),
+            events_late_outcome: counter_vec(
+                &r,
+                "tongguan_events_late_outcome_total",
+                "Late events by outcome: alarmed (made a detection, its order marked late), judged (went through the rule, nothing fired), skipped (the rule's state could not take it: a hold or rate out of its device's order, a cell's count window). Sums to tongguan_events_late_total.",
+                &["outcome"],
+            ),
+            events_future: counter(
+                &r,
+                "tongguan_events_future_total",
+                "Events whose time was ahead of the hub's clock when their shard took them: processed, with the clock taken as their time for the watermark.",
+            ),
+            devices_clock_skewed: gauge(
+                &r,
+                "tongguan_devices_clock_skewed",
+                "Devices whose latest event time ran ahead of the hub's clock by more than engine.clock_skew_threshold.",
             ),
             batches: counter(
                 &r,
@@ -317,6 +340,9 @@ impl Metrics {
         for reason in ["hub_full", "token_connections"] {
             m.admission_refused.with_label_values(&[reason]);
         }
+        for outcome in ["alarmed", "judged", "skipped"] {
+            m.events_late_outcome.with_label_values(&[outcome]);
+        }
         for map in ["devices", "conditions", "incidents"] {
             m.evictions.with_label_values(&[map]);
         }
@@ -366,6 +392,21 @@ impl Metrics {
         self.events_duplicate_retransmit.inc_by(s.retransmits);
         self.events_duplicate_too_old.inc_by(s.too_old);
         self.events_late.inc_by(s.late);
+        if s.late > 0 {
+            let judged = s.late - s.late_alarmed - s.late_skipped;
+            for (outcome, n) in [
+                ("alarmed", s.late_alarmed),
+                ("judged", judged),
+                ("skipped", s.late_skipped),
+            ] {
+                self.events_late_outcome
+                    .with_label_values(&[outcome])
+                    .inc_by(n);
+            }
+        }
+        self.events_future.inc_by(s.future);
+        self.devices_clock_skewed
+            .add(s.skew_flagged as i64 - s.skew_cleared as i64);
         self.detections.inc_by(s.detections);
         self.conditions_cleared.inc_by(s.cleared);
         self.state_expired.inc_by(s.expired);

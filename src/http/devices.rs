@@ -44,6 +44,12 @@ pub struct DeviceView {
     pub last_seen_ms: Option<i64>,
     /// Heard from within the offline timeout.
     pub online: bool,
+    /// Its latest event's time less the hub's clock when it was taken, ms:
+    /// positive when its clock is ahead (none if no shard knows it).
+    pub clock_offset_ms: Option<i64>,
+    /// Its latest event was further ahead of the hub's clock than
+    /// `engine.clock_skew_threshold`.
+    pub clock_skewed: bool,
 }
 
 /// `GET /api/devices` answer.
@@ -110,6 +116,8 @@ pub(crate) async fn device_views(
                 events: seen.map(|s| s.events),
                 last_seen_ms: seen.map(|s| s.last_seen_ms),
                 online: seen.is_some_and(|s| now - s.last_seen_ms <= offline_after),
+                clock_offset_ms: seen.map(|s| s.clock_offset_ms),
+                clock_skewed: seen.is_some_and(|s| s.clock_skewed),
             }
         })
         .collect();

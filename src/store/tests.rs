@@ -42,6 +42,7 @@ fn record(n: u64, street: Option<&str>, status: Status, created_ms: i64) -> Orde
             last_seen_ms: created_ms,
             repeat: 0,
             escalation_of: None,
+            late_ms: None,
         },
         status,
         street_seq: n,

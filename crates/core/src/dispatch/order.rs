@@ -54,6 +54,11 @@ pub struct Order {
     /// order that was not acknowledged by its deadline.
     #[serde(default)]
     pub escalation_of: Option<String>,
+    /// When an event listed came late (older than its shard's watermark:
+    /// the hub had moved on past its time), the most any of them was
+    /// behind, ms; absent (not written) when every event was on time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_ms: Option<i64>,
 }
 
 /// Where an order happened and who owns it.
@@ -111,6 +116,10 @@ pub struct OrderEvent {
     /// (来电人 张**（138****5678）：...), when the report came with details.
     #[serde(default)]
     pub report: Option<String>,
+    /// For a late event: how far it was behind its shard's watermark when
+    /// it arrived, ms. Absent (not written) for an on-time one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_ms: Option<i64>,
 }
 
 impl OrderEvent {
@@ -131,6 +140,7 @@ impl OrderEvent {
             lon: e.lon,
             camera: e.camera.as_str().map(str::to_owned),
             report: None,
+            late_ms: d.late_ms,
         }
     }
 }
@@ -173,6 +183,7 @@ impl Order {
             last_seen_ms: w.last_ms,
             repeat: w.repeat,
             escalation_of: None,
+            late_ms: w.detections.iter().filter_map(|d| d.late_ms).max(),
         }
     }
 
@@ -205,5 +216,75 @@ impl Order {
     /// The street code, if the order has an owning street.
     pub fn street_code(&self) -> Option<&str> {
         self.place.street.as_ref().map(|s| s.code.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::pipeline::Pipeline;
+    use crate::engine::{EngineSettings, RuleSet};
+    use crate::model::{CameraRef, Event};
+    use std::sync::Arc;
+
+    const T0: i64 = 1_780_000_000_000;
+
+    fn event(device: u64, t: i64, category: Category, value: f64, at: (f64, f64)) -> Event {
+        let source = if category == Category::Fire {
+            Source::Video
+        } else {
+            Source::Sensor
+        };
+        Event {
+            device,
+            seq: 1,
+            time_ms: t,
+            value,
+            lat: at.0,
+            lon: at.1,
+            cell: geo::cell_of(at.0, at.1).unwrap(),
+            category,
+            source,
+            camera: if source == Source::Video {
+                CameraRef::parse("31010700001320000007").unwrap()
+            } else {
+                CameraRef::NONE
+            },
+        }
+    }
+
+    #[test]
+    fn a_late_camera_fire_makes_an_order_marked_late_and_an_on_time_one_says_nothing() {
+        let mut p = Pipeline::new(Arc::new(RuleSet::defaults()), EngineSettings::default(), 1);
+        let here = (31.2575, 121.4125);
+        p.handle_events(T0, 0, &[event(1, T0, Category::Smoke, 8.0, here)]);
+        // Five minutes after it happened, somewhere else in the shard.
+        let there = (31.2275, 121.3825);
+        p.handle_events(
+            T0 + 1_000,
+            0,
+            &[event(2, T0 - 300_000, Category::Fire, 0.93, there)],
+        );
+        let w = p.drain_warnings();
+        assert_eq!(w.len(), 2, "{w:#?}");
+        let on_time = Order::from_warning("TG-1".into(), 1, T0, &w[0], None);
+        let late = Order::from_warning("TG-2".into(), 2, T0 + 1_000, &w[1], None);
+        assert_eq!((on_time.late_ms, on_time.events[0].late_ms), (None, None));
+        assert_eq!(late.late_ms, Some(270_000), "behind the watermark by");
+        assert_eq!(late.events[0].late_ms, Some(270_000));
+        assert_eq!(late.camera.as_deref(), Some("31010700001320000007"));
+
+        let json = serde_json::to_value(&late).unwrap();
+        assert_eq!(json["late_ms"], 270_000);
+        assert_eq!(json["events"][0]["late_ms"], 270_000);
+        // On time, the JSON is what it always was: no `late_ms` anywhere.
+        let text = serde_json::to_string(&on_time).unwrap();
+        assert!(!text.contains("late_ms"), "{text}");
+        assert!(text.ends_with(r#""escalation_of":null}"#), "{text}");
+        // An order written without it reads back as on time.
+        let back: Order = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, on_time);
+        // An escalation keeps the mark.
+        assert_eq!(late.escalation(3, T0 + 600_000).late_ms, Some(270_000));
     }
 }

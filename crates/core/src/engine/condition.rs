@@ -64,6 +64,11 @@ impl Default for Condition {
 }
 
 impl Condition {
+    /// Whether it has fired and not cleared.
+    pub(crate) fn is_active(&self) -> bool {
+        self.phase == Phase::Active
+    }
+
     /// Latest event time this condition has seen, Unix ms.
     pub fn last_ms(&self) -> i64 {
         self.last_seen_ms.max(self.prev_time_ms)

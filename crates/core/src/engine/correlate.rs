@@ -386,6 +386,7 @@ mod tests {
             count: 1,
             repeat: 0,
             arrival: 0,
+            late_ms: None,
         }
     }
 

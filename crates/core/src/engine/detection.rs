@@ -23,6 +23,10 @@ pub struct Detection {
     /// Opaque to the engine: the shell's arrival stamp of the batch that
     /// carried the triggering event, for latency measurement.
     pub arrival: u64,
+    /// For a late triggering event (older than its shard's watermark when
+    /// it arrived): by how much, ms. `None` for an on-time one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_ms: Option<i64>,
 }
 
 impl std::ops::Deref for Detection {

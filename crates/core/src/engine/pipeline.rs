@@ -471,7 +471,11 @@ mod tests {
         );
         let (stats, _) = p.take_stats();
         assert_eq!((stats.processed, stats.late), (1, 1));
-        assert!(p.drain_warnings().is_empty());
+        // Counted late, and still an alarm: marked late, by how much.
+        let w = p.drain_warnings();
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert_eq!(w[0].detections[0].late_ms, Some(1_000));
+        assert_eq!(stats.late_alarmed, 1);
     }
 
     #[test]

@@ -9,7 +9,8 @@ pub struct EngineSettings {
     /// Detections within this much event time of an incident join it, ms.
     pub correlation_window_ms: i64,
     /// How far behind the newest event time an event may be and still be
-    /// processed, ms. Older ones are counted late.
+    /// on time, ms (the newest taken as the hub's clock when it is ahead of
+    /// it). Older ones are counted late.
     pub allowed_lateness_ms: i64,
     /// After this much processing time without events, a shard's watermark
     /// follows the clock, so a quiet part of the map does not hold windows
@@ -29,6 +30,9 @@ pub struct EngineSettings {
     pub max_conditions: usize,
     /// Incidents the correlator keeps before it closes the oldest.
     pub max_incidents: usize,
+    /// A device whose latest event time is further ahead of the hub's
+    /// clock than this is flagged as having a skewed clock, ms.
+    pub clock_skew_threshold_ms: i64,
 }
 
 impl Default for EngineSettings {
@@ -44,6 +48,7 @@ impl Default for EngineSettings {
             max_devices: 4_000_000,
             max_conditions: 1_000_000,
             max_incidents: 200_000,
+            clock_skew_threshold_ms: 60_000,
         }
     }
 }

@@ -1,11 +1,37 @@
 //! A shard: the engine state of one part of the map, owned by one thread.
-//! `handle_events(now, arrival, events)` runs each event through lateness,
-//! retransmit dedup and its category's rule; `handle_timeout(now)` moves
+//! `handle_events(now, arrival, events)` runs each event through retransmit
+//! dedup, lateness and its category's rule; `handle_timeout(now)` moves
 //! the watermark of a quiet shard and forgets stale state;
 //! `poll_detection()` hands out what fired.
 //!
 //! Invariant: every event handed in is counted exactly once in
 //! [`ShardStats`] as processed, retransmit, too old or late.
+//!
+//! Time: an event time ahead of `now` counts as `now` for the watermark
+//! (counted as `future`), so one device's fast clock cannot make the other
+//! devices of the shard late; a device whose latest event is more than the
+//! clock skew threshold ahead is flagged ([`DeviceState::clock_skewed`]).
+//!
+//! A late event (older than the watermark) still goes through its rule
+//! wherever its state allows, and what fires is marked late
+//! ([`Detection::late_ms`]):
+//!
+//! - per-device rules (above, below, rate) keep the state of one device, so
+//!   a late event that is in order for its device (not older than the
+//!   newest event of that device) is judged exactly as an on-time one: a
+//!   device with a slow clock, or a batch held back by a gateway, still
+//!   makes its holds, rates and alarms;
+//! - out of its device's order, a breach of a rule with no hold still fires
+//!   (unless the device's open condition already covers it: active, begun
+//!   at most one repeat interval after it); a hold or a rate cannot be
+//!   judged from readings out of order, and a reading within the limits
+//!   cannot clear or restart newer state, so it changes nothing;
+//! - a count rule's window belongs to a cell, fed by many devices, and has
+//!   moved on with the watermark: a late event cannot join it.
+//!
+//! What could not be judged is counted as `late_skipped`, what fired as
+//! `late_alarmed`. A retransmit is a duplicate, late or not: dedup comes
+//! first.
 
 use super::condition::{Condition, CountWindow, Step};
 use super::dedup::{SeqVerdict, SeqWindow};
@@ -21,14 +47,53 @@ use std::sync::Arc;
 /// How often (in processing time) stale state is swept, ms.
 const SWEEP_EVERY_MS: i64 = 10_000;
 
-/// What a shard knows of one device: its dedup window and its activity.
-#[derive(Debug, Clone, Copy, Default)]
+/// What a shard tells of one device: its activity and its clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeviceState {
-    window: SeqWindow,
     /// Processing time of its latest event or heartbeat, Unix ms.
     pub last_seen_ms: i64,
     /// Events seen from it (duplicates and late ones included).
     pub events: u64,
+    /// Its latest event's time less the hub's clock when the shard took
+    /// it, ms: positive when the device's clock is ahead; negative when
+    /// it is behind, or the event was held up on its way.
+    pub clock_offset_ms: i64,
+    /// Its latest event was further ahead of the hub's clock than the
+    /// clock skew threshold. (Only ahead: an event time behind the clock
+    /// cannot be told apart from an event that took long to arrive.)
+    pub clock_skewed: bool,
+}
+
+/// What a shard keeps of one device: its dedup window, its activity and
+/// its clock.
+#[derive(Debug, Clone, Copy)]
+struct Device {
+    window: SeqWindow,
+    /// Processing time of its latest event or heartbeat, Unix ms.
+    last_seen_ms: i64,
+    /// Events seen from it (duplicates and late ones included).
+    events: u64,
+    /// The newest event time of its events taken (not duplicates), Unix ms.
+    newest_ms: i64,
+    /// [`DeviceState::clock_offset_ms`], within the range of an i32 (25
+    /// days; ingest rejects events a day old).
+    clock_offset_ms: i32,
+}
+
+impl Device {
+    fn new() -> Device {
+        Device {
+            window: SeqWindow::default(),
+            last_seen_ms: 0,
+            events: 0,
+            newest_ms: i64::MIN,
+            clock_offset_ms: 0,
+        }
+    }
+
+    fn clock_skewed(&self, threshold_ms: i64) -> bool {
+        i64::from(self.clock_offset_ms) > threshold_ms
+    }
 }
 
 /// Counts since the last [`Shard::take_stats`].
@@ -40,8 +105,22 @@ pub struct ShardStats {
     pub retransmits: u64,
     /// Events whose seq is older than the device's dedup window.
     pub too_old: u64,
-    /// Events older than the watermark.
+    /// Events older than the watermark (retransmits among them counted as
+    /// retransmits).
     pub late: u64,
+    /// Late events that made a detection (marked late).
+    pub late_alarmed: u64,
+    /// Late events their rule could not judge: out of their device's order
+    /// for a hold or a rate, or for a cell's count window.
+    pub late_skipped: u64,
+    /// Events (not duplicates) whose time was ahead of the hub's clock: the
+    /// watermark took the clock for them.
+    pub future: u64,
+    /// Devices found with a skewed clock (see [`DeviceState::clock_skewed`]).
+    pub skew_flagged: u64,
+    /// Devices whose skewed clock came back within the threshold, or that
+    /// were forgotten while skewed.
+    pub skew_cleared: u64,
     /// Detections emitted.
     pub detections: u64,
     /// Conditions that cleared.
@@ -60,6 +139,11 @@ impl std::ops::AddAssign for ShardStats {
         self.retransmits += t.retransmits;
         self.too_old += t.too_old;
         self.late += t.late;
+        self.late_alarmed += t.late_alarmed;
+        self.late_skipped += t.late_skipped;
+        self.future += t.future;
+        self.skew_flagged += t.skew_flagged;
+        self.skew_cleared += t.skew_cleared;
         self.detections += t.detections;
         self.cleared += t.cleared;
         self.expired += t.expired;
@@ -79,8 +163,9 @@ impl ShardStats {
 pub struct Shard {
     rules: Arc<RuleSet>,
     settings: EngineSettings,
-    devices: FxHashMap<u64, DeviceState>,
+    devices: FxHashMap<u64, Device>,
     offline: usize,
+    skewed: usize,
     conditions: FxHashMap<(u64, u16), Condition>,
     counts: FxHashMap<(u64, u16), CountWindow>,
     watermark: WatermarkTracker,
@@ -97,6 +182,7 @@ impl Shard {
             settings,
             devices: FxHashMap::default(),
             offline: 0,
+            skewed: 0,
             conditions: FxHashMap::default(),
             counts: FxHashMap::default(),
             watermark: WatermarkTracker::new(
@@ -144,13 +230,10 @@ impl Shard {
         if self.conditions.len() + self.counts.len() >= self.settings.max_conditions {
             self.evict_conditions();
         }
-        let device = self.devices.entry(e.device).or_default();
+        let threshold = self.settings.clock_skew_threshold_ms;
+        let device = self.devices.entry(e.device).or_insert_with(Device::new);
         device.last_seen_ms = now_ms;
         device.events += 1;
-        if self.watermark.is_late(e.time_ms) {
-            self.stats.late += 1;
-            return;
-        }
         match device.window.check(e.seq) {
             SeqVerdict::New => {}
             SeqVerdict::Retransmit => {
@@ -162,10 +245,96 @@ impl Shard {
                 return;
             }
         }
+        let was_skewed = device.clock_skewed(threshold);
+        let offset = e.time_ms.saturating_sub(now_ms);
+        device.clock_offset_ms = offset.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
+        let in_device_order = e.time_ms >= device.newest_ms;
+        device.newest_ms = device.newest_ms.max(e.time_ms);
+        match (was_skewed, device.clock_skewed(threshold)) {
+            (false, true) => {
+                self.skewed += 1;
+                self.stats.skew_flagged += 1;
+            }
+            (true, false) => {
+                self.skewed -= 1;
+                self.stats.skew_cleared += 1;
+            }
+            _ => {}
+        }
+        if offset > 0 {
+            self.stats.future += 1;
+        }
+        if let Some(late_ms) = self.watermark.current().late_by(e.time_ms) {
+            self.stats.late += 1;
+            self.handle_late(arrival, e, late_ms, in_device_order);
+            return;
+        }
         self.watermark.observe(now_ms, e.time_ms);
         self.stats.processed += 1;
+        self.apply_rule(arrival, e, None);
+    }
+
+    /// A late event `late_ms` behind the watermark: judged where its state
+    /// allows (see the module docs), counted.
+    fn handle_late(&mut self, arrival: u64, e: &Event, late_ms: i64, in_device_order: bool) {
         let Some(rule) = self.rules.get(e.category) else {
             return;
+        };
+        let judged = match rule.test {
+            // A cell's window, fed by every device there, has moved on.
+            Test::Count { .. } => false,
+            _ if in_device_order => {
+                if self.apply_rule(arrival, e, Some(late_ms)) {
+                    self.stats.late_alarmed += 1;
+                }
+                true
+            }
+            Test::Rate { .. } => false,
+            Test::Above { limit, hold_ms, .. } | Test::Below { limit, hold_ms, .. } => {
+                let beyond = match rule.test {
+                    Test::Above { .. } => e.value >= limit,
+                    _ => e.value <= limit,
+                };
+                let key = (e.device, e.category.code());
+                let open = self.conditions.get(&key).filter(|c| c.is_active());
+                let covered = open.is_some_and(|c| {
+                    e.time_ms
+                        >= c.first_seen_ms
+                            .saturating_sub(self.settings.repeat_interval_ms)
+                });
+                if !beyond || covered {
+                    // Within the limits it cannot clear or restart newer
+                    // state; beyond them the open condition has it.
+                    true
+                } else if hold_ms > 0 {
+                    false
+                } else if open.is_some() {
+                    // Long before the open condition began: an alarm of
+                    // its own, and the open condition stays as it is.
+                    self.fire(arrival, e, e.time_ms, 1, 0, Some(late_ms));
+                    self.stats.late_alarmed += 1;
+                    true
+                } else {
+                    // Nothing open: it opens the condition, so the device's
+                    // next readings of it are one alarm, not one each.
+                    if self.apply_rule(arrival, e, Some(late_ms)) {
+                        self.stats.late_alarmed += 1;
+                    }
+                    true
+                }
+            }
+        };
+        if !judged {
+            self.stats.late_skipped += 1;
+        }
+    }
+
+    /// Runs an event through its category's rule; says whether it fired.
+    /// `late_ms` marks the detection of a late event.
+    #[inline]
+    fn apply_rule(&mut self, arrival: u64, e: &Event, late_ms: Option<i64>) -> bool {
+        let Some(rule) = self.rules.get(e.category) else {
+            return false;
         };
         let repeat_ms = self.settings.repeat_interval_ms;
         let (step, first_seen_ms, count) = match rule.test {
@@ -203,18 +372,35 @@ impl Shard {
         };
         match step {
             Step::Fire { repeat } => {
-                self.stats.detections += 1;
-                self.out.push_back(Detection {
-                    event: *e,
-                    first_seen_ms,
-                    count,
-                    repeat,
-                    arrival,
-                });
+                self.fire(arrival, e, first_seen_ms, count, repeat, late_ms);
+                true
             }
-            Step::Clear => self.stats.cleared += 1,
-            Step::Hold | Step::Idle => {}
+            Step::Clear => {
+                self.stats.cleared += 1;
+                false
+            }
+            Step::Hold | Step::Idle => false,
         }
+    }
+
+    fn fire(
+        &mut self,
+        arrival: u64,
+        e: &Event,
+        first_seen_ms: i64,
+        count: u64,
+        repeat: u32,
+        late_ms: Option<i64>,
+    ) {
+        self.stats.detections += 1;
+        self.out.push_back(Detection {
+            event: *e,
+            first_seen_ms,
+            count,
+            repeat,
+            arrival,
+            late_ms,
+        });
     }
 
     /// Makes room in a full device table: first every device silent past
@@ -226,18 +412,27 @@ impl Shard {
         let before = self.devices.len();
         let target = self.settings.max_devices - self.settings.max_devices / 10;
         let silent_since = now_ms.saturating_sub(self.settings.offline_after_ms);
-        self.devices.retain(|_, d| d.last_seen_ms >= silent_since);
+        let threshold = self.settings.clock_skew_threshold_ms;
+        let mut skewed_gone = 0;
+        self.devices.retain(|_, d| {
+            let keep = d.last_seen_ms >= silent_since;
+            skewed_gone += usize::from(!keep && d.clock_skewed(threshold));
+            keep
+        });
         if self.devices.len() > target {
             let mut excess = self.devices.len() - target;
-            self.devices.retain(|_, _| {
+            self.devices.retain(|_, d| {
                 if excess > 0 {
                     excess -= 1;
+                    skewed_gone += usize::from(d.clock_skewed(threshold));
                     false
                 } else {
                     true
                 }
             });
         }
+        self.skewed -= skewed_gone;
+        self.stats.skew_cleared += skewed_gone as u64;
         self.stats.evicted_devices += (before - self.devices.len()) as u64;
     }
 
@@ -269,7 +464,19 @@ impl Shard {
 
     /// What this shard knows of a device.
     pub fn device(&self, id: u64) -> Option<DeviceState> {
-        self.devices.get(&id).copied()
+        let threshold = self.settings.clock_skew_threshold_ms;
+        self.devices.get(&id).map(|d| DeviceState {
+            last_seen_ms: d.last_seen_ms,
+            events: d.events,
+            clock_offset_ms: d.clock_offset_ms.into(),
+            clock_skewed: d.clock_skewed(threshold),
+        })
+    }
+
+    /// Devices whose latest event was further ahead of the hub's clock
+    /// than the clock skew threshold.
+    pub fn clock_skewed(&self) -> usize {
+        self.skewed
     }
 
     /// Devices silent for longer than the offline timeout, as of the last
@@ -332,5 +539,206 @@ impl Shard {
     #[cfg(test)]
     pub(crate) fn open_state(&self) -> usize {
         self.conditions.len() + self.counts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo;
+    use crate::model::{CameraRef, Category, Source};
+
+    const T0: i64 = 1_780_000_000_000;
+    const MIN: i64 = 60_000;
+    /// Two places of one shard's map, about a kilometre apart.
+    const CAOYANG: (f64, f64) = (31.2575, 121.4125);
+    const FAR: (f64, f64) = (31.2475, 121.4025);
+
+    fn event(device: u64, seq: u64, t: i64, cat: Category, v: f64, at: (f64, f64)) -> Event {
+        let source = match cat {
+            Category::Fire => Source::Video,
+            Category::NoiseComplaint => Source::Hotline,
+            _ => Source::Sensor,
+        };
+        Event {
+            device,
+            seq,
+            time_ms: t,
+            value: v,
+            lat: at.0,
+            lon: at.1,
+            cell: geo::cell_of(at.0, at.1).unwrap(),
+            category: cat,
+            source,
+            camera: if source == Source::Video {
+                CameraRef::parse("31010700001320000007").unwrap()
+            } else {
+                CameraRef::NONE
+            },
+        }
+    }
+
+    fn shard() -> Shard {
+        Shard::new(Arc::new(RuleSet::defaults()), EngineSettings::default())
+    }
+
+    fn detections(s: &mut Shard) -> Vec<Detection> {
+        std::iter::from_fn(|| s.poll_detection()).collect()
+    }
+
+    #[test]
+    fn a_device_four_minutes_fast_cannot_make_another_devices_on_time_alarm_late() {
+        let mut s = shard();
+        // Far from the street, a gauge whose clock is 4 min fast (inside
+        // the 5 min ingest accepts) reports first.
+        s.handle_events(
+            T0,
+            1,
+            &[event(1, 1, T0 + 4 * MIN, Category::WaterLevel, 3.0, FAR)],
+        );
+        assert_eq!(
+            s.current_watermark(),
+            Watermark::At(T0 - 30_000),
+            "the hub's clock, not the device's, less the lateness"
+        );
+        // An on-time smoke alarm in the same shard, half a second old.
+        s.handle_events(
+            T0 + 100,
+            2,
+            &[event(2, 1, T0 - 400, Category::Smoke, 8.0, CAOYANG)],
+        );
+        let d = detections(&mut s);
+        assert_eq!(d.len(), 1, "the alarm fired");
+        assert_eq!((d[0].device, d[0].late_ms), (2, None), "on time");
+        let stats = s.take_stats();
+        assert_eq!(
+            (stats.processed, stats.late, stats.future, stats.detections),
+            (2, 0, 1, 1)
+        );
+        assert_eq!((stats.skew_flagged, stats.skew_cleared), (1, 0));
+        let fast = s.device(1).unwrap();
+        assert_eq!(fast.clock_offset_ms, 4 * MIN);
+        assert!(fast.clock_skewed);
+        let on_time = s.device(2).unwrap();
+        assert_eq!(on_time.clock_offset_ms, -500);
+        assert!(!on_time.clock_skewed);
+        assert_eq!(s.clock_skewed(), 1);
+    }
+
+    #[test]
+    fn a_skewed_clock_is_flagged_past_the_threshold_until_it_comes_back_or_goes() {
+        let settings = EngineSettings {
+            max_devices: 16,
+            ..EngineSettings::default()
+        };
+        let mut s = Shard::new(Arc::new(RuleSet::defaults()), settings);
+        let gauge = |dev, seq, ahead| event(dev, seq, T0 + ahead, Category::WaterLevel, 1.0, FAR);
+        s.handle_events(T0, 0, &[gauge(1, 1, 59_000)]);
+        assert!(!s.device(1).unwrap().clock_skewed, "inside the threshold");
+        s.handle_events(T0, 0, &[gauge(1, 2, 61_000)]);
+        assert!(s.device(1).unwrap().clock_skewed);
+        s.handle_events(T0, 0, &[gauge(1, 2, 61_000)]);
+        assert_eq!(s.clock_skewed(), 1, "a retransmit changes nothing");
+        s.handle_events(T0 + 1_000, 0, &[gauge(1, 3, 2_000)]);
+        assert!(
+            !s.device(1).unwrap().clock_skewed,
+            "its clock was put right"
+        );
+        let stats = s.take_stats();
+        assert_eq!((stats.skew_flagged, stats.skew_cleared), (1, 1));
+        assert_eq!((stats.future, stats.retransmits), (3, 1));
+        // Forgotten devices are no longer counted as skewed.
+        let fast: Vec<Event> = (100..115).map(|d| gauge(d, 1, 3 * MIN)).collect();
+        s.handle_events(T0, 0, &fast);
+        assert_eq!(
+            (s.devices(), s.clock_skewed()),
+            (16, 15),
+            "the table is full"
+        );
+        let later = T0 + settings.offline_after_ms + 1;
+        s.handle_events(later, 0, &[gauge(200, 1, -later + T0)]);
+        assert_eq!(s.clock_skewed(), 0, "the silent ones made room");
+        assert_eq!(s.devices(), 2);
+        let stats = s.take_stats();
+        assert_eq!((stats.skew_flagged, stats.skew_cleared), (15, 15));
+    }
+
+    #[test]
+    fn a_late_camera_detection_still_fires_marked_late_and_its_retransmit_does_not() {
+        let mut s = shard();
+        s.handle_events(T0, 1, &[event(1, 1, T0, Category::WaterLevel, 3.0, FAR)]);
+        let fire = event(2, 7, T0 - 5 * MIN, Category::Fire, 0.95, CAOYANG);
+        s.handle_events(T0, 2, &[fire]);
+        let d = detections(&mut s);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].event, fire);
+        assert_eq!(
+            d[0].late_ms,
+            Some(5 * MIN - 30_000),
+            "behind the watermark by"
+        );
+        assert_eq!(d[0].arrival, 2);
+        s.handle_events(T0 + 1_000, 3, &[fire]);
+        assert!(detections(&mut s).is_empty(), "a retransmit, late or not");
+        let stats = s.take_stats();
+        assert_eq!(
+            (
+                stats.processed,
+                stats.late,
+                stats.late_alarmed,
+                stats.retransmits
+            ),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(stats.events(), 3);
+    }
+
+    #[test]
+    fn late_events_are_judged_where_their_state_allows_and_the_rest_is_counted() {
+        let mut s = shard();
+        s.handle_events(T0, 0, &[event(1, 1, T0, Category::WaterLevel, 3.0, FAR)]);
+        let late = |s: &mut Shard, e: Event| {
+            s.handle_events(T0, 0, &[e]);
+            detections(s)
+        };
+        // A gauge whose clock is 5 min slow: every reading is late, in its
+        // own order; its hold still completes, once.
+        let slow = |seq, t, v| event(3, seq, T0 - 5 * MIN + t, Category::WaterLevel, v, FAR);
+        assert!(late(&mut s, slow(1, 0, 20.0)).is_empty(), "the hold begins");
+        let d = late(&mut s, slow(2, 61_000, 20.0));
+        assert_eq!(d.len(), 1, "held 61 s");
+        assert_eq!(d[0].first_seen_ms, T0 - 5 * MIN);
+        assert!(
+            late(&mut s, slow(3, 62_000, 20.0)).is_empty(),
+            "one condition"
+        );
+        // Out of its order, inside the open condition: it has it.
+        assert!(late(&mut s, slow(4, -1_000, 20.0)).is_empty());
+        // Another gauge: within the limits, then out of order beyond them:
+        // a hold cannot be judged from there.
+        let other = |seq, t, v| event(4, seq, T0 - 5 * MIN + t, Category::WaterLevel, v, FAR);
+        assert!(late(&mut s, other(1, 0, 12.0)).is_empty());
+        assert!(late(&mut s, other(2, -70_000, 20.0)).is_empty());
+        // A rate out of order: skipped. In order it is judged.
+        let strain =
+            |seq, t, v| event(5, seq, T0 - 5 * MIN + t, Category::StructuralStrain, v, FAR);
+        assert!(late(&mut s, strain(1, 0, 100.0)).is_empty());
+        assert!(late(&mut s, strain(2, -90_000, 10.0)).is_empty());
+        // A smoke sensor out of order with nothing open: it fires, and opens
+        // the condition, so an older breach after it is the same alarm.
+        let smoke = |seq, t, v| event(6, seq, T0 - 5 * MIN + t, Category::Smoke, v, CAOYANG);
+        assert!(late(&mut s, smoke(1, 0, 1.0)).is_empty());
+        let d = late(&mut s, smoke(2, -10_000, 8.0));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].late_ms, Some(5 * MIN + 10_000 - 30_000));
+        assert!(late(&mut s, smoke(3, -20_000, 8.0)).is_empty());
+        // A complaint for a cell's count window: skipped.
+        let noise = event(7, 1, T0 - 5 * MIN, Category::NoiseComplaint, 1.0, CAOYANG);
+        assert!(late(&mut s, noise).is_empty());
+        let stats = s.take_stats();
+        assert_eq!((stats.processed, stats.late), (1, 12));
+        assert_eq!((stats.late_alarmed, stats.late_skipped), (2, 3));
+        assert_eq!(stats.detections, 2);
+        assert_eq!(stats.events(), 13);
     }
 }

@@ -1,11 +1,18 @@
 //! Event-time watermark of a shard: the newest event time seen minus the
 //! allowed lateness (bounded out-of-orderness). Events older than the
-//! watermark are late: counted, not processed.
+//! watermark are late (see [`super::shard`] for what is still done with
+//! them).
 //!
 //! Taking the newest time rather than the slowest source's means a device
 //! that goes quiet never freezes the watermark; and when the whole shard
 //! is quiet for the idle timeout, the watermark follows the clock so that
 //! windows still close.
+//!
+//! The hub's own clock bounds it: an event time ahead of the clock counts
+//! as the clock, so the watermark never runs ahead of the clock less the
+//! allowed lateness. A device whose clock is fast (inside the accepted
+//! future skew) cannot push the watermark of its part of the map forward
+//! and make the on-time events of every other device there late.
 
 /// While a shard stays quiet its watermark follows the clock in steps of
 /// this many ms.
@@ -24,10 +31,14 @@ pub enum Watermark {
 }
 
 impl Watermark {
-    /// Whether an event at `time_ms` is late.
+    /// How far an event at `time_ms` is behind the watermark, ms, if it
+    /// is late.
     #[inline]
-    pub(crate) fn is_late(self, time_ms: i64) -> bool {
-        matches!(self, Watermark::At(w) if time_ms < w)
+    pub(crate) fn late_by(self, time_ms: i64) -> Option<i64> {
+        match self {
+            Watermark::At(w) if time_ms < w => Some(w.saturating_sub(time_ms)),
+            _ => None,
+        }
     }
 
     /// The time, if there is one, Unix ms.
@@ -76,15 +87,16 @@ impl WatermarkTracker {
     }
 
     /// Whether an event at `time_ms` is late.
-    #[inline]
+    #[cfg(test)]
     pub fn is_late(&self, time_ms: i64) -> bool {
-        self.current().is_late(time_ms)
+        self.current().late_by(time_ms).is_some()
     }
 
-    /// Records an on-time event seen at processing time `now_ms`.
+    /// Records an on-time event seen at processing time `now_ms`. An event
+    /// time ahead of `now_ms` counts as `now_ms`.
     #[inline]
     pub fn observe(&mut self, now_ms: i64, time_ms: i64) {
-        self.newest_ms = self.newest_ms.max(Some(time_ms));
+        self.newest_ms = self.newest_ms.max(Some(time_ms.min(now_ms)));
         self.last_event_now_ms = Some(now_ms);
     }
 
@@ -134,6 +146,23 @@ mod tests {
             Watermark::At(95_000),
             "an old event never moves it back"
         );
+    }
+
+    #[test]
+    fn an_event_time_ahead_of_the_clock_counts_as_the_clock() {
+        let mut w = WatermarkTracker::new(30_000, 2_000);
+        // A device four minutes fast, seen at 100 s.
+        w.observe(100_000, 340_000);
+        assert_eq!(
+            w.current(),
+            Watermark::At(70_000),
+            "the clock, less the lateness"
+        );
+        assert!(!w.is_late(99_000), "another device's on-time event");
+        w.observe(101_000, 100_500);
+        assert_eq!(w.current(), Watermark::At(70_500));
+        w.observe(200_000, 340_000);
+        assert_eq!(w.current(), Watermark::At(170_000), "it follows the clock");
     }
 
     #[test]

@@ -131,6 +131,7 @@ fn smoke(desk: &Desk, street: &str, device: u64, t: i64) -> Warning {
         count: 3,
         repeat: 0,
         arrival: 0,
+        late_ms: None,
     };
     Warning {
         incident: 1,
