@@ -62,7 +62,7 @@ mod tests {
                 time_ms,
                 lat: 31.25,
                 lon: 121.41,
-                cell: 0x8930_9958_6d7f_fff,
+                cell: 0x0893_0995_86d7_ffff,
                 value: 9.0,
                 category: Category::Smoke,
                 source: Source::Sensor,
