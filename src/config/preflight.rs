@@ -85,7 +85,7 @@ pub fn file_problems(config: &Config) -> Vec<String> {
                     )
                 });
                 if let Err(e) = checked {
-                    out.push(format!("hub.cert and hub.key: {e}"));
+                    out.push(format!("hub.cert and hub.key: {:#}", anyhow::Error::new(e)));
                 }
             }
         }

@@ -159,7 +159,7 @@ impl Dispatcher {
                 self.metrics.outbox_errors.inc();
                 self.outbox_ok.store(false, Ordering::Release);
                 tracing::error!(
-                    error = %e,
+                    error = %e.chain(),
                     orders = batch.orders.len(),
                     retry_ms = machine::COMMIT_RETRY_MS,
                     "outbox commit failed: these orders are NOT dispatched yet; kept to try again"
