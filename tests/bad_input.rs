@@ -7,7 +7,7 @@ use common::*;
 use std::time::Duration;
 use tongguan::client::{ClientOptions, DeviceClient, SubscriberClient};
 use tongguan::model::{Category, Source};
-use tongguan::wire::batch::RejectReason;
+use tongguan::wire::batch::{BatchEncoder, RejectReason};
 use tongguan::wire::frame::{encode_frame, encode_header, FrameType};
 use tongguan::wire::ErrorCode;
 use tongguan::wire::WireEvent;
@@ -54,6 +54,46 @@ async fn a_malformed_batch_closes_that_connection_while_another_device_gets_orde
         metric(&body, "tongguan_frames_rejected_total", "invalid_batch"),
         1.0
     );
+    hub.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_before_a_bad_frame_are_acknowledged_before_the_close() {
+    let hub = start_hub("").await;
+    let mut district = subscriber(&hub, DISTRICT_TOKEN, "district").await;
+    let mut dev = device(&hub).await;
+    let here = point_in(CAOYANG);
+    let t = now_ms() - 3_600_000;
+    // Good, good, garbage, in one write: two alarms (their acks wait for
+    // the journal), then a BATCH whose payload is no archive.
+    let mut encoder = BatchEncoder::new();
+    let mut bytes = Vec::new();
+    for (batch_seq, device_id, at) in [(1u64, 511u64, t), (2, 512, t + 120_000)] {
+        let payload = encoder.encode(batch_seq, &[smoke_alarm(device_id, at, here)]);
+        bytes.extend_from_slice(&encode_header(FrameType::Batch, payload.len()));
+        bytes.extend_from_slice(payload);
+    }
+    bytes.extend_from_slice(&encode_frame(FrameType::Batch, &[0xAB; 100]));
+    dev.send_raw(&bytes).await.unwrap();
+    for batch_seq in [1, 2] {
+        let ack = tokio::time::timeout(Duration::from_secs(10), dev.recv_ack())
+            .await
+            .expect("an ack within the timeout")
+            .unwrap_or_else(|e| panic!("batch {batch_seq} not acknowledged before: {e}"));
+        assert_eq!(
+            (ack.batch_seq, ack.accepted, ack.rejected),
+            (batch_seq, 1, 0)
+        );
+    }
+    let reason = expect_closed(&dev, ErrorCode::InvalidBatch).await;
+    assert!(reason.contains("validation"), "{reason}");
+    // Acknowledged means durable: both alarms have their orders.
+    let mut devices: Vec<u64> = Vec::new();
+    for _ in 0..2 {
+        devices.push(expect_order(&mut district, 10).await.events[0].device);
+    }
+    devices.sort_unstable();
+    assert_eq!(devices, [511, 512]);
     hub.shutdown(Duration::from_secs(2)).await;
 }
 
