@@ -417,3 +417,106 @@ async fn heartbeats_keep_a_quiet_device_online_and_silence_makes_it_offline() {
     );
     hub.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_district_resuming_from_its_last_seq_gets_every_order_acked_while_it_was_away() {
+    use tongguan::dispatch::record::Status;
+    use tongguan::wire::control::Feature;
+    let hub = start_hub("").await;
+    let district_opts = ClientOptions::dev(hub.quic_addr, DISTRICT_TOKEN);
+    let resume = [Feature::GaplessLog, Feature::BacklogEnd];
+    let device_of = |o: &tongguan::wire::control::OrderFrame| o.order.events[0].device;
+
+    // The district sees two orders, keeps its place, and goes away.
+    let mut district = SubscriberClient::connect_with(&district_opts, "district", 0, &resume)
+        .await
+        .unwrap();
+    assert_eq!(district.welcome().features, ["backlog_end", "gapless_log"]);
+    let (backlog, _) = district.backlog().await.unwrap();
+    assert!(backlog.is_empty());
+    make_orders(&hub, CAOYANG, 2000, 2, now_ms() - 2 * HOUR).await;
+    let seen = receive(&mut district, 2).await;
+    let last_seq = seen[1].seq;
+    district.close().await;
+
+    // Meanwhile four more orders, and the streets acknowledge three of
+    // them (and one the district had seen).
+    make_orders(&hub, CAOYANG, 2100, 2, now_ms() - HOUR).await;
+    make_orders(&hub, CHANGSHOU, 2200, 2, now_ms() - HOUR).await;
+    let mut caoyang = subscriber(&hub, &street_token(CAOYANG), CAOYANG).await;
+    for o in receive(&mut caoyang, 4).await {
+        if [2000, 2100, 2101].contains(&o.events[0].device) {
+            caoyang
+                .ack(&o.id, Outcome::Resolved, "处置完毕")
+                .await
+                .unwrap();
+        }
+    }
+    let mut changshou = subscriber(&hub, &street_token(CHANGSHOU), CHANGSHOU).await;
+    for o in receive(&mut changshou, 2).await {
+        if o.events[0].device == 2200 {
+            changshou.ack(&o.id, Outcome::FalseAlarm, "").await.unwrap();
+        }
+    }
+    eventually("four durable acks", || async {
+        acked_count(&hub).await == 4
+    })
+    .await;
+
+    // Back from its last seq: every order after it, acknowledged or not,
+    // oldest first, each with its status, then the marker.
+    let mut district =
+        SubscriberClient::connect_with(&district_opts, "district", last_seq, &resume)
+            .await
+            .unwrap();
+    let (backlog, end) = district.backlog().await.unwrap();
+    let mut devices: Vec<u64> = backlog.iter().map(device_of).collect();
+    devices.sort_unstable();
+    assert_eq!(devices, [2100, 2101, 2200, 2201], "{backlog:#?}");
+    let seqs: Vec<u64> = backlog.iter().map(|o| o.order.seq).collect();
+    assert!(
+        seqs[0] > last_seq && seqs.windows(2).all(|w| w[1] > w[0]),
+        "{seqs:?}"
+    );
+    assert_eq!((end.last_seq, end.orders), (seqs[3], 4));
+    for o in &backlog {
+        let (status, by, outcome) = match device_of(o) {
+            2100 | 2101 => (Status::Acked, Some(CAOYANG), Some(Outcome::Resolved)),
+            2200 => (Status::Acked, Some(CHANGSHOU), Some(Outcome::FalseAlarm)),
+            _ => (Status::Open, None, None),
+        };
+        assert_eq!(o.status, Some(status), "{o:#?}");
+        assert_eq!(o.ack.as_ref().map(|a| a.by.as_str()), by);
+        assert_eq!(o.ack.as_ref().map(|a| a.outcome), outcome);
+    }
+    // Live orders follow the log.
+    make_orders(&hub, CHANGSHOU, 2300, 1, now_ms() - HOUR / 2).await;
+    let live = expect_order(&mut district, 10).await;
+    assert!(live.seq > end.last_seq);
+    district.close().await;
+
+    // From 0 it is still what is not acknowledged, with its status.
+    let mut fresh = SubscriberClient::connect_with(&district_opts, "district", 0, &resume)
+        .await
+        .unwrap();
+    let (backlog, _) = fresh.backlog().await.unwrap();
+    let mut open: Vec<u64> = backlog.iter().map(device_of).collect();
+    open.sort_unstable();
+    assert_eq!(open, [2001, 2201, 2300]);
+    assert!(backlog.iter().all(|o| o.status == Some(Status::Open)));
+    fresh.close().await;
+
+    // A district that did not ask for the gapless log resumes as before:
+    // what is not acknowledged after its seq, no status.
+    let mut plain = SubscriberClient::connect(&district_opts, "district", last_seq)
+        .await
+        .unwrap();
+    let mut got: Vec<u64> = Vec::new();
+    for _ in 0..2 {
+        got.push(expect_order(&mut plain, 10).await.events[0].device);
+    }
+    got.sort_unstable();
+    assert_eq!(got, [2201, 2300]);
+    expect_no_order(&mut plain, 800).await;
+    hub.shutdown(Duration::from_secs(2)).await;
+}

@@ -2,7 +2,7 @@
 
 use crate::frame_io::read_frame;
 use crate::tls::{self, Trust};
-use crate::wire::control::{parse_control, Hello, Role, Welcome};
+use crate::wire::control::{parse_control, Feature, Features, Hello, Role, Welcome};
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
@@ -109,10 +109,17 @@ pub(crate) struct Session {
     pub send: quinn::SendStream,
     pub recv: quinn::RecvStream,
     pub welcome: Welcome,
+    /// What WELCOME says the hub granted.
+    pub granted: Features,
 }
 
-/// Connects, opens the stream, sends HELLO and waits for WELCOME.
-pub(crate) async fn open(opts: &ClientOptions, role: Role) -> Result<Session, ClientError> {
+/// Connects, opens the stream, sends HELLO (asking for `features`) and
+/// waits for WELCOME.
+pub(crate) async fn open(
+    opts: &ClientOptions,
+    role: Role,
+    features: &[Feature],
+) -> Result<Session, ClientError> {
     let cfg = match &opts.identity {
         Some(id) => tls::client_config_with_identity(&opts.trust, opts.hub, id),
         None => tls::client_config(&opts.trust, opts.hub),
@@ -140,23 +147,26 @@ pub(crate) async fn open(opts: &ClientOptions, role: Role) -> Result<Session, Cl
         role,
         token: opts.token.clone(),
         client: opts.client_name.clone(),
+        features: features.iter().copied().collect::<Features>().names(),
     };
     let json = serde_json::to_vec(&hello).expect("hello serializes");
     send.write_all(&encode_frame(FrameType::Hello, &json))
         .await
         .map_err(|e| explain(&conn, e))?;
     let mut buf = AlignedVec::new();
-    let welcome = match read_frame(&mut recv, 64 * 1024, &mut buf).await {
+    let welcome: Welcome = match read_frame(&mut recv, 64 * 1024, &mut buf).await {
         Ok(Some(ty)) => parse_control(ty, &buf).map_err(|e| ClientError::Protocol(e.chain()))?,
         Ok(None) => return Err(explain(&conn, "stream ended before WELCOME")),
         Err(e) => return Err(explain(&conn, e)),
     };
+    let granted = Features::from_names(&welcome.features);
     Ok(Session {
         endpoint,
         conn,
         send,
         recv,
         welcome,
+        granted,
     })
 }
 

@@ -9,4 +9,4 @@ mod subscriber;
 
 pub use connect::{ClientError, ClientOptions};
 pub use device::{Acks, DeviceClient};
-pub use subscriber::SubscriberClient;
+pub use subscriber::{Delivery, SubscriberClient};

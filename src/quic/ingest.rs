@@ -7,6 +7,12 @@
 //! reading until there is room, so QUIC flow control pushes back on the
 //! device: nothing is dropped. A bad frame closes the session only after
 //! every batch read before it has been acknowledged.
+//!
+//! Every event is checked first; the token's rate bucket is charged for
+//! the valid ones only, and when it has fewer tokens than that, the last
+//! valid events of the batch are refused as `rate_limited` (to be sent
+//! again). A device that asked for `batch_ack_v2` at HELLO is answered
+//! with BATCH_ACK_V2, which names every rejected event and its reason.
 
 use crate::engine::partition::shard_of;
 use crate::frame_io::read_frame;
@@ -16,7 +22,10 @@ use crate::runtime::clock;
 use crate::runtime::threads::{ShardBatch, ShardMsg};
 use crate::runtime::transport::EventTransport;
 use crate::runtime::Shared;
-use crate::wire::batch::{access_batch, BatchAck, CellCache, RejectReason, TimeBounds};
+use crate::wire::batch::{
+    access_batch, BatchAck, BatchAckV2, CellCache, EventReject, RejectReason, TimeBounds,
+};
+use crate::wire::control::{Feature, Features};
 use crate::wire::frame::{encode_header, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
@@ -35,33 +44,43 @@ const FLUSH_BEFORE_CLOSE: std::time::Duration = std::time::Duration::from_secs(2
 /// A batch's answer, sent once every part of it is durable.
 struct PendingAck {
     ack: BatchAck,
+    /// Every rejected event, in index order: only for BATCH_ACK_V2.
+    rejects: Vec<EventReject>,
     parts: Vec<oneshot::Receiver<()>>,
 }
 
+/// The token's events-per-second bucket, shared by its connections.
+type RateBucket = Arc<std::sync::Mutex<crate::auth::admission::Bucket>>;
+
 /// Runs a device session until the stream ends or a frame is bad; either
 /// way every batch read before is acknowledged first (if it became
-/// durable).
+/// durable). `features` are those granted at HELLO.
 pub async fn run(
     send: quinn::SendStream,
     recv: quinn::RecvStream,
     shared: &Arc<Shared>,
-    rate: Option<Arc<std::sync::Mutex<crate::auth::admission::Bucket>>>,
+    rate: Option<RateBucket>,
+    features: Features,
 ) -> Result<(), Close> {
+    let v2 = features.has(Feature::BatchAckV2);
     let (acks, pending) = mpsc::channel(ACKS_IN_FLIGHT);
-    let writer = tokio::spawn(write_acks(send, pending));
-    let read = read_batches(recv, shared, rate, acks).await;
+    let writer = tokio::spawn(write_acks(send, pending, v2));
+    let read = read_batches(recv, shared, rate, v2, acks).await;
     let written = writer
         .await
         .unwrap_or_else(|e| Err(Close::new(ErrorCode::NoError, e.to_string())));
     read.and(written)
 }
 
-/// Writes each batch's ack, in order, once it is durable; at the end waits
-/// (briefly) for the device to have them.
+/// Writes each batch's ack (BATCH_ACK, or BATCH_ACK_V2 when `v2`), in
+/// order, once it is durable; at the end waits (briefly) for the device to
+/// have them.
 async fn write_acks(
     mut send: quinn::SendStream,
     mut pending: mpsc::Receiver<PendingAck>,
+    v2: bool,
 ) -> Result<(), Close> {
+    let mut frame = Vec::with_capacity(5 + BatchAckV2::HEAD_LEN);
     while let Some(p) = pending.recv().await {
         for part in p.parts {
             if part.await.is_err() {
@@ -70,9 +89,19 @@ async fn write_acks(
                 return Err(Close::new(ErrorCode::GoingAway, "the hub is shutting down"));
             }
         }
-        let mut frame = [0u8; 5 + BatchAck::LEN];
-        frame[..5].copy_from_slice(&encode_header(FrameType::BatchAck, BatchAck::LEN));
-        frame[5..].copy_from_slice(&p.ack.encode());
+        frame.clear();
+        if v2 {
+            let ack = BatchAckV2 {
+                ack: p.ack,
+                rejects: p.rejects,
+            };
+            let len = BatchAckV2::len_for(ack.rejects.len());
+            frame.extend_from_slice(&encode_header(FrameType::BatchAckV2, len));
+            ack.encode_into(&mut frame);
+        } else {
+            frame.extend_from_slice(&encode_header(FrameType::BatchAck, BatchAck::LEN));
+            frame.extend_from_slice(&p.ack.encode());
+        }
         send.write_all(&frame)
             .await
             .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))?;
@@ -89,7 +118,8 @@ async fn write_acks(
 async fn read_batches(
     mut recv: quinn::RecvStream,
     shared: &Arc<Shared>,
-    rate: Option<Arc<std::sync::Mutex<crate::auth::admission::Bucket>>>,
+    rate: Option<RateBucket>,
+    v2: bool,
     acks: mpsc::Sender<PendingAck>,
 ) -> Result<(), Close> {
     let limits = &shared.config.limits;
@@ -100,6 +130,9 @@ async fn read_batches(
     let mut buf = AlignedVec::new();
     let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
     let mut cells = CellCache::new(65_536);
+    // With a rate limit: (index in the batch, shard) of each valid event,
+    // so the last ones can be taken back when the bucket runs short.
+    let mut valid: Vec<(u32, usize)> = Vec::new();
     loop {
         let Some(ty) = read_frame(&mut recv, limits.max_frame_bytes, &mut buf).await? else {
             return Ok(());
@@ -128,37 +161,63 @@ async fn read_batches(
         let batch_seq = batch.batch_seq.to_native();
         let mut received = [0u32; RECEIVED_SLOTS];
         let mut rejected = [0u32; RejectReason::ALL.len()];
-        let mut first_reject = None;
+        // The first invalid event: (index, reason).
+        let mut first_invalid = None;
+        let mut rejects = Vec::new();
         let mut accepted = 0u32;
-        // Over the token's rate: the tail of the batch is refused, to be
-        // sent again (the ack says how many and why).
-        let allowed = match &rate {
-            Some(bucket) => bucket
-                .lock()
-                .expect("bucket lock")
-                .take(batch.events.len() as u32, clock::instant())
-                as usize,
-            None => usize::MAX,
-        };
+        valid.clear();
         for (i, e) in batch.events.iter().enumerate() {
-            let checked = if i < allowed {
-                e.validate_cached(bounds, &mut cells)
-            } else {
-                Err(RejectReason::RateLimited)
-            };
-            match checked {
+            match e.validate_cached(bounds, &mut cells) {
                 Ok(event) => {
-                    received
-                        [event.source.index() * Category::ALL.len() + event.category.index()] += 1;
+                    received[slot(&event)] += 1;
                     accepted += 1;
-                    parts[shard_of(event.cell, shards)].push(event);
+                    let shard = shard_of(event.cell, shards);
+                    if rate.is_some() {
+                        valid.push((i as u32, shard));
+                    }
+                    parts[shard].push(event);
                 }
                 Err(reason) => {
                     rejected[reason as usize - 1] += 1;
-                    first_reject.get_or_insert(reason);
+                    first_invalid.get_or_insert((i as u32, reason));
+                    if v2 {
+                        rejects.push(EventReject::new(i as u32, reason));
+                    }
                 }
             }
         }
+        let mut first_reject = first_invalid;
+        // The bucket is charged for valid events only. Over the token's
+        // rate, the last valid events are refused, to be sent again (the
+        // ack says how many and why).
+        if let (Some(bucket), true) = (&rate, accepted > 0) {
+            let allowed = bucket
+                .lock()
+                .expect("bucket lock")
+                .take(accepted, clock::instant());
+            if allowed < accepted {
+                let over = &valid[allowed as usize..];
+                // Last pushed, first popped: each is the last of its shard's.
+                for &(_, shard) in over.iter().rev() {
+                    let event = parts[shard]
+                        .pop()
+                        .expect("a valid event in its shard's part");
+                    received[slot(&event)] -= 1;
+                }
+                let limited = RejectReason::RateLimited;
+                rejected[limited as usize - 1] += accepted - allowed;
+                accepted = allowed;
+                let first_limited = over[0].0;
+                if first_reject.is_none_or(|(i, _)| first_limited < i) {
+                    first_reject = Some((first_limited, limited));
+                }
+                if v2 {
+                    rejects.extend(over.iter().map(|&(i, _)| EventReject::new(i, limited)));
+                    rejects.sort_unstable_by_key(|r| r.index);
+                }
+            }
+        }
+        let first_reject = first_reject.map(|(_, reason)| reason);
         let mut durable = Vec::new();
         for (i, part) in parts.iter_mut().enumerate() {
             if part.is_empty() {
@@ -188,6 +247,7 @@ async fn read_batches(
         };
         let pending = PendingAck {
             ack,
+            rejects,
             parts: durable,
         };
         if acks.send(pending).await.is_err() {
@@ -222,6 +282,12 @@ async fn heartbeat(shared: &Shared, payload: &[u8]) -> Result<(), Close> {
         .submit_to_all(|| ShardMsg::Heartbeat(ids.clone()))
         .await?;
     Ok(())
+}
+
+/// An event's slot in the per-batch count of received events.
+#[inline]
+fn slot(event: &crate::model::Event) -> usize {
+    event.source.index() * Category::ALL.len() + event.category.index()
 }
 
 fn count(shared: &Shared, received: &[u32; RECEIVED_SLOTS], rejected: &[u32]) {

@@ -9,7 +9,7 @@ use crate::quic::close::Close;
 use crate::quic::ingest;
 use crate::quic::subscribe;
 use crate::runtime::Shared;
-use crate::wire::control::{parse_control, Hello, Role, Welcome};
+use crate::wire::control::{parse_control, Features, Hello, Role, Welcome};
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use quinn::VarInt;
@@ -112,6 +112,9 @@ async fn serve(
         ));
     }
     let limits = &shared.config.limits;
+    // What the client asked for that this hub has for its role; WELCOME
+    // names it (and nothing when nothing is granted).
+    let features = Features::grant(hello.role, &hello.features);
     let streets = match &principal {
         Principal::Device(_) => Vec::new(),
         Principal::Subscriber { scope, .. } => vec![scope.name(&shared.map)],
@@ -121,6 +124,7 @@ async fn serve(
         max_frame_bytes: limits.max_frame_bytes,
         max_batch_events: limits.max_batch_events,
         streets,
+        features: features.names(),
     };
     let json = serde_json::to_vec(&welcome).expect("welcome serializes");
     send.write_all(&encode_frame(FrameType::Welcome, &json))
@@ -130,13 +134,15 @@ async fn serve(
         Role::Device => "device",
         Role::Subscriber => "subscriber",
     };
-    tracing::info!(role, client = %hello.client, "authenticated");
+    tracing::info!(role, client = %hello.client, features = ?welcome.features, "authenticated");
     shared.metrics.connection(role, 1);
     let result = match principal {
         Principal::Device(name) => {
-            ingest::run(send, recv, shared, shared.admission.bucket(&name)).await
+            ingest::run(send, recv, shared, shared.admission.bucket(&name), features).await
         }
-        Principal::Subscriber { scope, .. } => subscribe::run(send, recv, scope, shared).await,
+        Principal::Subscriber { scope, .. } => {
+            subscribe::run(send, recv, scope, shared, features).await
+        }
     };
     shared.metrics.connection(role, -1);
     result

@@ -7,18 +7,32 @@
 //! live frames first, then reads the outbox, and skips live frames it has
 //! already sent (sequence numbers only grow). A session whose live queue
 //! overflowed does the same again from where it was.
+//!
+//! What a subscriber asked for at HELLO and was granted adds to that:
+//! `order_ack_result` answers each ORDER_ACK with ORDER_ACK_RESULT once the
+//! dispatcher has recorded (or refused) it, in the order the acks came;
+//! `backlog_end` sends BACKLOG_END after the first backlog; `gapless_log`
+//! makes a backlog from a `seq` above 0 hold every order of the scope after
+//! it, acknowledged ones too, and gives each backlog ORDER its status.
 
 use crate::auth::tokens::Scope;
+use crate::dispatch::dispatcher::AckAnswer;
 use crate::frame_io::read_frame;
 use crate::quic::close::Close;
 use crate::runtime::dispatch_thread::encode_order;
 use crate::runtime::Shared;
-use crate::wire::control::{parse_control, OrderAck, Subscribe, Subscribed, DISTRICT};
+use crate::store::BacklogFilter;
+use crate::wire::control::{
+    parse_control, BacklogEnd, Feature, Features, OrderAck, OrderAckResult, OrderFrame, Subscribe,
+    Subscribed, DISTRICT,
+};
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
 use rkyv::util::AlignedVec;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 /// Largest control frame a subscriber may send.
 const MAX_CONTROL_FRAME: u32 = 64 * 1024;
@@ -26,13 +40,42 @@ const MAX_CONTROL_FRAME: u32 = 64 * 1024;
 /// Orders read from the outbox per round trip to it.
 const CATCH_UP_CHUNK: usize = 256;
 
-/// Runs a subscriber session.
+/// ORDER_ACKs read and not yet answered, at most: past this the session
+/// reads no further ack until the oldest is answered.
+const ANSWERS_IN_FLIGHT: usize = 1024;
+
+/// How long, once the subscriber has finished its stream, the answers of
+/// its last acks may take to be recorded and to reach it.
+const FLUSH_BEFORE_END: Duration = Duration::from_secs(2);
+
+/// The stream to the subscriber, shared by the orders and the ack answers
+/// (each frame written whole under the lock).
+type Out = Arc<Mutex<quinn::SendStream>>;
+
+/// An ORDER_ACK waiting for the dispatcher's answer.
+type PendingAnswer = (String, oneshot::Receiver<AckAnswer>);
+
+/// What the session was granted, as it uses it.
+#[derive(Debug, Clone, Copy)]
+struct Granted {
+    answers: bool,
+    backlog_end: bool,
+    gapless: bool,
+}
+
+/// Runs a subscriber session; `features` are those granted at HELLO.
 pub async fn run(
-    mut send: quinn::SendStream,
+    send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     scope: Scope,
     shared: &Arc<Shared>,
+    features: Features,
 ) -> Result<(), Close> {
+    let granted = Granted {
+        answers: features.has(Feature::OrderAckResult),
+        backlog_end: features.has(Feature::BacklogEnd),
+        gapless: features.has(Feature::GaplessLog),
+    };
     let mut buf = AlignedVec::new();
     let sub: Subscribe = match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
         Some(ty) => parse_control(ty, &buf)?,
@@ -69,9 +112,19 @@ pub async fn run(
         from_seq: sub.from_seq,
     };
     let json = serde_json::to_vec(&ok).expect("serializes");
+    let send: Out = Arc::new(Mutex::new(send));
     let result = async {
-        write(&mut send, &encode_frame(FrameType::Subscribed, &json)).await?;
-        let reader = read_acks(recv, scope, shared.clone());
+        write(&send, &encode_frame(FrameType::Subscribed, &json)).await?;
+        // With ORDER_ACK_RESULT, a task of its own answers the acks in
+        // order as the dispatcher records them; without, nobody waits.
+        let (answers, answerer) = if granted.answers {
+            let (tx, rx) = mpsc::channel(ANSWERS_IN_FLIGHT);
+            let task = tokio::spawn(write_answers(send.clone(), rx));
+            (Some(tx), Some(AbortOnDrop(task)))
+        } else {
+            (None, None)
+        };
+        let reader = read_acks(recv, scope, shared.clone(), answers);
         tokio::pin!(reader);
         let mut cursor = sub.from_seq;
         let store = shared.store.clone();
@@ -90,16 +143,28 @@ pub async fn run(
             );
             cursor = 0;
         }
+        let mut backlog_done = false;
         loop {
             let mut live = shared
                 .subscribers
                 .register(wanted, shared.config.limits.subscriber_queue_orders);
             let served = async {
-                cursor = catch_up(&mut send, shared, &sub.street, cursor).await?;
+                let (at, orders) =
+                    catch_up(&send, shared, &sub.street, cursor, granted.gapless).await?;
+                cursor = at;
+                if granted.backlog_end && !backlog_done {
+                    let end = BacklogEnd {
+                        last_seq: cursor,
+                        orders,
+                    };
+                    let json = serde_json::to_vec(&end).expect("serializes");
+                    write(&send, &encode_frame(FrameType::BacklogEnd, &json)).await?;
+                }
+                backlog_done = true;
                 loop {
                     match live.rx.recv().await {
                         Some((seq, bytes)) if seq > cursor => {
-                            write(&mut send, &bytes).await?;
+                            write(&send, &bytes).await?;
                             cursor = seq;
                         }
                         Some(_) => {}
@@ -118,7 +183,21 @@ pub async fn run(
                     cursor,
                     "subscriber fell behind; catching up from the outbox"
                 ),
-                Ok(false) => return Ok(()),
+                Ok(false) => {
+                    if let Some(mut answerer) = answerer {
+                        // The subscriber is done: its last acks are
+                        // answered and reach it before the session ends.
+                        let _ = tokio::time::timeout(FLUSH_BEFORE_END, &mut answerer.0).await;
+                        drop(answerer);
+                        let _ = tokio::time::timeout(FLUSH_BEFORE_END, async {
+                            let mut out = send.lock().await;
+                            let _ = out.finish();
+                            let _ = out.stopped().await;
+                        })
+                        .await;
+                    }
+                    return Ok(());
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -128,57 +207,119 @@ pub async fn run(
     result
 }
 
-/// Sends what the outbox holds for the scope after `cursor` and is not
-/// acknowledged; returns the new cursor.
+/// Sends what the outbox holds for the scope after `cursor` (what is not
+/// acknowledged; with the gapless log and a cursor above 0, every order);
+/// returns the new cursor and how many orders were sent.
 async fn catch_up(
-    send: &mut quinn::SendStream,
+    send: &Out,
     shared: &Arc<Shared>,
     scope: &str,
     mut cursor: u64,
-) -> Result<u64, Close> {
+    gapless: bool,
+) -> Result<(u64, u64), Close> {
+    let which = if gapless && cursor > 0 {
+        BacklogFilter::All
+    } else {
+        BacklogFilter::Unacked
+    };
+    let mut sent = 0;
     loop {
         let store = shared.store.clone();
         let scope_name = scope.to_owned();
-        let chunk =
-            tokio::task::spawn_blocking(move || store.backlog(&scope_name, cursor, CATCH_UP_CHUNK))
-                .await
-                .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?
-                .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?;
+        let chunk = tokio::task::spawn_blocking(move || {
+            store.backlog(&scope_name, cursor, which, CATCH_UP_CHUNK)
+        })
+        .await
+        .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?
+        .map_err(|e| Close::new(ErrorCode::Internal, e.to_string()))?;
         let done = chunk.len() < CATCH_UP_CHUNK;
         for (seq, record) in chunk {
             let mut order = record.order;
             order.seq = seq;
-            write(send, &encode_order(&order)).await?;
+            let frame = if gapless {
+                let with_status = OrderFrame {
+                    order,
+                    status: Some(record.status),
+                    ack: record.ack,
+                };
+                let json = serde_json::to_vec(&with_status).expect("orders serialize");
+                encode_frame(FrameType::Order, &json).into()
+            } else {
+                encode_order(&order)
+            };
+            write(send, &frame).await?;
             cursor = seq;
+            sent += 1;
         }
         if done {
-            return Ok(cursor);
+            return Ok((cursor, sent));
         }
     }
 }
 
-async fn write(send: &mut quinn::SendStream, bytes: &[u8]) -> Result<(), Close> {
-    send.write_all(bytes)
+async fn write(send: &Out, bytes: &[u8]) -> Result<(), Close> {
+    send.lock()
+        .await
+        .write_all(bytes)
         .await
         .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))
 }
 
 /// Reads ORDER_ACK frames until the stream ends and hands them to the
-/// dispatcher. Kept in its own future so a half-read frame is never
-/// dropped by the select above.
+/// dispatcher; with `answers`, asks for each one's answer and queues it
+/// there. Kept in its own future so a half-read frame is never dropped by
+/// the select above.
 async fn read_acks(
     mut recv: quinn::RecvStream,
     scope: Scope,
     shared: Arc<Shared>,
+    answers: Option<mpsc::Sender<PendingAnswer>>,
 ) -> Result<(), Close> {
     let mut buf = AlignedVec::new();
     loop {
         match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
             Some(ty) => {
                 let ack: OrderAck = parse_control(ty, &buf)?;
-                shared.runtime.submit_ack(ack, scope).await?;
+                match &answers {
+                    Some(queue) => {
+                        let order_id = ack.order_id.clone();
+                        let answer = shared.runtime.ack(ack, scope).await?;
+                        // The answerer stops only with the connection.
+                        let _ = queue.send((order_id, answer)).await;
+                    }
+                    None => shared.runtime.submit_ack(ack, scope).await?,
+                }
             }
             None => return Ok(()),
         }
+    }
+}
+
+/// Writes ORDER_ACK_RESULT for each ack, in the order they came, once the
+/// dispatcher has answered it.
+async fn write_answers(send: Out, mut pending: mpsc::Receiver<PendingAnswer>) {
+    while let Some((order_id, answer)) = pending.recv().await {
+        // No answer: the hub is stopping, and the connection with it.
+        let Ok(answer) = answer.await else { return };
+        let result = OrderAckResult {
+            order_id,
+            result: answer.result(),
+        };
+        let json = serde_json::to_vec(&result).expect("serializes");
+        if write(&send, &encode_frame(FrameType::OrderAckResult, &json))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A task that ends with the session.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -25,7 +25,7 @@ mod tests;
 mod write;
 
 pub use crate::dispatch::batch::Batch;
-pub use crate::dispatch::outbox::{OrderPage, OrderQuery, Outbox, StreetFilter};
+pub use crate::dispatch::outbox::{BacklogFilter, OrderPage, OrderQuery, Outbox, StreetFilter};
 pub use error::StoreError;
 
 use crate::dispatch::quality::DeviceRecord;
@@ -148,16 +148,17 @@ impl Store {
         read::last_seq(&self.read_txn()?, scope)
     }
 
-    /// What a subscriber of `scope` has not acknowledged, after `after`:
-    /// each order once, at its latest log entry, oldest first, at most
-    /// `limit`.
+    /// The orders of `scope`'s log after `after` that `which` admits (what
+    /// a subscriber has not acknowledged, or the whole log): each order
+    /// once, at its latest log entry, oldest first, at most `limit`.
     pub fn backlog(
         &self,
         scope: &str,
         after: u64,
+        which: BacklogFilter,
         limit: usize,
     ) -> Result<Vec<(u64, OrderRecord)>, StoreError> {
-        read::backlog(&self.read_txn()?, scope, after, limit)
+        read::backlog(&self.read_txn()?, scope, after, which, limit)
     }
 
     /// The orders `query` matches, newest first, at most `query.limit`,

@@ -4,8 +4,9 @@
 
 use super::tables::{decode, decode_device, DEVICES, LOG, ORDERS};
 use super::StoreError;
+use crate::dispatch::outbox::BacklogFilter;
 use crate::dispatch::quality::DeviceRecord;
-use crate::dispatch::record::{OrderRecord, Status};
+use crate::dispatch::record::OrderRecord;
 use redb::{ReadTransaction, ReadableTable};
 
 /// One order.
@@ -24,12 +25,14 @@ pub(super) fn last_seq(txn: &ReadTransaction, scope: &str) -> Result<u64, StoreE
     })
 }
 
-/// What a subscriber of `scope` has not acknowledged, after `after`: each
-/// order once, at its latest log entry, oldest first, at most `limit`.
+/// The orders of `scope`'s log after `after` that `which` admits (the
+/// unacknowledged ones, or all): each order once, at its latest log entry,
+/// oldest first, at most `limit`.
 pub(super) fn backlog(
     txn: &ReadTransaction,
     scope: &str,
     after: u64,
+    which: BacklogFilter,
     limit: usize,
 ) -> Result<Vec<(u64, OrderRecord)>, StoreError> {
     let log = txn.open_table(LOG)?;
@@ -43,8 +46,9 @@ pub(super) fn backlog(
             continue;
         };
         let record = decode(id, raw.value())?;
-        // A later entry carries a newer revision; an acked order is done.
-        if record.seq_in(scope) != seq || record.status == Status::Acked {
+        // A later entry carries a newer revision; an acked order is done,
+        // unless the whole log is asked for.
+        if record.seq_in(scope) != seq || !which.admits(record.status) {
             continue;
         }
         out.push((seq, record));

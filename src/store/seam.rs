@@ -2,7 +2,7 @@
 //! store's own methods, so that another outbox can take its place) and
 //! [`OrderLookup`] for the dispatcher machine.
 
-use super::{Batch, OrderPage, OrderQuery, Store, StoreError};
+use super::{BacklogFilter, Batch, OrderPage, OrderQuery, Store, StoreError};
 use crate::dispatch::outbox::{OrderLookup, Outbox};
 use crate::dispatch::record::OrderRecord;
 
@@ -21,9 +21,10 @@ impl Outbox for Store {
         &self,
         scope: &str,
         after: u64,
+        which: BacklogFilter,
         limit: usize,
     ) -> Result<Vec<(u64, OrderRecord)>, StoreError> {
-        Store::backlog(self, scope, after, limit)
+        Store::backlog(self, scope, after, which, limit)
     }
 
     fn last_seq(&self, scope: &str) -> Result<u64, StoreError> {

@@ -34,13 +34,14 @@ pub trait Outbox {
     /// One order, as last committed.
     fn order(&self, id: &str) -> Result<Option<OrderRecord>, Self::Error>;
 
-    /// What a subscriber of `scope` has not acknowledged after sequence
-    /// `after`: each order once, at its latest log entry, oldest first, at
-    /// most `limit`.
+    /// The orders of `scope`'s log after sequence `after` that `which`
+    /// names (the unacknowledged ones, or all): each order once, at its
+    /// latest log entry, oldest first, at most `limit`.
     fn backlog(
         &self,
         scope: &str,
         after: u64,
+        which: BacklogFilter,
         limit: usize,
     ) -> Result<Vec<(u64, OrderRecord)>, Self::Error>;
 
@@ -51,6 +52,27 @@ pub trait Outbox {
     /// at most `query.limit` of them, and how many match in all; read
     /// through an index, not by decoding every order.
     fn list_orders(&self, query: &OrderQuery) -> Result<OrderPage, Self::Error>;
+}
+
+/// Which orders of a scope's log a backlog holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BacklogFilter {
+    /// Those not acknowledged: what a subscriber from `from_seq` 0 gets,
+    /// and any subscriber that did not ask for the gapless log.
+    Unacked,
+    /// Every order, acknowledged ones too: the gapless log a subscriber
+    /// resuming from its last `seq` gets.
+    All,
+}
+
+impl BacklogFilter {
+    /// Whether an order with this status belongs in the backlog.
+    pub fn admits(self, status: Status) -> bool {
+        match self {
+            BacklogFilter::Unacked => status != Status::Acked,
+            BacklogFilter::All => true,
+        }
+    }
 }
 
 /// Which street's orders a list holds.

@@ -71,6 +71,15 @@ vocabulary! {
     }
 }
 
+impl RejectReason {
+    /// Whether the event may be sent again as it is, later (same device
+    /// and seq): only [`RejectReason::RateLimited`]. Every other reason is
+    /// the event's own fault and it is rejected again if resent.
+    pub fn is_retryable(self) -> bool {
+        self == RejectReason::RateLimited
+    }
+}
+
 /// Why a batch as a whole was refused (the connection is closed with
 /// [`crate::wire::ErrorCode::InvalidBatch`]).
 #[derive(Debug, thiserror::Error)]
@@ -262,7 +271,7 @@ fn reset(mut buf: AlignedVec) -> AlignedVec {
     buf
 }
 
-/// The hub's answer to a batch: it is in the pipeline. Fixed 20 bytes:
+/// The hub's answer to a batch: it is durable. Fixed 20 bytes:
 /// `batch_seq` u64, `accepted` u32, `rejected` u32, `first_reject` u16
 /// (0 = none), 2 reserved zero bytes; all little-endian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -302,6 +311,116 @@ impl BatchAck {
             rejected: u32::from_le_bytes(bytes[12..16].try_into().ok()?),
             first_reject: RejectReason::from_code(code),
         })
+    }
+}
+
+/// One rejected event in a [`BatchAckV2`]: its index in the batch and
+/// the reason code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventReject {
+    /// The event's index in the batch's `events` (0 = the first).
+    pub index: u32,
+    /// The reject reason's code (section 8 of docs/PROTOCOL.md); a code
+    /// this build does not know reads as [`EventReject::reason`] `None`.
+    pub code: u16,
+}
+
+impl EventReject {
+    /// A reject of event `index` for `reason`.
+    pub fn new(index: u32, reason: RejectReason) -> EventReject {
+        EventReject {
+            index,
+            code: reason.code(),
+        }
+    }
+
+    /// The reason, if this build knows its code.
+    pub fn reason(&self) -> Option<RejectReason> {
+        RejectReason::from_code(self.code)
+    }
+
+    /// Whether the event may be sent again later as it is (rate limited);
+    /// an unknown code is not retryable.
+    pub fn is_retryable(&self) -> bool {
+        self.reason().is_some_and(RejectReason::is_retryable)
+    }
+}
+
+/// The hub's answer to a batch for a device that asked for
+/// `batch_ack_v2`: the [`BatchAck`] (its 20 bytes first, unchanged), then
+/// a u32 count and, per rejected event in index order, its u32 index and
+/// u16 reason code. All little-endian; `24 + 6 * count` bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchAckV2 {
+    /// What BATCH_ACK would have said.
+    pub ack: BatchAck,
+    /// Every rejected event, in index order (`ack.rejected` of them).
+    pub rejects: Vec<EventReject>,
+}
+
+impl BatchAckV2 {
+    /// Bytes before the first reject entry.
+    pub const HEAD_LEN: usize = BatchAck::LEN + 4;
+    /// Bytes per reject entry.
+    pub const ENTRY_LEN: usize = 6;
+
+    /// The payload length for a batch with `rejects` rejected events.
+    pub fn len_for(rejects: usize) -> usize {
+        Self::HEAD_LEN + Self::ENTRY_LEN * rejects
+    }
+
+    /// The largest payload for batches of at most `max_events` events.
+    pub fn max_len(max_events: u32) -> usize {
+        Self::len_for(max_events as usize)
+    }
+
+    /// Appends the payload bytes to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(Self::len_for(self.rejects.len()));
+        out.extend_from_slice(&self.ack.encode());
+        let count = u32::try_from(self.rejects.len()).expect("rejects fit a u32");
+        out.extend_from_slice(&count.to_le_bytes());
+        for r in &self.rejects {
+            out.extend_from_slice(&r.index.to_le_bytes());
+            out.extend_from_slice(&r.code.to_le_bytes());
+        }
+    }
+
+    /// The payload bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Parses a payload; `None` unless it is 24 bytes plus exactly the
+    /// 6-byte entries its count announces.
+    pub fn decode(bytes: &[u8]) -> Option<BatchAckV2> {
+        if bytes.len() < Self::HEAD_LEN {
+            return None;
+        }
+        let ack = BatchAck::decode(&bytes[..BatchAck::LEN])?;
+        let count = u32::from_le_bytes(bytes[BatchAck::LEN..Self::HEAD_LEN].try_into().ok()?);
+        let entries = &bytes[Self::HEAD_LEN..];
+        if entries.len() != Self::ENTRY_LEN.checked_mul(count as usize)? {
+            return None;
+        }
+        let rejects = entries
+            .chunks_exact(Self::ENTRY_LEN)
+            .map(|e| EventReject {
+                index: u32::from_le_bytes([e[0], e[1], e[2], e[3]]),
+                code: u16::from_le_bytes([e[4], e[5]]),
+            })
+            .collect();
+        Some(BatchAckV2 { ack, rejects })
+    }
+
+    /// The rejected events that may be sent again later (rate limited).
+    pub fn retryable(&self) -> impl Iterator<Item = u32> + '_ {
+        self.rejects
+            .iter()
+            .filter(|r| r.is_retryable())
+            .map(|r| r.index)
     }
 }
 
@@ -505,5 +624,61 @@ mod tests {
         };
         assert_eq!(BatchAck::decode(&ack.encode()), Some(ack));
         assert_eq!(BatchAck::decode(&[0; 19]), None);
+    }
+
+    /// BATCH_ACK_V2 byte by byte as docs/PROTOCOL.md gives it.
+    #[test]
+    fn ack_v2_is_the_v1_ack_then_the_rejects() {
+        let v2 = BatchAckV2 {
+            ack: BatchAck {
+                batch_seq: 7,
+                accepted: 2,
+                rejected: 2,
+                first_reject: Some(RejectReason::BadPosition),
+            },
+            rejects: vec![
+                EventReject::new(1, RejectReason::BadPosition),
+                EventReject::new(3, RejectReason::RateLimited),
+            ],
+        };
+        let bytes = v2.encode();
+        assert_eq!(bytes.len(), BatchAckV2::len_for(2));
+        assert_eq!(&bytes[..20], &v2.ack.encode(), "the v1 ack first");
+        assert_eq!(
+            &bytes[20..],
+            &[
+                2, 0, 0, 0, // count
+                1, 0, 0, 0, 4, 0, // event 1: bad_position
+                3, 0, 0, 0, 8, 0, // event 3: rate_limited
+            ]
+        );
+        let back = BatchAckV2::decode(&bytes).unwrap();
+        assert_eq!(back, v2);
+        assert_eq!(back.retryable().collect::<Vec<_>>(), [3]);
+        assert!(!back.rejects[0].is_retryable());
+        // An unknown code reads back as such, and is not retryable.
+        let mut odd = bytes.clone();
+        odd[28] = 0xEE;
+        let odd = BatchAckV2::decode(&odd).unwrap();
+        assert_eq!(odd.rejects[0].reason(), None);
+        assert!(!odd.rejects[0].is_retryable());
+        // Lengths that disagree with the count are refused.
+        assert_eq!(BatchAckV2::decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(BatchAckV2::decode(&bytes[..23]), None);
+        let mut short = bytes.clone();
+        short.truncate(30);
+        assert_eq!(BatchAckV2::decode(&short), None);
+        let none = BatchAckV2 {
+            ack: BatchAck {
+                batch_seq: 1,
+                accepted: 5,
+                rejected: 0,
+                first_reject: None,
+            },
+            rejects: Vec::new(),
+        };
+        assert_eq!(none.encode().len(), 24);
+        assert_eq!(BatchAckV2::decode(&none.encode()), Some(none));
+        assert_eq!(BatchAckV2::max_len(8192), 24 + 6 * 8192);
     }
 }

@@ -1,5 +1,10 @@
 //! Control messages: the JSON payloads of HELLO, WELCOME, SUBSCRIBE,
-//! SUBSCRIBED and ORDER_ACK frames (ORDER's is [`crate::dispatch::Order`]).
+//! SUBSCRIBED, ORDER_ACK, ORDER_ACK_RESULT and BACKLOG_END frames (ORDER's
+//! is [`crate::dispatch::Order`], or [`OrderFrame`] with its status).
+//!
+//! New behaviour is negotiated: a client names the [`Feature`]s it wants in
+//! HELLO, WELCOME names those the hub granted, and a client that asked for
+//! none gets the protocol as it always was, byte for byte.
 //! JSON because they are rare and any language reads it; the hot path
 //! (event batches) is rkyv.
 //!
@@ -7,6 +12,8 @@
 //! message's type and its payload valid JSON of it, or the error says which.
 
 use super::frame::FrameType;
+use crate::dispatch::record::{AckRecord, Status};
+use crate::dispatch::Order;
 use crate::vocabulary::vocabulary;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -23,6 +30,92 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What a client may ask for in HELLO's `features`, beyond the
+    /// protocol every client gets. Each is granted only to the role it is
+    /// for; a name the hub does not know is not granted (and no error).
+    pub enum Feature {
+        /// Devices: every batch is answered with BATCH_ACK_V2 (every
+        /// rejected event's index and reason) instead of BATCH_ACK.
+        BatchAckV2 => "batch_ack_v2",
+        /// Subscribers: every ORDER_ACK is answered with ORDER_ACK_RESULT
+        /// once it is recorded (or refused).
+        OrderAckResult => "order_ack_result",
+        /// Subscribers: a BACKLOG_END frame follows the backlog.
+        BacklogEnd => "backlog_end",
+        /// Subscribers: SUBSCRIBE `from_seq` > 0 sends every order of the
+        /// scope after it, acknowledged ones too, and each ORDER of a
+        /// backlog carries its `status` (and `ack`).
+        GaplessLog => "gapless_log",
+    }
+}
+
+impl Feature {
+    /// The role that may be granted this feature.
+    pub fn role(self) -> Role {
+        match self {
+            Feature::BatchAckV2 => Role::Device,
+            Feature::OrderAckResult | Feature::BacklogEnd | Feature::GaplessLog => Role::Subscriber,
+        }
+    }
+}
+
+/// A set of [`Feature`]s: what a session was granted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Features(u8);
+
+impl Features {
+    /// No feature: the protocol as every client gets it.
+    pub const NONE: Features = Features(0);
+
+    fn bit(f: Feature) -> u8 {
+        1 << (f as u8)
+    }
+
+    /// Whether `f` is in the set.
+    pub fn has(self, f: Feature) -> bool {
+        self.0 & Self::bit(f) != 0
+    }
+
+    /// The set with `f` added.
+    pub fn with(self, f: Feature) -> Features {
+        Features(self.0 | Self::bit(f))
+    }
+
+    /// What the hub grants a client of `role` that asked for `asked`
+    /// (names, as in HELLO): the known features of that role.
+    pub fn grant(role: Role, asked: &[String]) -> Features {
+        asked
+            .iter()
+            .filter_map(|name| Feature::from_name(name))
+            .filter(|f| f.role() == role)
+            .fold(Features::NONE, Features::with)
+    }
+
+    /// The set from names (as in WELCOME); unknown names are left out.
+    pub fn from_names(names: &[String]) -> Features {
+        names
+            .iter()
+            .filter_map(|name| Feature::from_name(name))
+            .fold(Features::NONE, Features::with)
+    }
+
+    /// The names, in [`Feature::ALL`] order (as WELCOME lists them).
+    pub fn names(self) -> Vec<String> {
+        Feature::ALL
+            .into_iter()
+            .filter(|f| self.has(*f))
+            .map(|f| f.name().to_owned())
+            .collect()
+    }
+}
+
+impl FromIterator<Feature> for Features {
+    fn from_iter<I: IntoIterator<Item = Feature>>(iter: I) -> Features {
+        iter.into_iter().fold(Features::NONE, Features::with)
+    }
+}
+
 /// HELLO (client → hub), the first frame on a connection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +127,11 @@ pub struct Hello {
     /// Free text naming the client software, for logs.
     #[serde(default)]
     pub client: String,
+    /// Features the client asks for ([`Feature`] names); not written when
+    /// empty, so a client that asks for none sends the HELLO it always
+    /// did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 /// WELCOME (hub → client): the hello was accepted.
@@ -49,6 +147,10 @@ pub struct Welcome {
     /// `["district"]` for a district token. Empty for devices.
     #[serde(default)]
     pub streets: Vec<String>,
+    /// The features granted, of those HELLO asked for; not written when
+    /// none was (absent: the protocol as it always was).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<String>,
 }
 
 /// The street value that means "every street" (district duty desk).
@@ -99,6 +201,68 @@ pub struct OrderAck {
     /// Free text from the duty officer.
     #[serde(default)]
     pub note: String,
+}
+
+vocabulary! {
+    /// What became of an ORDER_ACK, as ORDER_ACK_RESULT says it.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum AckResult {
+        /// Recorded durably: the order is acknowledged with this ack's
+        /// outcome.
+        Applied => "applied",
+        /// The order was acknowledged already; this ack changed nothing.
+        Duplicate => "duplicate",
+        /// The token may not acknowledge this order (another street's).
+        Forbidden => "forbidden",
+        /// No order has this id.
+        Unknown => "unknown",
+        /// Not taken: the outbox cannot be written and too many
+        /// acknowledgements wait for it. Send the ack again later.
+        Busy => "busy",
+    }
+}
+
+/// ORDER_ACK_RESULT (hub → subscriber that asked for
+/// [`Feature::OrderAckResult`]): the answer to one ORDER_ACK, in the order
+/// the acks were sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderAckResult {
+    /// The `order_id` of the ORDER_ACK answered.
+    pub order_id: String,
+    /// What became of it.
+    pub result: AckResult,
+}
+
+/// BACKLOG_END (hub → subscriber that asked for [`Feature::BacklogEnd`]):
+/// every order of the backlog is sent; live orders follow, each with a
+/// `seq` above `last_seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacklogEnd {
+    /// The `seq` of the backlog's last ORDER; when the backlog was empty,
+    /// the position it started from (`from_seq`, or 0 when `from_seq` was
+    /// past the scope's log).
+    pub last_seq: u64,
+    /// How many ORDER frames the backlog held.
+    pub orders: u64,
+}
+
+/// An ORDER frame's payload with what a backlog adds for a subscriber that
+/// asked for [`Feature::GaplessLog`]: the order's `status` and, once it is
+/// acknowledged, its `ack`, both after the order's own fields and not
+/// written when absent (a live ORDER has neither: it is as the hub made
+/// it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderFrame {
+    /// The order, its fields at the top level of the JSON.
+    #[serde(flatten)]
+    pub order: Order,
+    /// Where the order stands (`open`, `acked`, `escalated`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The acknowledgement that closed it, for an acknowledged order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<AckRecord>,
 }
 
 /// A message that travels as the JSON payload of frames of one type.
@@ -168,12 +332,165 @@ control_frames! {
     Subscribe => Subscribe,
     Subscribed => Subscribed,
     OrderAck => OrderAck,
-    crate::dispatch::Order => Order,
+    Order => Order,
+    OrderFrame => Order,
+    OrderAckResult => OrderAckResult,
+    BacklogEnd => BacklogEnd,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::dispatcher::AckAnswer;
+
+    #[test]
+    fn features_are_granted_by_role_and_named_in_welcome() {
+        let asked: Vec<String> = ["backlog_end", "batch_ack_v2", "teleport", "gapless_log"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let sub = Features::grant(Role::Subscriber, &asked);
+        assert_eq!(sub.names(), ["backlog_end", "gapless_log"]);
+        assert!(!sub.has(Feature::OrderAckResult));
+        let dev = Features::grant(Role::Device, &asked);
+        assert_eq!(dev.names(), ["batch_ack_v2"]);
+        assert_eq!(Features::from_names(&dev.names()), dev);
+        assert_eq!(Features::grant(Role::Device, &[]), Features::NONE);
+        assert!(Features::NONE.names().is_empty());
+    }
+
+    #[test]
+    fn hello_and_welcome_without_features_are_what_they_always_were() {
+        let hello = Hello {
+            role: Role::Device,
+            token: "t".into(),
+            client: "c".into(),
+            features: Vec::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&hello).unwrap(),
+            r#"{"role":"device","token":"t","client":"c"}"#
+        );
+        let welcome = Welcome {
+            hub: "tongguan/0.1.0".into(),
+            max_frame_bytes: 1_048_576,
+            max_batch_events: 8192,
+            streets: Vec::new(),
+            features: Vec::new(),
+        };
+        assert_eq!(
+            serde_json::to_string(&welcome).unwrap(),
+            r#"{"hub":"tongguan/0.1.0","max_frame_bytes":1048576,"max_batch_events":8192,"streets":[]}"#
+        );
+        let asked: Hello = parse_control(
+            FrameType::Hello,
+            br#"{"role":"subscriber","token":"t","features":["order_ack_result","later"]}"#,
+        )
+        .unwrap();
+        assert_eq!(asked.features, ["order_ack_result", "later"]);
+        // A WELCOME from a hub that knows no features reads as none granted.
+        let old: Welcome = parse_control(
+            FrameType::Welcome,
+            br#"{"hub":"h","max_frame_bytes":1,"max_batch_events":1,"streets":[]}"#,
+        )
+        .unwrap();
+        assert!(old.features.is_empty());
+    }
+
+    #[test]
+    fn ack_results_and_backlog_end_are_their_json() {
+        let results: Vec<&str> = AckAnswer::all().map(|a| a.result().name()).collect();
+        assert_eq!(
+            results,
+            [
+                "applied",
+                "applied",
+                "applied",
+                "unknown",
+                "forbidden",
+                "duplicate",
+                "busy"
+            ]
+        );
+        let r = OrderAckResult {
+            order_id: "TG1-2".into(),
+            result: AckResult::Duplicate,
+        };
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"order_id":"TG1-2","result":"duplicate"}"#);
+        assert_eq!(
+            parse_control::<OrderAckResult>(FrameType::OrderAckResult, json.as_bytes()).unwrap(),
+            r
+        );
+        let end = BacklogEnd {
+            last_seq: 41,
+            orders: 3,
+        };
+        let json = serde_json::to_string(&end).unwrap();
+        assert_eq!(json, r#"{"last_seq":41,"orders":3}"#);
+        assert_eq!(
+            parse_control::<BacklogEnd>(FrameType::BacklogEnd, json.as_bytes()).unwrap(),
+            end
+        );
+    }
+
+    const ORDER_JSON: &str = r#"{"id":"TG1-2","revision":2,"seq":18446744073709551615,
+        "created_ms":1779345136871,"severity":"critical","category":"smoke",
+        "incident_kind":"fire","multi_source":true,"sources":["sensor","video"],
+        "place":{"cell":"893099586d7ffff","lat":31.25631,"lon":121.41218,"street":null},
+        "events":[],"event_count":2,"plan":"p","deadline_ms":1779345436871,"camera":null,
+        "first_seen_ms":1779345127412,"last_seen_ms":1779345136530,"repeat":0,
+        "escalation_of":null}"#;
+
+    #[test]
+    fn an_order_frame_is_the_order_then_its_status_and_ack() {
+        let order: Order = serde_json::from_str(ORDER_JSON).unwrap();
+        let plain = OrderFrame {
+            order: order.clone(),
+            status: None,
+            ack: None,
+        };
+        // Without a status it is the ORDER as always, byte for byte.
+        assert_eq!(
+            serde_json::to_string(&plain).unwrap(),
+            serde_json::to_string(&order).unwrap()
+        );
+        let acked = OrderFrame {
+            order: order.clone(),
+            status: Some(Status::Acked),
+            ack: Some(AckRecord {
+                outcome: Outcome::Confirmed,
+                note: "n".into(),
+                by: "310107005000".into(),
+                at_ms: 1_779_345_200_000,
+            }),
+        };
+        let text = serde_json::to_string(&acked).unwrap();
+        let order_text = serde_json::to_string(&order).unwrap();
+        assert!(
+            text.starts_with(&order_text[..order_text.len() - 1]),
+            "the order's own fields first: {text}"
+        );
+        assert!(
+            text.ends_with(
+                r#","status":"acked","ack":{"outcome":"confirmed","note":"n","by":"310107005000","at_ms":1779345200000}}"#
+            ),
+            "{text}"
+        );
+        let back: OrderFrame = parse_control(FrameType::Order, text.as_bytes()).unwrap();
+        assert_eq!(back, acked);
+        assert_eq!(
+            back.order.seq,
+            u64::MAX,
+            "big integers survive the flattening"
+        );
+        // A plain ORDER reads as a frame with no status, and an order frame
+        // with a status as a plain order (older clients ignore the field).
+        let from_plain: OrderFrame = serde_json::from_str(ORDER_JSON).unwrap();
+        assert_eq!(from_plain, plain);
+        let as_order: Order = serde_json::from_str(&text).unwrap();
+        assert_eq!(as_order, order);
+    }
 
     #[test]
     fn a_control_frame_is_its_type_and_its_json_or_the_error_says_which() {

@@ -22,10 +22,14 @@ vocabulary! {
         Welcome = 0x02 => "WELCOME",
         /// Device → hub: an event batch (rkyv archive).
         Batch = 0x10 => "BATCH",
-        /// Hub → device: a batch is in the pipeline (20 bytes, fixed layout).
+        /// Hub → device: a batch is durable (20 bytes, fixed layout).
         BatchAck = 0x11 => "BATCH_ACK",
         /// Device → hub: "still here", empty payload.
         Heartbeat = 0x12 => "HEARTBEAT",
+        /// Hub → device, instead of BATCH_ACK when the device asked for
+        /// `batch_ack_v2` at HELLO: BATCH_ACK's 20 bytes, then every
+        /// rejected event's index and reason.
+        BatchAckV2 = 0x13 => "BATCH_ACK_V2",
         /// Subscriber → hub: which street, from which sequence (JSON).
         Subscribe = 0x20 => "SUBSCRIBE",
         /// Hub → subscriber: the subscription is live (JSON).
@@ -34,6 +38,12 @@ vocabulary! {
         Order = 0x22 => "ORDER",
         /// Subscriber → hub: an order was handled, with its outcome (JSON).
         OrderAck = 0x23 => "ORDER_ACK",
+        /// Hub → subscriber that asked for `order_ack_result`: what became
+        /// of an ORDER_ACK (JSON).
+        OrderAckResult = 0x24 => "ORDER_ACK_RESULT",
+        /// Hub → subscriber that asked for `backlog_end`: the backlog is
+        /// sent, live orders follow (JSON).
+        BacklogEnd = 0x25 => "BACKLOG_END",
     }
 }
 

@@ -11,7 +11,9 @@ pub mod control;
 pub mod error_code;
 pub mod frame;
 
-pub use batch::{BatchAck, BatchEncoder, RejectReason, WireBatch, WireEvent};
+pub use batch::{
+    BatchAck, BatchAckV2, BatchEncoder, EventReject, RejectReason, WireBatch, WireEvent,
+};
 pub use error_code::ErrorCode;
 pub use frame::{FrameError, FrameType};
 

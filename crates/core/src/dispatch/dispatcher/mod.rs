@@ -32,7 +32,7 @@ use super::{Batch, Order};
 use crate::engine::{Detection, Warning};
 use crate::geo::RegionMap;
 use crate::model::{Category, Severity};
-use crate::wire::control::{OrderAck, Outcome, DISTRICT};
+use crate::wire::control::{AckResult, OrderAck, Outcome, DISTRICT};
 use round::Round;
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -82,6 +82,17 @@ impl AckAnswer {
             AckAnswer::Forbidden => "forbidden",
             AckAnswer::Duplicate => "duplicate",
             AckAnswer::Busy => "busy",
+        }
+    }
+
+    /// The answer as ORDER_ACK_RESULT says it to the subscriber.
+    pub fn result(self) -> AckResult {
+        match self {
+            AckAnswer::Recorded(_) => AckResult::Applied,
+            AckAnswer::UnknownOrder => AckResult::Unknown,
+            AckAnswer::Forbidden => AckResult::Forbidden,
+            AckAnswer::Duplicate => AckResult::Duplicate,
+            AckAnswer::Busy => AckResult::Busy,
         }
     }
 
