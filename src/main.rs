@@ -303,6 +303,7 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
         } else {
             Hub::start(config).await?
         };
+        let mut signals = ServeSignals::install()?;
         let cert = data_dir.join("hub-cert.pem");
         std::fs::write(&cert, &hub.cert_pem)
             .with_context(|| format!("writing {}", cert.display()))?;
@@ -320,7 +321,7 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
             hub.admin_addr
         );
         let grace = hub.shared().config.limits.shutdown_grace;
-        wait_for_stop(&hub).await;
+        signals.wait_for_stop(&hub).await;
         tracing::info!(?grace, "shutting down");
         hub.shutdown(grace).await;
         Ok(())
@@ -481,26 +482,50 @@ impl StopSignals {
     }
 }
 
-/// Serves SIGHUP (reload the rules file) until SIGTERM or Ctrl-C.
-async fn wait_for_stop(hub: &Hub) {
+/// The signals a serving hub answers, installed before its banner is
+/// printed, so a signal sent as soon as the banner is read is handled, not
+/// fatal.
+struct ServeSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-        let mut hup = signal(SignalKind::hangup()).expect("installing the SIGHUP handler");
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl ServeSignals {
+    fn install() -> Result<ServeSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(ServeSignals {
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(ServeSignals {})
+    }
+
+    /// Serves SIGHUP (reload the rules file) until SIGTERM or Ctrl-C.
+    async fn wait_for_stop(&mut self, hub: &Hub) {
+        #[cfg(unix)]
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => return,
-                _ = term.recv() => return,
-                _ = hup.recv() => match hub.reload_rules().await {
+                _ = self.int.recv() => return,
+                _ = self.term.recv() => return,
+                _ = self.hup.recv() => match hub.reload_rules().await {
                     Ok(n) => tracing::warn!(rules = n, "rules reloaded on SIGHUP"),
                     Err(e) => tracing::error!(error = %e, "rules NOT reloaded; the rules in force stay"),
                 },
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = hub;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
