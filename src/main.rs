@@ -303,7 +303,7 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
         } else {
             Hub::start(config).await?
         };
-        let mut signals = ServeSignals::install()?;
+        let mut signals = StopSignals::install()?;
         let cert = data_dir.join("hub-cert.pem");
         std::fs::write(&cert, &hub.cert_pem)
             .with_context(|| format!("writing {}", cert.display()))?;
@@ -447,13 +447,16 @@ fn print_summary(s: &tongguan::demo::DemoSummary) {
     );
 }
 
-/// Ctrl-C (SIGINT) and SIGTERM, installed at once so that neither kills
-/// the process while it runs.
+/// Ctrl-C (SIGINT), SIGTERM and SIGHUP, installed at once (before serve's
+/// banner is printed) so that none kills the process while it runs, even
+/// one sent as soon as the banner was read.
 struct StopSignals {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
 }
 
 impl StopSignals {
@@ -464,49 +467,23 @@ impl StopSignals {
             Ok(StopSignals {
                 int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
                 term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
             })
         }
         #[cfg(not(unix))]
         Ok(StopSignals {})
     }
 
-    /// The next Ctrl-C or SIGTERM.
+    /// The next Ctrl-C, SIGTERM or SIGHUP (the demo's terminal closed).
     async fn recv(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}
+            _ = self.hup.recv() => {}
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// The signals a serving hub answers, installed before its banner is
-/// printed, so a signal sent as soon as the banner is read is handled, not
-/// fatal.
-struct ServeSignals {
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hup: tokio::signal::unix::Signal,
-}
-
-impl ServeSignals {
-    fn install() -> Result<ServeSignals> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Ok(ServeSignals {
-                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
-                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
-                hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(ServeSignals {})
     }
 
     /// Serves SIGHUP (reload the rules file) until SIGTERM or Ctrl-C.
