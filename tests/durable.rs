@@ -425,7 +425,7 @@ async fn a_district_resuming_from_its_last_seq_gets_every_order_acked_while_it_w
     let hub = start_hub("").await;
     let district_opts = ClientOptions::dev(hub.quic_addr, DISTRICT_TOKEN);
     let resume = [Feature::GaplessLog, Feature::BacklogEnd];
-    let device_of = |o: &tongguan::wire::control::OrderFrame| o.order.events[0].device;
+    let device_of = |o: &tongguan::dispatch::order_frame::OrderFrame| o.order.events[0].device;
 
     // The district sees two orders, keeps its place, and goes away.
     let mut district = SubscriberClient::connect_with(&district_opts, "district", 0, &resume)

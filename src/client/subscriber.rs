@@ -6,11 +6,12 @@
 //! (`gapless_log`).
 
 use super::connect::{explain, open, spawn_reader, ClientError, ClientOptions, Session};
+use crate::dispatch::order_frame::OrderFrame;
 use crate::dispatch::Order;
 use crate::frame_io::read_frame;
 use crate::wire::control::{
-    parse_control, AckResult, BacklogEnd, Feature, Features, OrderAck, OrderAckResult, OrderFrame,
-    Outcome, Role, Subscribe, Subscribed, Welcome,
+    parse_control, AckResult, BacklogEnd, Feature, Features, OrderAck, OrderAckResult, Outcome,
+    Role, Subscribe, Subscribed, Welcome,
 };
 use crate::wire::frame::{encode_frame, FrameType};
 use rkyv::util::AlignedVec;

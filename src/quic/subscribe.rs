@@ -17,14 +17,15 @@
 
 use crate::auth::tokens::Scope;
 use crate::dispatch::dispatcher::AckAnswer;
+use crate::dispatch::order_frame::OrderFrame;
 use crate::frame_io::read_frame;
 use crate::quic::close::Close;
 use crate::runtime::dispatch_thread::encode_order;
 use crate::runtime::Shared;
 use crate::store::BacklogFilter;
 use crate::wire::control::{
-    parse_control, BacklogEnd, Feature, Features, OrderAck, OrderAckResult, OrderFrame, Subscribe,
-    Subscribed, DISTRICT,
+    parse_control, BacklogEnd, Feature, Features, OrderAck, OrderAckResult, Subscribe, Subscribed,
+    DISTRICT,
 };
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;

@@ -1,6 +1,7 @@
 //! The outbox's redb tables and how its records are encoded: orders and
-//! device records as JSON, the per-scope logs, and the order index (see
-//! [`super::index`]) with the marker that says which index the file has.
+//! device records as JSON, the per-scope logs, the order index (see
+//! index.rs) with the marker that says which index the file has, and the
+//! journal of detections (journal.rs).
 
 use super::StoreError;
 use crate::dispatch::quality::DeviceRecord;
@@ -15,7 +16,7 @@ pub(super) const LOG: TableDefinition<(&str, u64), &str> = TableDefinition::new(
 /// Device id -> its quality record, as JSON.
 pub(super) const DEVICES: TableDefinition<u64, &[u8]> = TableDefinition::new("devices");
 /// (event time ms, device, seq, repeat) -> a detection, as JSON (see
-/// [`super::journal`]).
+/// journal.rs).
 pub(super) const JOURNAL: TableDefinition<(i64, u64, u64, u32), &[u8]> =
     TableDefinition::new("journal");
 

@@ -7,6 +7,7 @@ pub mod dispatcher;
 pub(crate) mod escalation;
 pub mod mask;
 pub mod order;
+pub mod order_frame;
 pub mod order_id;
 pub mod outbox;
 pub mod quality;

@@ -1,6 +1,6 @@
 //! Event-time watermark of a shard: the newest event time seen minus the
 //! allowed lateness (bounded out-of-orderness). Events older than the
-//! watermark are late (see [`super::shard`] for what is still done with
+//! watermark are late (see shard.rs for what is still done with
 //! them).
 //!
 //! Taking the newest time rather than the slowest source's means a device
