@@ -9,7 +9,7 @@ use crate::http::auth::MayChange;
 use crate::http::error::error;
 use crate::model::{CameraRef, Category, Source};
 use crate::runtime::clock;
-use crate::runtime::threads::{ShardBatch, ShardMsg};
+use crate::runtime::transport::EventTransport;
 use crate::runtime::Shared;
 use crate::wire::batch::TimeBounds;
 use crate::wire::WireEvent;
@@ -160,15 +160,9 @@ pub async fn post_events(
         if events.is_empty() {
             continue;
         }
-        let (done, part_durable) = tokio::sync::oneshot::channel();
-        durable.push(part_durable);
-        let batch = ShardMsg::Events(ShardBatch {
-            arrival,
-            events,
-            done: Some(done),
-        });
-        if let Err(stopped) = shared.runtime.submit(i, batch).await {
-            return error(StatusCode::SERVICE_UNAVAILABLE, stopped.to_string());
+        match shared.runtime.publish_events(i, arrival, events).await {
+            Ok(part_durable) => durable.push(part_durable),
+            Err(stopped) => return error(StatusCode::SERVICE_UNAVAILABLE, stopped.to_string()),
         }
     }
     // Answered once durable, like a device's BATCH_ACK: an event the hub

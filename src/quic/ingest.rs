@@ -19,7 +19,7 @@ use crate::frame_io::read_frame;
 use crate::model::{Category, Source};
 use crate::quic::close::Close;
 use crate::runtime::clock;
-use crate::runtime::threads::{ShardBatch, ShardMsg};
+use crate::runtime::threads::ShardMsg;
 use crate::runtime::transport::EventTransport;
 use crate::runtime::Shared;
 use crate::wire::batch::{
@@ -228,14 +228,7 @@ async fn read_batches(
                 continue;
             }
             let events = std::mem::replace(part, shared.buffers.take());
-            let (done, part_durable) = oneshot::channel();
-            durable.push(part_durable);
-            let batch = ShardMsg::Events(ShardBatch {
-                arrival,
-                events,
-                done: Some(done),
-            });
-            shared.runtime.publish(i, batch).await?;
+            durable.push(shared.runtime.publish_events(i, arrival, events).await?);
         }
         count(shared, &received, &rejected);
         shared.metrics.batches.inc();

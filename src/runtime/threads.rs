@@ -13,7 +13,7 @@ use crate::runtime::clock::Clock;
 use crate::runtime::dispatch_thread::{AckMsg, Dispatcher};
 use crate::runtime::handle::Handle;
 use crate::runtime::inbox::{inbox, Inbox, Outlet};
-pub use crate::runtime::shard_msg::{Receipt, ShardBatch, ShardMsg};
+pub use crate::runtime::shard_msg::{Receipt, ShardMsg};
 use crate::runtime::transport::{Idle, PartitionConsumer};
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use std::sync::Arc;

@@ -5,12 +5,14 @@
 //! replicated log partitioned the same way, with ingest acknowledging
 //! devices once the log has their batch.
 
+use crate::model::Event;
 use crate::runtime::handle::Handle;
 use crate::runtime::inbox::{Outlet, Stopped};
-use crate::runtime::shard_msg::ShardMsg;
+use crate::runtime::shard_msg::{ShardBatch, ShardMsg};
 use crossbeam_channel::RecvTimeoutError;
 use std::future::Future;
 use std::time::Instant;
+use tokio::sync::oneshot;
 
 /// Ingest's side.
 pub trait EventTransport: Send + Sync {
@@ -24,6 +26,24 @@ pub trait EventTransport: Send + Sync {
         partition: usize,
         msg: ShardMsg,
     ) -> impl Future<Output = Result<(), Stopped>> + Send;
+
+    /// Publishes one part of a batch's events; the receiver is told once
+    /// the shard has run them and what they made is durable (an error: the
+    /// hub stopped first).
+    fn publish_events(
+        &self,
+        partition: usize,
+        arrival: u64,
+        events: Vec<Event>,
+    ) -> impl Future<Output = Result<oneshot::Receiver<()>, Stopped>> + Send {
+        let (done, durable) = oneshot::channel();
+        let msg = ShardMsg::Events(ShardBatch {
+            arrival,
+            events,
+            done: Some(done),
+        });
+        async move { self.publish(partition, msg).await.map(|()| durable) }
+    }
 }
 
 /// Why a consumer returned without a message.
