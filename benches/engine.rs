@@ -149,6 +149,31 @@ fn shard(c: &mut Criterion) {
     g.finish();
 }
 
+/// The cost of a shard checkpoint on the shard's thread (the snapshot) and
+/// on the writer's (the encoding), by devices tracked: a shard pays the
+/// snapshot once a checkpoint interval while its state changes.
+fn checkpoint(c: &mut Criterion) {
+    let mut g = c.benchmark_group("checkpoint");
+    g.sample_size(10);
+    let rules = Arc::new(RuleSet::defaults());
+    for devices in [100_000u64, 1_000_000] {
+        let mut shard = Shard::new(rules.clone(), EngineSettings::default());
+        for chunk in events(devices as usize * 2, devices).chunks(BATCH) {
+            shard.handle_events(T0, 0, chunk);
+            while shard.poll_detection().is_some() {}
+        }
+        g.throughput(Throughput::Elements(shard.devices() as u64));
+        g.bench_function(format!("snapshot_{}k_devices", devices / 1000), |b| {
+            b.iter(|| black_box(shard.checkpoint(0, 1, T0)))
+        });
+        let snapshot = shard.checkpoint(0, 1, T0);
+        g.bench_function(format!("encode_{}k_devices", devices / 1000), |b| {
+            b.iter(|| black_box(snapshot.encode()))
+        });
+    }
+    g.finish();
+}
+
 fn correlation(c: &mut Criterion) {
     let mut g = c.benchmark_group("correlation");
     g.throughput(Throughput::Elements(BATCH as u64));
@@ -226,5 +251,5 @@ fn routing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codec, dedup, shard, correlation, routing);
+criterion_group!(benches, codec, dedup, shard, checkpoint, correlation, routing);
 criterion_main!(benches);

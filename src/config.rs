@@ -179,6 +179,15 @@ pub struct EngineConfig {
 
 /// `[quality]`: when a device's detections need corroboration.
 #[derive(Debug, Clone, Deserialize)]
+    /// Each shard saves its state (devices, open conditions, watermark)
+    /// to DATA_DIR/engine/ this often when it changed, and at stop; a
+    /// restart loads it. "0s": never saved, a restart starts empty.
+    #[serde(with = "humantime_serde", default = "default_checkpoint_interval")]
+    pub checkpoint_interval: Duration,
+}
+
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(1)
 #[serde(deny_unknown_fields)]
 pub struct QualityConfig {
     /// Flag a device whose false-alarm share is above this (0..1).

@@ -18,6 +18,7 @@ use crate::runtime::rules_control;
 use crate::runtime::subscribers::Subscribers;
 use crate::runtime::threads::{EnginePlan, EngineThreads};
 use crate::runtime::Shared;
+use crate::store::checkpoint::CheckpointDir;
 use crate::tls::{self, Identity};
 use crate::wire::ErrorCode;
 use std::net::SocketAddr;
@@ -81,6 +82,27 @@ fn read_file(path: &std::path::Path) -> Result<String, StartError> {
 
 impl Hub {
     /// Loads what the config names, binds, and starts serving. Must run
+/// Where the shards save their state, and what they saved before.
+type EngineState = (
+    Option<(CheckpointDir, Duration)>,
+    Vec<Option<crate::engine::checkpoint::ShardCheckpoint>>,
+);
+
+/// Opens DATA_DIR/engine/ and loads the shards' checkpoints; a file that
+/// cannot be used is named in a warning and its shard starts empty.
+fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartError> {
+    let dir = CheckpointDir::open(&config.hub.data_dir).map_err(|e| StartError::File {
+        path: config.hub.data_dir.join("engine").display().to_string(),
+        what: e.to_string(),
+    })?;
+    let loaded = dir.load(shards);
+    for (path, why) in &loaded.refused {
+        tracing::warn!(file = %path.display(), "engine state not loaded: {why}");
+    }
+    let every = config.engine.checkpoint_interval;
+    Ok(((!every.is_zero()).then_some((dir, every)), loaded.shards))
+}
+
     /// inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Hub, StartError> {
         Hub::start_as(config, false).await
@@ -205,12 +227,15 @@ impl Hub {
         let shards = config.shard_count();
         let plan = EnginePlan {
             rules: profiles.normal.clone(),
+        let (checkpoints, restored) = engine_state(&config, shards)?;
             settings,
             shards,
             queue: config.limits.shard_queue_batches,
             replay,
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+            checkpoints,
+            restored,
         let engine =
             EngineThreads::spawn(plan, metrics.clone(), clock.clone(), dispatcher, flagged)
                 .map_err(|e| StartError::File {

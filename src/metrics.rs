@@ -98,6 +98,16 @@ fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
     c
 }
 
+    /// Shard checkpoints written.
+    pub engine_checkpoints_ok: IntCounter,
+    /// Shard checkpoints that could not be written.
+    pub engine_checkpoints_failed: IntCounter,
+    /// Shard checkpoints not taken: the previous one was still being written.
+    pub engine_checkpoints_skipped: IntCounter,
+    /// Size of each shard's latest checkpoint, bytes.
+    pub engine_checkpoint_bytes: IntGaugeVec,
+    /// Seconds each shard's saved state is behind its state.
+    pub engine_checkpoint_age: IntGaugeVec,
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
     r.register(Box::new(g.clone())).expect("unique metric");
@@ -198,7 +208,28 @@ impl Metrics {
                 "tongguan_events_processed_total",
                 "On-time events that went through the rules.",
             ),
+        let checkpoints = counter_vec(
+            &r,
+            "tongguan_engine_checkpoints_total",
+            "Shard checkpoints (the engine's state saved for a restart, DATA_DIR/engine/), by result: ok, failed (could not be written), skipped (the previous one was still being written).",
+            &["result"],
+        );
             events_duplicate_retransmit: dup.with_label_values(&["retransmit"]),
+            engine_checkpoints_ok: checkpoints.with_label_values(&["ok"]),
+            engine_checkpoints_failed: checkpoints.with_label_values(&["failed"]),
+            engine_checkpoints_skipped: checkpoints.with_label_values(&["skipped"]),
+            engine_checkpoint_bytes: gauge_vec(
+                &r,
+                "tongguan_engine_checkpoint_bytes",
+                "Size of each shard's latest checkpoint, bytes.",
+                &["shard"],
+            ),
+            engine_checkpoint_age: gauge_vec(
+                &r,
+                "tongguan_engine_checkpoint_age_seconds",
+                "Seconds since each shard's saved state was last known to be its state (a checkpoint written, or nothing changed since): what a kill -9 now would cost the engine.",
+                &["shard"],
+            ),
             events_duplicate_too_old: dup.with_label_values(&["too_old"]),
             events_late: counter(
                 &r,

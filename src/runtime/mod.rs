@@ -4,6 +4,7 @@
 //! force, and what every session shares.
 
 pub mod buffers;
+pub mod checkpoints;
 pub mod clock;
 pub mod details;
 pub mod dispatch_thread;

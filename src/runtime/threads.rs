@@ -3,18 +3,21 @@
 //! control travels on the same channel as data, in order), and one
 //! dispatcher thread that runs the correlator and the durable dispatcher.
 
+use crate::engine::checkpoint::{Restored, ShardCheckpoint};
 use crate::engine::correlate::Correlator;
 use crate::engine::shard::Shard;
 use crate::engine::watermark::Watermark;
 use crate::engine::{Detection, EngineSettings, RuleSet};
 use crate::metrics::Metrics;
 use crate::runtime::buffers::BufferPool;
+use crate::runtime::checkpoints::{CheckpointWriter, ShardCheckpointer};
 use crate::runtime::clock::Clock;
 use crate::runtime::dispatch_thread::{AckMsg, Dispatcher};
 use crate::runtime::handle::Handle;
 use crate::runtime::inbox::{inbox, Inbox, Outlet};
 pub use crate::runtime::shard_msg::{Receipt, ShardMsg};
 use crate::runtime::transport::{Idle, PartitionConsumer};
+use crate::store::checkpoint::CheckpointDir;
 use crossbeam_channel::{bounded, select, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -40,6 +43,10 @@ pub struct EnginePlan {
     pub queue: usize,
     /// Journaled detections to replay into the correlator at start.
     pub replay: Vec<Detection>,
+    /// Where and how often the shards save their state; none: they do not.
+    pub checkpoints: Option<(CheckpointDir, std::time::Duration)>,
+    /// The state each shard saved before the restart, by shard.
+    pub restored: Vec<Option<ShardCheckpoint>>,
 }
 
 /// The running engine threads.
@@ -52,6 +59,7 @@ pub struct EngineThreads {
     pub rules_tx: Sender<Arc<RuleSet>>,
     shards: Vec<Inbox<ShardMsg>>,
     handles: Vec<JoinHandle<()>>,
+    checkpoints: Option<CheckpointWriter>,
 }
 
 impl EngineThreads {
@@ -70,7 +78,15 @@ impl EngineThreads {
             shards,
             queue,
             replay,
+            checkpoints,
+            mut restored,
         } = plan;
+        let writer = checkpoints
+            .map(|(dir, every)| {
+                CheckpointWriter::spawn(dir, shards, every, metrics.clone(), clock.clone())
+            })
+            .transpose()?;
+        let mut loaded = Restored::default();
         let (out_tx, out_rx) = bounded::<ShardOutput>(shards * 64);
         let (acks, acks_out) = inbox::<AckMsg>(4096);
         let (rules_tx, rules_rx) = bounded::<Arc<RuleSet>>(16);
@@ -80,19 +96,43 @@ impl EngineThreads {
         let buffers = BufferPool::new(shards * (queue + 64));
         for i in 0..shards {
             let (tx, rx) = inbox::<ShardMsg>(queue);
-            let shard = Shard::new(rules.clone(), settings);
+            let shard = match restored.get_mut(i).and_then(Option::take) {
+                Some(saved) => {
+                    let (shard, r) = Shard::restore(rules.clone(), settings, saved);
+                    loaded.devices += r.devices;
+                    loaded.conditions += r.conditions;
+                    loaded.dropped += r.dropped;
+                    shard
+                }
+                None => Shard::new(rules.clone(), settings),
+            };
             let out = out_tx.clone();
-            let m = metrics.clone();
-            let pool = buffers.clone();
-            let c = clock.clone();
+            let ctx = ShardContext {
+                index: i,
+                of: shards,
+                metrics: metrics.clone(),
+                buffers: buffers.clone(),
+                clock: clock.clone(),
+                checkpoints: writer
+                    .as_ref()
+                    .map(|w| w.for_shard(shard.generation(), clock.now_ms())),
+            };
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("shard-{i}"))
-                    .spawn(move || run_shard(i, shard, rx, out, m, pool, c))?,
+                    .spawn(move || run_shard(shard, rx, out, ctx))?,
             );
             inboxes.push(tx);
         }
         drop(out_tx);
+        if loaded != Restored::default() {
+            tracing::info!(
+                devices = loaded.devices,
+                conditions = loaded.conditions,
+                left_out = loaded.dropped,
+                "engine state of the previous run loaded"
+            );
+        }
         let mut correlator = Correlator::new(rules, settings, shards);
         for d in flagged {
             correlator.set_flagged(d, true);
@@ -117,6 +157,7 @@ impl EngineThreads {
             rules_tx,
             shards: inboxes,
             handles,
+            checkpoints: writer,
         })
     }
 
@@ -133,18 +174,37 @@ impl EngineThreads {
         for h in self.handles {
             let _ = h.join();
         }
+        // The shards' last snapshots, written.
+        if let Some(w) = self.checkpoints {
+            w.finish();
+        }
     }
 }
 
-fn run_shard(
+/// What a shard thread works with besides its shard and its queues.
+struct ShardContext {
     index: usize,
-    mut shard: Shard,
-    inbox: impl PartitionConsumer,
-    out: Sender<ShardOutput>,
+    of: usize,
     metrics: Arc<Metrics>,
     buffers: BufferPool,
     clock: Arc<dyn Clock>,
+    checkpoints: Option<ShardCheckpointer>,
+}
+
+fn run_shard(
+    mut shard: Shard,
+    inbox: impl PartitionConsumer,
+    out: Sender<ShardOutput>,
+    ctx: ShardContext,
 ) {
+    let ShardContext {
+        index,
+        of,
+        metrics,
+        buffers,
+        clock,
+        mut checkpoints,
+    } = ctx;
     let label = index.to_string();
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
     let offline_gauge = metrics.devices_offline.with_label_values(&[&label]);
@@ -152,7 +212,11 @@ fn run_shard(
     let mut receipts = Vec::new();
     loop {
         // Sleep until the next message or until the shard next needs time.
-        let got = inbox.next_before(clock.instant_of_ms(shard.poll_timeout()));
+        let wake = checkpoints
+            .as_ref()
+            .map_or(i64::MAX, |c| c.poll_timeout(shard.generation()))
+            .min(shard.poll_timeout());
+        let got = inbox.next_before(clock.instant_of_ms(wake));
         let now = clock.now_ms();
         match got {
             Ok(ShardMsg::Events(batch)) => {
@@ -182,6 +246,9 @@ fn run_shard(
         if stats != Default::default() {
             metrics.record_shard(&stats);
         }
+        if let Some(c) = &mut checkpoints {
+            c.maybe_save(index as u32, of as u32, &shard, now);
+        }
         let detections: Vec<Detection> = std::iter::from_fn(|| shard.poll_detection()).collect();
         if detections.is_empty() {
             // Nothing of these batches needs to be durable: they are done.
@@ -204,6 +271,9 @@ fn run_shard(
         }
     }
     inbox.close();
+    if let Some(c) = checkpoints {
+        c.save_last(index as u32, of as u32, &shard, clock.now_ms());
+    }
 }
 
 fn run_dispatcher(

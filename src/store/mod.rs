@@ -17,6 +17,7 @@ mod error;
 mod index;
 mod journal;
 mod list;
+pub mod checkpoint;
 mod read;
 mod seam;
 mod tables;

@@ -25,7 +25,7 @@ pub enum Step {
     Idle,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 enum Phase {
     Normal,
     Pending,
@@ -33,7 +33,7 @@ enum Phase {
 }
 
 /// One device's condition for one category.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub struct Condition {
     phase: Phase,
     /// Start of the hold (or of the condition), Unix ms.
@@ -249,6 +249,19 @@ impl CountWindow {
     /// The open condition, if the window fired and has not lapsed.
     pub fn active(&self) -> Option<&Condition> {
         self.active.as_ref()
+    }
+
+    /// Its event times and open condition, as a checkpoint keeps them.
+    pub(crate) fn to_parts(&self) -> (Vec<i64>, Option<Condition>) {
+        (self.times.iter().copied().collect(), self.active)
+    }
+
+    /// A window from [`CountWindow::to_parts`].
+    pub(crate) fn from_parts(times: Vec<i64>, active: Option<Condition>) -> CountWindow {
+        CountWindow {
+            times: times.into(),
+            active,
+        }
     }
 
     /// Latest event time seen, Unix ms.

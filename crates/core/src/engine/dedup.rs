@@ -16,7 +16,9 @@ pub enum SeqVerdict {
 }
 
 /// The window of one device.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
 pub struct SeqWindow {
     /// Highest sequence number seen, plus one (0 = nothing seen yet).
     top: u64,

@@ -16,6 +16,7 @@
 //! - [`pipeline::Pipeline`] wires shards and a correlator in one thread for
 //!   tests, replays and benches; the hub runs the same parts on threads.
 
+pub mod checkpoint;
 pub(crate) mod condition;
 pub mod correlate;
 pub mod dedup;

@@ -33,6 +33,7 @@
 //! `late_alarmed`. A retransmit is a duplicate, late or not: dedup comes
 //! first.
 
+use super::checkpoint::{ConditionEntry, CountEntry, Restored, RuleKind, ShardCheckpoint};
 use super::condition::{Condition, CountWindow, Step};
 use super::dedup::{SeqVerdict, SeqWindow};
 use super::detection::Detection;
@@ -66,8 +67,8 @@ pub struct DeviceState {
 
 /// What a shard keeps of one device: its dedup window, its activity and
 /// its clock.
-#[derive(Debug, Clone, Copy)]
-struct Device {
+#[derive(Debug, Clone, Copy, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+pub(crate) struct Device {
     window: SeqWindow,
     /// Processing time of its latest event or heartbeat, Unix ms.
     last_seen_ms: i64,
@@ -172,6 +173,9 @@ pub struct Shard {
     out: VecDeque<Detection>,
     stats: ShardStats,
     next_sweep_ms: i64,
+    /// Moves with every change of state, so the shell can tell whether
+    /// a checkpoint would say anything new.
+    generation: u64,
 }
 
 impl Shard {
@@ -192,12 +196,14 @@ impl Shard {
             out: VecDeque::new(),
             stats: ShardStats::default(),
             next_sweep_ms: i64::MIN,
+            generation: 0,
         }
     }
 
     /// Swaps in new rules. Open conditions of categories whose rule changed
     /// kind restart from normal.
     pub fn set_rules(&mut self, rules: Arc<RuleSet>) {
+        self.generation += 1;
         self.conditions.retain(|&(_, code), _| {
             let cat = crate::model::Category::from_code(code).expect("stored from a valid event");
             matches!(
@@ -216,6 +222,7 @@ impl Shard {
     /// Runs a batch of events that arrived at processing time `now_ms`.
     /// `arrival` is carried into detections untouched.
     pub fn handle_events(&mut self, now_ms: i64, arrival: u64, events: &[Event]) {
+        self.generation += 1;
         for e in events {
             self.handle_event(now_ms, arrival, e);
         }
@@ -455,6 +462,7 @@ impl Shard {
     /// (a gateway vouching for its devices; unknown ids are ignored, as
     /// they belong to other shards or have never sent an event).
     pub fn handle_heartbeat(&mut self, now_ms: i64, ids: &[u64]) {
+        self.generation += 1;
         for id in ids {
             if let Some(d) = self.devices.get_mut(id) {
                 d.last_seen_ms = now_ms;
@@ -493,6 +501,8 @@ impl Shard {
 
     /// Advances the watermark of a quiet shard and sweeps stale state.
     pub fn handle_timeout(&mut self, now_ms: i64) {
+        // (A watermark that followed the clock is no change worth a
+        // checkpoint: after a restart it follows the clock again.)
         self.watermark.on_tick(now_ms);
         if now_ms < self.next_sweep_ms {
             return;
@@ -504,7 +514,9 @@ impl Shard {
             let before = self.conditions.len() + self.counts.len();
             self.conditions.retain(|_, c| c.last_ms() >= horizon);
             self.counts.retain(|_, w| w.last_ms() >= horizon);
-            self.stats.expired += (before - self.conditions.len() - self.counts.len()) as u64;
+            let expired = before - self.conditions.len() - self.counts.len();
+            self.stats.expired += expired as u64;
+            self.generation += u64::from(expired > 0);
         }
         let silent_since = now_ms.saturating_sub(self.settings.offline_after_ms);
         self.offline = self
@@ -533,6 +545,105 @@ impl Shard {
     /// Devices tracked.
     pub fn devices(&self) -> usize {
         self.devices.len()
+    }
+
+    /// A number that changes whenever the shard's state may have: equal
+    /// numbers, same state.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The shard's state, to load after a restart ([`Shard::restore`]):
+    /// it is shard `shard` of `shards`, taken at processing time `now_ms`.
+    pub fn checkpoint(&self, shard: u32, shards: u32, now_ms: i64) -> ShardCheckpoint {
+        let kind = |code| {
+            let cat = crate::model::Category::from_code(code).expect("stored from a valid event");
+            self.rules.get(cat).map(|r| RuleKind::of(&r.test))
+        };
+        ShardCheckpoint {
+            shard,
+            shards,
+            taken_ms: now_ms,
+            watermark: self.watermark,
+            devices: self.devices.iter().map(|(&id, &d)| (id, d)).collect(),
+            conditions: self
+                .conditions
+                .iter()
+                .filter_map(|(&(device, category), &condition)| {
+                    Some(ConditionEntry {
+                        device,
+                        category,
+                        kind: kind(category)?,
+                        condition,
+                    })
+                })
+                .collect(),
+            counts: self
+                .counts
+                .iter()
+                .map(|(&(cell, category), w)| {
+                    let (times, active) = w.to_parts();
+                    CountEntry {
+                        cell,
+                        category,
+                        times,
+                        active,
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// A shard with the state of `saved`, under `rules` and `settings`
+    /// (which may differ from those it was taken under): conditions of a
+    /// category whose rule is gone or changed kind start again from
+    /// normal, as [`Shard::set_rules`] would have them.
+    pub fn restore(
+        rules: Arc<RuleSet>,
+        settings: EngineSettings,
+        saved: ShardCheckpoint,
+    ) -> (Shard, Restored) {
+        let mut s = Shard::new(rules, settings);
+        let kind = |code| {
+            let cat = crate::model::Category::from_code(code)?;
+            s.rules.get(cat).map(|r| RuleKind::of(&r.test))
+        };
+        let mut dropped = 0;
+        let mut conditions = FxHashMap::default();
+        for c in saved.conditions {
+            if kind(c.category) == Some(c.kind) && c.kind != RuleKind::Count {
+                conditions.insert((c.device, c.category), c.condition);
+            } else {
+                dropped += 1;
+            }
+        }
+        let mut counts = FxHashMap::default();
+        for c in saved.counts {
+            if kind(c.category) == Some(RuleKind::Count) {
+                counts.insert(
+                    (c.cell, c.category),
+                    CountWindow::from_parts(c.times, c.active),
+                );
+            } else {
+                dropped += 1;
+            }
+        }
+        let threshold = settings.clock_skew_threshold_ms;
+        s.devices = saved.devices.into_iter().collect();
+        s.skewed = s
+            .devices
+            .values()
+            .filter(|d| d.clock_skewed(threshold))
+            .count();
+        s.conditions = conditions;
+        s.counts = counts;
+        s.watermark = saved.watermark;
+        let restored = Restored {
+            devices: s.devices.len(),
+            conditions: s.conditions.len() + s.counts.len(),
+            dropped,
+        };
+        (s, restored)
     }
 
     /// Open conditions and count windows held.

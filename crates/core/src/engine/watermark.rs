@@ -52,7 +52,7 @@ impl Watermark {
 
 /// A shard's watermark as it moves: with its events, or with the clock
 /// while it is idle.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 pub(crate) struct WatermarkTracker {
     /// The newest event time seen, or the clock less the idle timeout
     /// once idle; `None` before either.
