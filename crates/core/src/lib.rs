@@ -10,9 +10,11 @@
 //! - [`geo`]: positions to H3 cells to the street that owns them.
 //! - [`engine`]: dedup, thresholds, watermarks, correlation.
 //! - [`dispatch`]: orders, their ids, and the dispatcher state machine.
+//! - [`cluster`]: partition ownership among the nodes of a cluster.
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod dispatch;
 pub mod engine;
 pub mod geo;

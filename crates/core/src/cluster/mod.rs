@@ -1,0 +1,8 @@
+//! The decisions of a cluster of hub nodes on a shared log (NATS
+//! JetStream in the shell): which node should own which partition of the
+//! map ([`assignment`]), and one node's leases on its partitions
+//! ([`lease`]). Pure: membership, the lease store's answers and the time
+//! go in, writes to send and ownership changes come out.
+
+pub mod assignment;
+pub mod lease;
