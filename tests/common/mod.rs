@@ -2,6 +2,7 @@
 //! by the OS, real QUIC clients, a plain HTTP scrape, and events at real
 //! places of the sample map.
 #![allow(dead_code)]
+pub mod nats;
 
 use std::net::SocketAddr;
 use std::time::Duration;
