@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod cluster;
 pub mod preflight;
+pub mod retention;
 
 /// The embedded default config.
 pub const DEFAULT_CONFIG: &str = include_str!("default_config.toml");
@@ -52,6 +54,12 @@ pub struct Config {
     pub quality: QualityConfig,
     /// Tokens.
     pub auth: AuthConfig,
+    /// How long closed orders are kept (the defaults without the table).
+    #[serde(default)]
+    pub retention: retention::RetentionConfig,
+    /// The cluster mode (off without servers).
+    #[serde(default)]
+    pub cluster: cluster::ClusterConfig,
 }
 
 /// `[hub]`.
@@ -175,10 +183,6 @@ pub struct EngineConfig {
     /// clock than this is flagged as having a skewed clock.
     #[serde(with = "humantime_serde")]
     pub clock_skew_threshold: Duration,
-}
-
-/// `[quality]`: when a device's detections need corroboration.
-#[derive(Debug, Clone, Deserialize)]
     /// Each shard saves its state (devices, open conditions, watermark)
     /// to DATA_DIR/engine/ this often when it changed, and at stop; a
     /// restart loads it. "0s": never saved, a restart starts empty.
@@ -188,6 +192,10 @@ pub struct EngineConfig {
 
 fn default_checkpoint_interval() -> Duration {
     Duration::from_secs(1)
+}
+
+/// `[quality]`: when a device's detections need corroboration.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QualityConfig {
     /// Flag a device whose false-alarm share is above this (0..1).
@@ -328,6 +336,7 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        self.cluster.check().map_err(ConfigError::Invalid)?;
         let l = &self.limits;
         let month = Duration::from_secs(31 * 86_400);
         if l.max_future > month || l.max_past > month {

@@ -46,6 +46,9 @@ pub enum StartError {
     /// The outbox could not be opened or read.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The cluster the config names could not be joined.
+    #[error(transparent)]
+    Cluster(#[from] crate::nats::connect::ClusterError),
     /// An address could not be bound (the cause is the error's source).
     #[error("cannot listen on {what} {addr}")]
     Bind {
@@ -71,6 +74,10 @@ pub struct Hub {
     engine: EngineThreads,
     http: crate::http::serve::HttpServer,
     accept: tokio::task::JoinHandle<()>,
+    /// Retention of closed orders, on its own thread until the hub goes.
+    _retention: crate::store::retention::RetentionTask,
+    /// The cluster node, in the cluster mode.
+    cluster: Option<crate::nats::ClusterNode>,
 }
 
 fn read_file(path: &std::path::Path) -> Result<String, StartError> {
@@ -80,8 +87,6 @@ fn read_file(path: &std::path::Path) -> Result<String, StartError> {
     })
 }
 
-impl Hub {
-    /// Loads what the config names, binds, and starts serving. Must run
 /// Where the shards save their state, and what they saved before.
 type EngineState = (
     Option<(CheckpointDir, Duration)>,
@@ -103,6 +108,8 @@ fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartErro
     Ok(((!every.is_zero()).then_some((dir, every)), loaded.shards))
 }
 
+impl Hub {
+    /// Loads what the config names, binds, and starts serving. Must run
     /// inside a tokio runtime.
     pub async fn start(config: Config) -> Result<Hub, StartError> {
         Hub::start_as(config, false).await
@@ -225,17 +232,17 @@ fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartErro
             "outbox opened"
         );
         let shards = config.shard_count();
+        let (checkpoints, restored) = engine_state(&config, shards)?;
         let plan = EnginePlan {
             rules: profiles.normal.clone(),
-        let (checkpoints, restored) = engine_state(&config, shards)?;
             settings,
             shards,
             queue: config.limits.shard_queue_batches,
             replay,
-        };
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
             checkpoints,
             restored,
+        };
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let engine =
             EngineThreads::spawn(plan, metrics.clone(), clock.clone(), dispatcher, flagged)
                 .map_err(|e| StartError::File {
@@ -247,6 +254,15 @@ fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartErro
             config.limits.max_connections_per_token,
             config.limits.max_events_per_second_per_token,
         );
+        let cluster_ok = Arc::new(AtomicBool::new(true));
+        let cluster = crate::nats::join(
+            &config,
+            quic_addr,
+            metrics.clone(),
+            clock.clone(),
+            cluster_ok.clone(),
+        )
+        .await?;
         let shared = Arc::new(Shared {
             config,
             auth,
@@ -264,6 +280,7 @@ fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartErro
             sink,
             ready: AtomicBool::new(false),
             outbox_ok,
+            cluster_ok,
         });
         let http = crate::http::serve::HttpServer::spawn(
             listener,
@@ -272,6 +289,11 @@ fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartErro
             (&shared.config.limits).into(),
         );
         let accept = tokio::spawn(crate::quic::accept::serve(endpoint.clone(), shared.clone()));
+        let retention = crate::store::retention::RetentionTask::spawn(
+            &shared.store,
+            &shared.config.retention,
+            &shared.metrics,
+        );
         shared.ready.store(true, Ordering::Release);
         tracing::info!(%quic_addr, %admin_addr, shards, "tongguan serving");
         Ok(Hub {
@@ -283,6 +305,8 @@ fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartErro
             engine,
             http,
             accept,
+            _retention: retention,
+            cluster,
         })
     }
 
@@ -318,6 +342,10 @@ fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartErro
         );
         let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
         self.accept.abort();
+        if let Some(node) = &self.cluster {
+            // Its leases lapse and the other nodes take the partitions.
+            node.ownership.stop();
+        }
         let engine = self.engine;
         let drained =
             tokio::time::timeout(grace, tokio::task::spawn_blocking(move || engine.drain())).await;

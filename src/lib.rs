@@ -10,7 +10,7 @@
 
 #![warn(missing_docs)]
 
-pub use tongguan_core::{dispatch, engine, geo, model, wire};
+pub use tongguan_core::{cluster, dispatch, engine, geo, model, wire};
 
 pub mod auth;
 pub mod client;
@@ -20,6 +20,7 @@ pub mod frame_io;
 pub(crate) mod http;
 pub mod hub;
 pub mod metrics;
+pub(crate) mod nats;
 pub(crate) mod quic;
 pub(crate) mod runtime;
 pub mod store;

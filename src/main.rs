@@ -1,6 +1,7 @@
 //! The `tongguan` binary: `serve` runs the hub (the default when no
 //! subcommand is given: `tongguan --config FILE` takes every serve option),
-//! `check` validates a config offline.
+//! `check` validates a config offline, `outbox` compacts or exports an
+//! outbox offline.
 
 use anyhow::{Context, Result};
 use clap::parser::ValueSource;
@@ -132,6 +133,49 @@ enum Command {
     /// the config file holds no secret. Reads the token from standard
     /// input (one line) so it stays out of shell history.
     HashToken,
+    /// Work on an outbox offline: stop the hub first (it holds the file
+    /// locked while it runs).
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Compact DATA_DIR/outbox.redb: a redb file does not shrink when
+    /// orders are deleted (retention, [retention] in the config); this
+    /// gives the free pages back to the filesystem. Prints the size
+    /// before and after.
+    Compact {
+        /// The hub's data directory (hub.data_dir).
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Write the outbox's orders to standard output, one JSON record a
+    /// line (as retention's export files under DATA_DIR/exports/ hold
+    /// them): `tongguan outbox export --data-dir DIR --status acked >
+    /// orders.jsonl`.
+    Export {
+        /// The hub's data directory (hub.data_dir).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Only orders with this status (closed = acked); all without.
+        #[arg(long, value_enum)]
+        status: Option<OrderStatus>,
+    },
+}
+
+/// An order status on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+enum OrderStatus {
+    /// Dispatched, not acknowledged.
+    Open,
+    /// Acknowledged (closed): what retention deletes.
+    #[value(alias = "closed")]
+    Acked,
+    /// Past its deadline, escalated, not acknowledged.
+    Escalated,
 }
 
 #[derive(clap::Args, Default)]
@@ -152,10 +196,21 @@ struct ServeArgs {
     /// Engine shard threads (0 = one per core), overriding hub.shards.
     #[arg(long)]
     shards: Option<usize>,
+    /// Cluster mode: NATS JetStream servers, comma-separated
+    /// (nats://127.0.0.1:4222,nats://...), overriding cluster.servers.
+    /// Every node runs the same binary and config on them.
+    #[arg(long, value_delimiter = ',', value_name = "URLS")]
+    nats: Option<Vec<String>>,
+    /// This node's name in the cluster, overriding cluster.node [default:
+    /// the host's name and the QUIC port].
+    #[arg(long)]
+    node: Option<String>,
 }
 
 /// The ids of the serve options [`Cli`] takes without a subcommand.
-const SERVE_OPTIONS: [&str; 5] = ["config", "listen", "admin", "data_dir", "shards"];
+const SERVE_OPTIONS: [&str; 7] = [
+    "config", "listen", "admin", "data_dir", "shards", "nats", "node",
+];
 
 /// Parses the command line. The serve options before a subcommand are
 /// refused (`tongguan --config F check` would silently ignore F); the
@@ -228,6 +283,55 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", tongguan::auth::TokenHash::make(token));
             Ok(())
         }
+        Command::Outbox { action } => outbox(action),
+    }
+}
+
+/// `tongguan outbox compact|export`.
+fn outbox(action: OutboxCommand) -> Result<()> {
+    use tongguan::dispatch::record::Status;
+    let open = |dir: &Path| -> Result<tongguan::store::Store> {
+        let file = dir.join("outbox.redb");
+        anyhow::ensure!(
+            file.exists(),
+            "no outbox in {} ({} is missing)",
+            dir.display(),
+            file.display()
+        );
+        tongguan::store::Store::open(dir).with_context(|| {
+            format!(
+                "opening {} (is the hub running on it? stop it first)",
+                file.display()
+            )
+        })
+    };
+    match action {
+        OutboxCommand::Compact { data_dir } => {
+            let store = open(&data_dir)?;
+            let c = store.compact().context("compacting the outbox")?;
+            let mib = |b: u64| b as f64 / (1 << 20) as f64;
+            println!(
+                "{}: {:.1} MiB -> {:.1} MiB in {:.1} s",
+                store.path().display(),
+                mib(c.before_bytes),
+                mib(c.after_bytes),
+                c.elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+        OutboxCommand::Export { data_dir, status } => {
+            let store = open(&data_dir)?;
+            let status = status.map(|s| match s {
+                OrderStatus::Open => Status::Open,
+                OrderStatus::Acked => Status::Acked,
+                OrderStatus::Escalated => Status::Escalated,
+            });
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let n = store.export_orders(status, &mut out)?;
+            std::io::Write::flush(&mut out).context("writing the exported orders")?;
+            eprintln!("{n} orders exported from {}", store.path().display());
+            Ok(())
+        }
     }
 }
 
@@ -286,6 +390,13 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
     if let Some(n) = args.shards {
         config.hub.shards = n;
     }
+    if let Some(servers) = args.nats {
+        config.cluster.servers = servers;
+    }
+    if let Some(node) = args.node {
+        config.cluster.node = node;
+    }
+    config.cluster.check().map_err(|e| anyhow::anyhow!("config: {e}"))?;
     for problem in preflight::token_problems(&config) {
         tracing::warn!("{problem} (tongguan check refuses this config)");
     }

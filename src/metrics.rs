@@ -70,6 +70,14 @@ pub struct Metrics {
     pub outbox_commit: Histogram,
     /// Orders (and updates, escalations) per outbox commit.
     pub outbox_batch: Histogram,
+    /// Closed orders deleted by retention (each exported first).
+    outbox_retention_deleted: IntCounter,
+    /// Closed orders appended to export files by retention.
+    outbox_retention_exported: IntCounter,
+    /// Retention passes that failed.
+    outbox_retention_failures: IntCounter,
+    /// Orders in the outbox by status, at the last retention pass.
+    outbox_orders: IntGaugeVec,
     /// Devices flagged for too many false alarms.
     pub devices_flagged: IntGauge,
     /// Devices silent beyond the offline timeout, per shard.
@@ -90,14 +98,6 @@ pub struct Metrics {
     pub http_connections_refused: IntCounter,
     /// HTTP request bodies that did not arrive within `limits.http_body_timeout`.
     pub http_body_timeouts: IntCounter,
-}
-
-fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
-    let c = IntCounter::new(name, help).expect("valid metric");
-    r.register(Box::new(c.clone())).expect("unique metric");
-    c
-}
-
     /// Shard checkpoints written.
     pub engine_checkpoints_ok: IntCounter,
     /// Shard checkpoints that could not be written.
@@ -108,6 +108,22 @@ fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
     pub engine_checkpoint_bytes: IntGaugeVec,
     /// Seconds each shard's saved state is behind its state.
     pub engine_checkpoint_age: IntGaugeVec,
+    /// Partitions this node holds the lease of and processes.
+    pub cluster_partitions_owned: IntGauge,
+    /// Partitions nobody holds the lease of, as this node last read.
+    pub cluster_partitions_unowned: IntGauge,
+    /// Partitions gained and lost, by change.
+    pub cluster_ownership_changes: IntCounterVec,
+    /// Failed reads and writes of the cluster's buckets, by operation.
+    pub cluster_errors: IntCounterVec,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric");
+    c
+}
+
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
     r.register(Box::new(g.clone())).expect("unique metric");
@@ -200,21 +216,35 @@ impl Metrics {
             "Frames that closed their connection, by reason.",
             &["reason"],
         );
-        let m = Metrics {
-            received,
-            rejected,
-            events_processed: counter(
-                &r,
-                "tongguan_events_processed_total",
-                "On-time events that went through the rules.",
-            ),
         let checkpoints = counter_vec(
             &r,
             "tongguan_engine_checkpoints_total",
             "Shard checkpoints (the engine's state saved for a restart, DATA_DIR/engine/), by result: ok, failed (could not be written), skipped (the previous one was still being written).",
             &["result"],
         );
-            events_duplicate_retransmit: dup.with_label_values(&["retransmit"]),
+        let m = Metrics {
+            cluster_partitions_owned: gauge(
+                &r,
+                "tongguan_cluster_partitions_owned",
+                "Cluster mode: partitions this node holds the lease of and processes.",
+            ),
+            cluster_partitions_unowned: gauge(
+                &r,
+                "tongguan_cluster_partitions_unowned",
+                "Cluster mode: partitions nobody holds the lease of, as this node last read the leases (0 when all is well; above 0 for longer than a lease time: nobody processes them).",
+            ),
+            cluster_ownership_changes: counter_vec(
+                &r,
+                "tongguan_cluster_ownership_changes_total",
+                "Cluster mode: partitions this node gained or lost, by change.",
+                &["change"],
+            ),
+            cluster_errors: counter_vec(
+                &r,
+                "tongguan_cluster_errors_total",
+                "Cluster mode: failed reads and writes of the members and leases buckets, by operation (read, renew, release).",
+                &["operation"],
+            ),
             engine_checkpoints_ok: checkpoints.with_label_values(&["ok"]),
             engine_checkpoints_failed: checkpoints.with_label_values(&["failed"]),
             engine_checkpoints_skipped: checkpoints.with_label_values(&["skipped"]),
@@ -230,6 +260,14 @@ impl Metrics {
                 "Seconds since each shard's saved state was last known to be its state (a checkpoint written, or nothing changed since): what a kill -9 now would cost the engine.",
                 &["shard"],
             ),
+            received,
+            rejected,
+            events_processed: counter(
+                &r,
+                "tongguan_events_processed_total",
+                "On-time events that went through the rules.",
+            ),
+            events_duplicate_retransmit: dup.with_label_values(&["retransmit"]),
             events_duplicate_too_old: dup.with_label_values(&["too_old"]),
             events_late: counter(
                 &r,
@@ -349,6 +387,10 @@ impl Metrics {
             warnings_dropped: counter(&r, "tongguan_warnings_dropped_total", "Warnings dropped, oldest first, because the outbox could not be written for so long that the dispatcher's queue filled."),
             outbox_commit: histogram(&r, "tongguan_outbox_commit_seconds", "Time of one durable outbox commit, fsync included.", vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
             outbox_batch: histogram(&r, "tongguan_outbox_batch_orders", "Orders, updates and escalations written per outbox commit.", vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]),
+            outbox_retention_deleted: counter(&r, "tongguan_outbox_retention_deleted_total", "Closed (acknowledged) orders deleted from the outbox by retention, each first appended to an export file under DATA_DIR/exports/ and synced."),
+            outbox_retention_exported: counter(&r, "tongguan_outbox_retention_exported_total", "Closed orders appended to export files by retention; above the deleted total only when a pass failed between an export and its deletion (those orders are exported again)."),
+            outbox_retention_failures: counter(&r, "tongguan_outbox_retention_failures_total", "Retention passes that failed (the outbox or an export file could not be written); nothing unexported was deleted, and the pass runs again after retention.retention_interval."),
+            outbox_orders: gauge_vec(&r, "tongguan_outbox_orders", "Orders in the outbox by status, counted from its index at the last retention pass (at start, then every retention.retention_interval).", &["status"]),
             devices_flagged: gauge(&r, "tongguan_devices_flagged", "Devices flagged for too many false alarms: their detections need corroboration."),
             devices_offline: gauge_vec(&r, "tongguan_devices_offline", "Devices silent beyond the offline timeout, per shard.", &["shard"]),
             subscriber_catchups: counter(&r, "tongguan_subscriber_catchups_total", "Times a subscriber fell behind its queue and caught up from the outbox."),
@@ -383,6 +425,9 @@ impl Metrics {
         }
         for scope in ["street", "district"] {
             m.subscribers.with_label_values(&[scope]);
+        }
+        for status in crate::dispatch::record::Status::ALL {
+            m.outbox_orders.with_label_values(&[status.name()]);
         }
         m
     }
@@ -495,6 +540,22 @@ impl Metrics {
         if delta > 0 {
             self.connections_total.with_label_values(&[role]).inc();
         }
+    }
+
+    /// Counts a retention pass: orders deleted and exported, or a failure.
+    pub fn outbox_retention(&self, deleted: u64, exported: u64, failed: bool) {
+        self.outbox_retention_deleted.inc_by(deleted);
+        self.outbox_retention_exported.inc_by(exported);
+        if failed {
+            self.outbox_retention_failures.inc();
+        }
+    }
+
+    /// Sets the orders the outbox holds with `status`.
+    pub fn outbox_orders(&self, status: crate::dispatch::record::Status, n: u64) {
+        self.outbox_orders
+            .with_label_values(&[status.name()])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// The text exposition of every metric.

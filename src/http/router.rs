@@ -63,6 +63,11 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: the outbox cannot be written (orders are not dispatched)\n",
         )
+    } else if !shared.cluster_ok.load(Ordering::Acquire) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: NATS cannot be reached (partition leases are not renewed)\n",
+        )
     } else {
         (StatusCode::OK, "ready\n")
     }

@@ -51,4 +51,7 @@ pub struct Shared {
     /// Whether the last outbox commit succeeded (for `/readyz`): a hub
     /// that cannot write orders says so rather than pretend.
     pub outbox_ok: Arc<AtomicBool>,
+    /// In the cluster mode, whether NATS answers (for `/readyz`); always
+    /// true in the embedded mode.
+    pub cluster_ok: Arc<AtomicBool>,
 }

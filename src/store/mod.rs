@@ -12,21 +12,31 @@
 //! (commit a batch, read an order, a backlog, a list through the index),
 //! so that a stream per street in a cluster can take its place when the
 //! district outgrows one machine.
+//!
+//! Acknowledged orders do not stay for ever: retention (retention.rs)
+//! exports them (export.rs) and deletes them past an age or a count, and
+//! the file is compacted (compact.rs) after a pass that deleted many.
 
+pub mod checkpoint;
+mod compact;
 mod error;
+pub mod export;
 mod index;
 mod journal;
 mod list;
-pub mod checkpoint;
 mod read;
+pub mod retention;
 mod seam;
 mod tables;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 mod write;
 
 pub use crate::dispatch::batch::Batch;
 pub use crate::dispatch::outbox::{BacklogFilter, OrderPage, OrderQuery, Outbox, StreetFilter};
+pub use compact::Compacted;
 pub use error::StoreError;
 
 use crate::dispatch::quality::DeviceRecord;
@@ -169,8 +179,8 @@ impl Store {
         list::list(&self.read_txn()?, query)
     }
 
-    /// Every order, decoded: for figures over all of them (the district's
-    /// per-street summary). Lists go through [`Store::list_orders`].
+    /// Every order, decoded: for tests and comparisons. Lists go through
+    /// [`Store::list_orders`], figures through [`Store::status_counts`].
     pub fn all_orders(&self) -> Result<Vec<OrderRecord>, StoreError> {
         read::all_orders(&self.read_txn()?)
     }

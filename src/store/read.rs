@@ -1,7 +1,12 @@
 //! Reads of one snapshot: an order, a scope's last sequence and backlog,
-//! every order (the district's per-street figures) and every device
-//! record.
+//! every order (for tests and comparisons; nothing on a request path
+//! decodes them all) and every device record. The backlog of what is not
+//! acknowledged reads the index's pending entries, so a subscriber from
+//! seq 0 costs what it is sent, not the whole log; the gapless backlog
+//! reads the log after the subscriber's seq, skipping entries whose order
+//! is gone (deleted by retention) or has a later entry.
 
+use super::index::PENDING;
 use super::tables::{decode, decode_device, DEVICES, LOG, ORDERS};
 use super::StoreError;
 use crate::dispatch::outbox::BacklogFilter;
@@ -35,19 +40,23 @@ pub(super) fn backlog(
     which: BacklogFilter,
     limit: usize,
 ) -> Result<Vec<(u64, OrderRecord)>, StoreError> {
-    let log = txn.open_table(LOG)?;
+    let entries = match which {
+        BacklogFilter::Unacked => txn.open_table(PENDING)?,
+        BacklogFilter::All => txn.open_table(LOG)?,
+    };
     let orders = txn.open_table(ORDERS)?;
     let mut out = Vec::new();
-    for entry in log.range((scope, after.saturating_add(1))..=(scope, u64::MAX))? {
+    for entry in entries.range((scope, after.saturating_add(1))..=(scope, u64::MAX))? {
         let (key, id) = entry?;
         let seq = key.value().1;
         let id = id.value();
+        // Gone: retention deleted it after exporting it.
         let Some(raw) = orders.get(id)? else {
             continue;
         };
         let record = decode(id, raw.value())?;
         // A later entry carries a newer revision; an acked order is done,
-        // unless the whole log is asked for.
+        // unless the whole log is asked for (pending entries are neither).
         if record.seq_in(scope) != seq || !which.admits(record.status) {
             continue;
         }

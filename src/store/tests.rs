@@ -1,17 +1,23 @@
-//! The order index against a scan of every order: lists agree after new
-//! orders, updates that move an order's time, street or severity, and
-//! status changes; an outbox written without the index gets one at open.
+//! The order index against a scan of every order: lists and their counts
+//! agree after new orders, updates that move an order's time, street or
+//! severity, and status changes; the pending entries are exactly the
+//! unacknowledged orders at their latest log entries, and the backlog
+//! read through them is what a walk of the log gives; an outbox written
+//! without the index (or with the first version of it) gets one at open.
 
-use super::tables::{encode, BY_STATUS, BY_STREET, INDEXED, LOG, META, ORDERS};
-use super::{Batch, OrderQuery, Store, StreetFilter};
+use super::index::{COUNTS, PENDING, SEQS};
+use super::tables::{decode, encode, BY_STATUS, BY_STREET, INDEXED, LOG, META, ORDERS};
+use super::{BacklogFilter, Batch, OrderQuery, Store, StreetFilter};
 use crate::dispatch::record::{OrderRecord, Status};
 use crate::dispatch::{Order, Place, StreetRef};
 use crate::model::{Category, Severity, Source};
-use redb::ReadableTableMetadata;
+use crate::wire::control::DISTRICT;
+use redb::{ReadableTable, ReadableTableMetadata};
+use std::collections::BTreeSet;
 
-const STREETS: [&str; 3] = ["310107005000", "310107011000", "310107014000"];
+pub(super) const STREETS: [&str; 3] = ["310107005000", "310107011000", "310107014000"];
 
-fn record(n: u64, street: Option<&str>, status: Status, created_ms: i64) -> OrderRecord {
+pub(super) fn record(n: u64, street: Option<&str>, status: Status, created_ms: i64) -> OrderRecord {
     OrderRecord {
         order: Order {
             id: format!("TG-{n:05}"),
@@ -54,7 +60,7 @@ fn record(n: u64, street: Option<&str>, status: Status, created_ms: i64) -> Orde
 
 /// A mixed outbox: streets and none, every status, severities, some
 /// escalations, and times that repeat (ties broken by id).
-fn mixed(n: u64) -> OrderRecord {
+pub(super) fn mixed(n: u64) -> OrderRecord {
     let street = match n % 4 {
         3 => None,
         k => Some(STREETS[k as usize]),
@@ -68,7 +74,7 @@ fn mixed(n: u64) -> OrderRecord {
     r
 }
 
-fn commit(store: &Store, records: impl IntoIterator<Item = OrderRecord>) {
+pub(super) fn commit(store: &Store, records: impl IntoIterator<Item = OrderRecord>) {
     store
         .commit(&Batch {
             orders: records.into_iter().collect(),
@@ -130,9 +136,77 @@ fn scanned(store: &Store, q: &OrderQuery) -> (usize, Vec<String>) {
     (all.len(), ids)
 }
 
+/// Commits records with their log entries, as the dispatcher writes them:
+/// (street, street_seq) for a street's order, (district, district_seq).
+pub(super) fn commit_logged(store: &Store, records: impl IntoIterator<Item = OrderRecord>) {
+    let mut batch = Batch::default();
+    for r in records {
+        if let Some(street) = r.order.street_code().filter(|_| r.street_seq > 0) {
+            batch
+                .log
+                .push((street.to_owned(), r.street_seq, r.order.id.clone()));
+        }
+        batch
+            .log
+            .push((DISTRICT.to_owned(), r.district_seq, r.order.id.clone()));
+        batch.orders.push(r);
+    }
+    store.commit(&batch).unwrap();
+}
+
+/// What the backlog was before it had pending entries: a walk of the
+/// scope's log, each order at its latest entry, that `which` admits.
+pub(super) fn backlog_by_log(
+    store: &Store,
+    scope: &str,
+    after: u64,
+    which: BacklogFilter,
+) -> Vec<(u64, String)> {
+    let txn = store.read_txn().unwrap();
+    let log = txn.open_table(LOG).unwrap();
+    let orders = txn.open_table(ORDERS).unwrap();
+    let mut out = Vec::new();
+    for entry in log.range((scope, after + 1)..=(scope, u64::MAX)).unwrap() {
+        let (key, id) = entry.unwrap();
+        let seq = key.value().1;
+        let Some(raw) = orders.get(id.value()).unwrap() else {
+            continue;
+        };
+        let r = decode(id.value(), raw.value()).unwrap();
+        let scope_ok = scope == DISTRICT || r.order.street_code() == Some(scope);
+        if r.seq_in(scope) == seq && scope_ok && which.admits(r.status) {
+            out.push((seq, r.order.id));
+        }
+    }
+    out
+}
+
+/// The backlog as the store reads it, in chunks as a subscriber's
+/// catch-up does.
+pub(super) fn backlog_ids(
+    store: &Store,
+    scope: &str,
+    mut after: u64,
+    which: BacklogFilter,
+) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    loop {
+        let chunk = store.backlog(scope, after, which, 7).unwrap();
+        let done = chunk.len() < 7;
+        for (seq, r) in chunk {
+            after = seq;
+            out.push((seq, r.order.id));
+        }
+        if done {
+            return out;
+        }
+    }
+}
+
 /// Every query lists what a scan lists, and the index has one entry per
-/// order in each table.
-fn assert_index_right(store: &Store) {
+/// order in each table, counts that sum to the orders, and a pending
+/// entry for each unacknowledged order in each log it is in.
+pub(super) fn assert_index_right(store: &Store) {
     for q in queries() {
         let page = store.list_orders(&q).unwrap();
         let ids: Vec<String> = page.orders.iter().map(|r| r.order.id.clone()).collect();
@@ -143,6 +217,43 @@ fn assert_index_right(store: &Store) {
     assert_eq!(txn.open_table(BY_STATUS).unwrap().len().unwrap(), orders);
     assert_eq!(txn.open_table(BY_STREET).unwrap().len().unwrap(), orders);
     assert_eq!(txn.open_table(INDEXED).unwrap().len().unwrap(), orders);
+    assert_eq!(txn.open_table(SEQS).unwrap().len().unwrap(), orders);
+    let mut counted = 0;
+    for entry in txn.open_table(COUNTS).unwrap().iter().unwrap() {
+        let (key, n) = entry.unwrap();
+        assert!(
+            n.value() > 0,
+            "a count at zero is removed: {:?}",
+            key.value()
+        );
+        counted += n.value();
+    }
+    assert_eq!(counted, orders);
+    let mut want = BTreeSet::new();
+    for r in store.all_orders().unwrap() {
+        if r.status == Status::Acked {
+            continue;
+        }
+        if let Some(street) = r.order.street_code().filter(|_| r.street_seq > 0) {
+            want.insert((street.to_owned(), r.street_seq, r.order.id.clone()));
+        }
+        // Seqs start at 1; a record with 0 (made up by a test) is in no log.
+        if r.district_seq > 0 {
+            want.insert((DISTRICT.to_owned(), r.district_seq, r.order.id.clone()));
+        }
+    }
+    let pending: BTreeSet<(String, u64, String)> = txn
+        .open_table(PENDING)
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|e| {
+            let (k, v) = e.unwrap();
+            let (scope, seq) = k.value();
+            (scope.to_owned(), seq, v.value().to_owned())
+        })
+        .collect();
+    assert_eq!(pending, want);
 }
 
 #[test]
@@ -294,4 +405,74 @@ fn index_rebuilt_when_it_misses_orders() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.list_orders(&OrderQuery::all(0)).unwrap().count, 40);
     assert_index_right(&store);
+}
+
+#[test]
+fn the_backlog_of_what_is_not_acknowledged_reads_the_pending_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    commit_logged(&store, (0..120).map(mixed));
+    // Updates take new log entries (seqs past the first ones); acks and
+    // escalations change the status in place.
+    let updates = (0..120).step_by(3).map(|n| {
+        let mut r = mixed(n);
+        r.order.revision = 2;
+        r.street_seq = 1_000 + n;
+        r.district_seq = 1_000 + n;
+        r.status = match n % 9 {
+            0 => Status::Acked,
+            3 => Status::Escalated,
+            _ => Status::Open,
+        };
+        r
+    });
+    commit_logged(&store, updates);
+    assert_index_right(&store);
+    let scopes = STREETS.iter().copied().chain([DISTRICT, "310107999000"]);
+    for scope in scopes {
+        for after in [0, 1, 50, 999, 1_050, 5_000] {
+            for which in [BacklogFilter::Unacked, BacklogFilter::All] {
+                assert_eq!(
+                    backlog_ids(&store, scope, after, which),
+                    backlog_by_log(&store, scope, after, which),
+                    "{scope} after {after} {which:?}"
+                );
+            }
+        }
+    }
+    assert!(!backlog_ids(&store, DISTRICT, 0, BacklogFilter::Unacked).is_empty());
+}
+
+/// An outbox with the first version of the index: its tables as that
+/// version wrote them, marker 1.
+#[test]
+fn an_index_of_the_first_version_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let records: Vec<OrderRecord> = (0..40).map(mixed).collect();
+    write_without_index(dir.path(), &records);
+    {
+        let db = redb::Database::create(dir.path().join("outbox.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let old: redb::TableDefinition<&str, (u8, &str, i64)> =
+                redb::TableDefinition::new("orders_indexed");
+            let mut indexed = txn.open_table(old).unwrap();
+            for r in &records {
+                indexed
+                    .insert(r.order.id.as_str(), (1, "", r.order.created_ms))
+                    .unwrap();
+            }
+            txn.open_table(META)
+                .unwrap()
+                .insert("order_index", 1)
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_index_right(&store);
+    assert_eq!(
+        backlog_ids(&store, DISTRICT, 0, BacklogFilter::Unacked),
+        backlog_by_log(&store, DISTRICT, 0, BacklogFilter::Unacked)
+    );
 }

@@ -1,0 +1,177 @@
+//! The node's connection to NATS and the JetStream resources every node
+//! shares, created by whichever node comes first and checked by the rest:
+//! the stream of events (a subject per partition, file storage, the
+//! configured replicas, a dedup window for retransmits and re-publishes),
+//! the members bucket (a key per live node, lapsing unless renewed) and
+//! the leases bucket (a key per partition, lapsing unless renewed).
+
+use crate::config::cluster::ClusterConfig;
+use async_nats::jetstream::{self, kv, stream};
+use std::time::Duration;
+
+/// How long JetStream remembers a message id: a retransmit or a
+/// re-publish within it is dropped as a duplicate. A device resends an
+/// unacknowledged batch within seconds; two minutes covers a node's death
+/// and the device's reconnect to another.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(120);
+
+/// Why the cluster could not be joined.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// No NATS server answered.
+    #[error("cannot connect to NATS at {servers}: {source}")]
+    Connect {
+        /// The servers tried.
+        servers: String,
+        /// Why.
+        source: async_nats::ConnectError,
+    },
+    /// The credentials file could not be read.
+    #[error("cannot read the NATS credentials {path}: {source}")]
+    Credentials {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A stream or bucket could not be created or opened.
+    #[error("JetStream {what}: {message}")]
+    JetStream {
+        /// Which resource.
+        what: String,
+        /// What the server said.
+        message: String,
+    },
+}
+
+/// A joined cluster: the shared resources (on a client that reconnects
+/// by itself).
+#[derive(Clone)]
+pub struct Nats {
+    /// The live nodes.
+    pub members: kv::Store,
+    /// The partition leases.
+    pub leases: kv::Store,
+}
+
+/// Stream and bucket names and subjects, under the configured prefix.
+#[derive(Debug, Clone)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    /// Names under `prefix`.
+    pub fn new(prefix: &str) -> Names {
+        Names {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The events stream.
+    pub fn events_stream(&self) -> String {
+        format!("{}_EVENTS", self.prefix.to_uppercase())
+    }
+
+    /// The members bucket.
+    pub fn members_bucket(&self) -> String {
+        format!("{}_members", self.prefix)
+    }
+
+    /// The leases bucket.
+    pub fn leases_bucket(&self) -> String {
+        format!("{}_leases", self.prefix)
+    }
+}
+
+impl Nats {
+    /// Connects to the configured servers and opens (or creates) the
+    /// shared resources.
+    pub async fn join(cfg: &ClusterConfig, node: &str) -> Result<Nats, ClusterError> {
+        let client = connect(cfg, node).await?;
+        let js = jetstream::new(client.clone());
+        let names = Names::new(&cfg.prefix);
+        let fail = |what: String| {
+            move |e: Box<dyn std::error::Error + Send + Sync>| ClusterError::JetStream {
+                what,
+                message: e.to_string(),
+            }
+        };
+        js.get_or_create_stream(stream::Config {
+            name: names.events_stream(),
+            subjects: vec![format!("{}.events.*", cfg.prefix)],
+            storage: stream::StorageType::File,
+            num_replicas: cfg.replicas,
+            duplicate_window: DEDUP_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| fail(names.events_stream())(e.into()))?;
+        let members = bucket(&js, names.members_bucket(), cfg.lease_ttl, cfg.replicas)
+            .await
+            .map_err(fail(names.members_bucket()))?;
+        let leases = bucket(&js, names.leases_bucket(), cfg.lease_ttl, cfg.replicas)
+            .await
+            .map_err(fail(names.leases_bucket()))?;
+        Ok(Nats { members, leases })
+    }
+}
+
+async fn connect(cfg: &ClusterConfig, node: &str) -> Result<async_nats::Client, ClusterError> {
+    let mut opts = async_nats::ConnectOptions::new()
+        .name(format!("tongguan {node}"))
+        .connection_timeout(Duration::from_secs(5))
+        .retry_on_initial_connect();
+    if let Some(t) = &cfg.token {
+        opts = opts.token(t.clone());
+    }
+    if let Some(path) = &cfg.credentials {
+        opts = opts
+            .credentials_file(path)
+            .await
+            .map_err(|source| ClusterError::Credentials {
+                path: path.display().to_string(),
+                source,
+            })?;
+    }
+    if let Some(ca) = &cfg.tls_ca {
+        opts = opts.add_root_certificates(ca.clone()).require_tls(true);
+    }
+    let servers = cfg.servers.join(",");
+    let addrs: Vec<async_nats::ServerAddr> =
+        cfg.servers.iter().filter_map(|s| s.parse().ok()).collect();
+    let client = tokio::time::timeout(Duration::from_secs(10), opts.connect(addrs))
+        .await
+        .map_err(|_| ClusterError::JetStream {
+            what: "connect".into(),
+            message: format!("no NATS server of {servers} answered within 10 s"),
+        })?
+        .map_err(|source| ClusterError::Connect {
+            servers: servers.clone(),
+            source,
+        })?;
+    Ok(client)
+}
+
+/// A bucket whose keys lapse `ttl` after their last write, one revision
+/// kept per key.
+async fn bucket(
+    js: &jetstream::Context,
+    name: String,
+    ttl: Duration,
+    replicas: usize,
+) -> Result<kv::Store, Box<dyn std::error::Error + Send + Sync>> {
+    if let Ok(store) = js.get_key_value(&name).await {
+        return Ok(store);
+    }
+    Ok(js
+        .create_key_value(kv::Config {
+            bucket: name,
+            history: 1,
+            max_age: ttl,
+            storage: stream::StorageType::File,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await?)
+}

@@ -1,0 +1,77 @@
+//! The cluster mode's shell: the node's NATS connection and the JetStream
+//! resources the nodes share ([`connect`]), and its partition ownership
+//! driven by the core's lease machine ([`ownership`]). What is decided
+//! (who should own what, when a lease is surely still ours) is in the
+//! core's `cluster`; this only moves bytes to and from NATS.
+
+pub mod connect;
+pub mod ownership;
+
+use crate::cluster::lease::LeaseTimings;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::runtime::clock::Clock;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// A node in the cluster: its ownership task.
+pub struct ClusterNode {
+    /// Partition ownership.
+    pub ownership: ownership::OwnershipHandle,
+}
+
+/// Joins the cluster the config names, if it names one: connects, opens
+/// the shared resources and starts taking partition leases. `quic` is the
+/// node's bound QUIC address (its port names the node by default);
+/// `reachable` follows whether NATS answers.
+pub async fn join(
+    config: &Config,
+    quic: SocketAddr,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    reachable: Arc<AtomicBool>,
+) -> Result<Option<ClusterNode>, connect::ClusterError> {
+    let cfg = &config.cluster;
+    if !cfg.enabled() {
+        return Ok(None);
+    }
+    let name = if cfg.node.is_empty() {
+        default_node_name(quic.port())
+    } else {
+        cfg.node.clone()
+    };
+    let nats = connect::Nats::join(cfg, &name).await?;
+    let plan = ownership::OwnershipPlan {
+        node: name.clone(),
+        partitions: cfg.partitions,
+        timings: LeaseTimings {
+            ttl_ms: cfg.lease_ttl.as_millis() as i64,
+            renew_ms: cfg.lease_renew.as_millis() as i64,
+            margin_ms: (cfg.lease_ttl.as_millis() as i64 / 6).max(200),
+        },
+    };
+    let ownership = ownership::spawn(nats, plan, metrics, clock, reachable);
+    tracing::info!(node = %name, servers = %cfg.servers.join(","), "joined the cluster");
+    Ok(Some(ClusterNode { ownership }))
+}
+
+/// The host's name and the QUIC port, in the characters a NATS key takes.
+fn default_node_name(port: u16) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "node".into());
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{host}-{port}")
+}

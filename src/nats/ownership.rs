@@ -1,0 +1,187 @@
+//! The node's partition ownership, live: one task runs the core's lease
+//! machine ([`crate::cluster::lease::Leases`]) against the members and
+//! leases buckets. Every lease interval it renews its member key, reads
+//! who is alive and who holds what, and sends the machine's claims,
+//! renewals and releases as compare-and-set writes; what the node gains
+//! and loses goes to the log and the metrics (and, once nodes process
+//! partitions from the shared log, to the partition consumers).
+
+use super::connect::Nats;
+use crate::cluster::lease::{Holder, LeaseOp, LeaseTimings, Leases, Ownership};
+use crate::metrics::Metrics;
+use crate::runtime::clock::Clock;
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a node's ownership task needs.
+pub struct OwnershipPlan {
+    /// This node's name.
+    pub node: String,
+    /// Partitions in all.
+    pub partitions: u32,
+    /// Lease timings.
+    pub timings: LeaseTimings,
+}
+
+/// The running task.
+pub struct OwnershipHandle {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl OwnershipHandle {
+    /// Stops renewing; the leases lapse (or are taken over) by themselves.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// Starts the ownership task; `reachable` tells whether its last read
+/// of the buckets worked.
+pub fn spawn(
+    nats: Nats,
+    plan: OwnershipPlan,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    reachable: Arc<AtomicBool>,
+) -> OwnershipHandle {
+    let task = tokio::spawn(run(nats, plan, metrics, clock, reachable));
+    OwnershipHandle { task }
+}
+
+async fn run(
+    nats: Nats,
+    plan: OwnershipPlan,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+    reachable: Arc<AtomicBool>,
+) {
+    let mut leases = Leases::new(&plan.node, plan.partitions, plan.timings);
+    let every = Duration::from_millis(plan.timings.renew_ms as u64 / 2);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        // A node that was stopped gives up what may have lapsed before it
+        // reads or writes anything.
+        leases.handle_timeout(clock.now_ms());
+        forward(&mut leases, &metrics);
+        let read = refresh(&nats, &plan, &mut leases, clock.as_ref()).await;
+        reachable.store(read.is_ok(), Ordering::Release);
+        if let Err(e) = read {
+            metrics.cluster_errors.with_label_values(&["read"]).inc();
+            tracing::warn!(error = %e, "cannot read the cluster's members and leases");
+        }
+        // What is given up stops before the release is written.
+        forward(&mut leases, &metrics);
+        while let Some(op) = leases.poll_op() {
+            apply(&nats, &plan.node, op, &mut leases, clock.as_ref(), &metrics).await;
+        }
+        forward(&mut leases, &metrics);
+        metrics
+            .cluster_partitions_unowned
+            .set(leases.unowned() as i64);
+    }
+}
+
+fn forward(leases: &mut Leases, metrics: &Metrics) {
+    while let Some(change) = leases.poll_ownership() {
+        let (what, partition) = match change {
+            Ownership::Gained { partition, .. } => ("gained", partition),
+            Ownership::Lost { partition } => ("lost", partition),
+        };
+        metrics
+            .cluster_ownership_changes
+            .with_label_values(&[what])
+            .inc();
+        tracing::info!(partition, "partition {what}");
+    }
+    metrics
+        .cluster_partitions_owned
+        .set(leases.owned().count() as i64);
+}
+
+/// Renews this node's member key and reads the members and every lease.
+async fn refresh(
+    nats: &Nats,
+    plan: &OwnershipPlan,
+    leases: &mut Leases,
+    clock: &dyn Clock,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    nats.members
+        .put(&plan.node, Bytes::from(clock.now_ms().to_string()))
+        .await?;
+    let mut live = Vec::new();
+    let mut keys = nats.members.keys().await?;
+    while let Some(k) = keys.next().await {
+        live.push(k?);
+    }
+    let now = clock.now_ms();
+    leases.set_members(now, live);
+    for p in 0..plan.partitions {
+        let holder = nats
+            .leases
+            .entry(p.to_string())
+            .await?
+            .filter(|e| e.operation == kv::Operation::Put)
+            .map(|e| Holder {
+                node: String::from_utf8_lossy(&e.value).into_owned(),
+                revision: e.revision,
+            });
+        leases.observe(now, p, holder);
+    }
+    Ok(())
+}
+
+/// Sends one write and tells the machine what came of it.
+async fn apply(
+    nats: &Nats,
+    node: &str,
+    op: LeaseOp,
+    leases: &mut Leases,
+    clock: &dyn Clock,
+    metrics: &Metrics,
+) {
+    let me = Bytes::from(node.to_owned());
+    match op {
+        LeaseOp::Claim { partition } => match nats.leases.create(partition.to_string(), me).await {
+            Ok(revision) => leases.claimed(clock.now_ms(), partition, revision),
+            Err(_) => leases.claim_failed(clock.now_ms(), partition),
+        },
+        LeaseOp::Renew {
+            partition,
+            revision,
+        } => match nats
+            .leases
+            .update(partition.to_string(), me, revision)
+            .await
+        {
+            Ok(revision) => leases.renewed(clock.now_ms(), partition, revision),
+            Err(e) => {
+                let taken = e.kind() == kv::UpdateErrorKind::WrongLastRevision;
+                if !taken {
+                    metrics.cluster_errors.with_label_values(&["renew"]).inc();
+                }
+                leases.renew_failed(clock.now_ms(), partition, taken);
+            }
+        },
+        LeaseOp::Release {
+            partition,
+            revision,
+        } => {
+            let key = partition.to_string();
+            if nats
+                .leases
+                .delete_expect_revision(&key, Some(revision))
+                .await
+                .is_err()
+            {
+                metrics.cluster_errors.with_label_values(&["release"]).inc();
+            }
+            leases.released(clock.now_ms(), partition);
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Partition ownership of real hub processes on a real three-node NATS
+//! JetStream cluster (R3 buckets): the nodes share the partitions evenly,
+//! a node killed with -9 has its partitions taken over within the limit,
+//! and a node stopped (SIGSTOP) past its lease, once woken (SIGCONT),
+//! gives up every partition it held before it does anything else and gets
+//! its share back. (That nothing a stalled node writes counts is tested
+//! where nodes process partitions from the shared log.)
+
+mod common;
+
+use common::nats::NatsCluster;
+use common::*;
+use std::time::{Duration, Instant};
+
+const PARTITIONS: f64 = 64.0;
+
+/// A hub node named `name` on the cluster at `urls`.
+fn node(data: &std::path::Path, urls: &str, name: &str) -> HubProcess {
+    let config = data.join("cluster.toml");
+    std::fs::write(
+        &config,
+        "[engine]\nallowed_lateness = \"12h\"\n[cluster]\npreview = true\nreplicas = 3\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    spawn_hub(data, &["--config", &config, "--nats", urls, "--node", name])
+}
+
+/// (owned, unowned) partitions as node `http` reports them.
+async fn partitions(http: std::net::SocketAddr) -> Option<(f64, f64)> {
+    let (status, body) = common::nats::get(http, "/metrics").await?;
+    (status == 200).then(|| {
+        (
+            metric(&body, "tongguan_cluster_partitions_owned", ""),
+            metric(&body, "tongguan_cluster_partitions_unowned", ""),
+        )
+    })
+}
+
+/// Waits until the nodes at `https` own all partitions between them, each
+/// its even share; returns how long it took.
+async fn settled(https: &[std::net::SocketAddr], limit: Duration) -> Duration {
+    let start = Instant::now();
+    let share = (PARTITIONS / https.len() as f64).floor();
+    loop {
+        let mut owned = Vec::new();
+        for &h in https {
+            owned.push(partitions(h).await.map_or(-1.0, |(o, _)| o));
+        }
+        let total: f64 = owned.iter().sum();
+        if total == PARTITIONS && owned.iter().all(|&o| o == share || o == share + 1.0) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not settled within {limit:?}: owned {owned:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Partitions node `http` has lost so far.
+async fn lost(http: std::net::SocketAddr) -> f64 {
+    let (_, body) = common::nats::get(http, "/metrics").await.unwrap();
+    metric(
+        &body,
+        "tongguan_cluster_ownership_changes_total",
+        "change=\"lost\"",
+    )
+}
+
+fn signal(hub: &HubProcess, sig: &str) {
+    let pid = hub.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_spread_move_on_kill_9_and_a_stalled_node_holds_nothing_it_lost() {
+    let nats = NatsCluster::start(3).await;
+    let urls = nats.urls();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut hubs: Vec<HubProcess> = ["hub-a", "hub-b", "hub-c"]
+        .iter()
+        .zip(&dirs)
+        .map(|(name, d)| node(d.path(), &urls, name))
+        .collect();
+    let https: Vec<_> = hubs.iter().map(|h| h.http).collect();
+    settled(&https, Duration::from_secs(30)).await;
+
+    // kill -9 of hub-c: hub-a and hub-b take its partitions.
+    hubs[2].child.kill().unwrap();
+    hubs[2].child.wait().unwrap();
+    let took = settled(&https[..2], Duration::from_secs(10)).await;
+    eprintln!("partitions of a killed node moved in {took:?}");
+
+    // SIGSTOP hub-b past its lease (6 s): hub-a ends up with everything.
+    let held = partitions(https[1]).await.unwrap().0;
+    let lost_before = lost(https[1]).await;
+    signal(&hubs[1], "-STOP");
+    let alone = settled(&https[..1], Duration::from_secs(15)).await;
+    eprintln!("partitions of a stopped node moved in {alone:?}");
+    // SIGCONT: it gives up every partition it held (their leases lapsed
+    // while it slept) before anything else, then gets its share back.
+    signal(&hubs[1], "-CONT");
+    settled(&https[..2], Duration::from_secs(15)).await;
+    assert!(
+        lost(https[1]).await - lost_before >= held,
+        "the stopped node dropped the {held} partitions it held"
+    );
+    let (_, unowned) = partitions(https[0]).await.unwrap();
+    assert_eq!(unowned, 0.0);
+    for mut h in hubs.into_iter().take(2) {
+        h.child.kill().unwrap();
+        h.child.wait().unwrap();
+    }
+}
