@@ -156,6 +156,13 @@ fn run(
 ) {
     let started = clock.now_ms();
     let mut last_ok = vec![started; shards];
+    for i in 0..shards {
+        // Exported from the start, not from the first checkpoint.
+        metrics
+            .engine_checkpoint_age
+            .with_label_values(&[&i.to_string()])
+            .set(0);
+    }
     let mut failing = false;
     loop {
         let msg = match rx.recv_timeout(Duration::from_secs(1)) {
