@@ -46,6 +46,16 @@ async fn jetstream(cluster: &NatsCluster) -> Context {
     js::new(client)
 }
 
+/// An R3 events stream, created with the default API timeout (an R3
+/// create can take over a second on a busy machine), and a context whose
+/// publishes wait at most `ack_wait` for their acknowledgement.
+async fn events_with_ack_wait(cluster: &NatsCluster, ack_wait: Duration) -> Context {
+    let mut js = jetstream(cluster).await;
+    js.create_stream(events_stream(3)).await.expect("R3 stream");
+    js.set_timeout(ack_wait);
+    js
+}
+
 /// The message of device `n`'s first batch: partition subject and id.
 fn batch(n: u64) -> (String, PublishMessage) {
     let publish = PublishMessage::build()
@@ -151,14 +161,9 @@ async fn an_r3_stream_drops_a_republished_message_id_and_acks_a_pipelined_thousa
 #[tokio::test]
 async fn with_the_stream_leader_killed_publishing_goes_on_and_its_replica_catches_up() {
     let mut cluster = NatsCluster::start(3).await;
-    let js = {
-        let mut js = jetstream(&cluster).await;
-        // Short ack waits, so a publish lost with the leader is re-sent
-        // soon; its message id makes the re-send harmless.
-        js.set_timeout(Duration::from_secs(1));
-        js
-    };
-    js.create_stream(events_stream(3)).await.expect("R3 stream");
+    // Short ack waits, so a publish lost with the leader is re-sent soon;
+    // its message id makes the re-send harmless.
+    let js = events_with_ack_wait(&cluster, Duration::from_secs(1)).await;
     publish_all(&js, 0..100, Duration::from_secs(10)).await;
     let stream = js.get_stream(EVENTS).await.unwrap();
     let info = stream.get_info().await.unwrap();
@@ -322,12 +327,7 @@ async fn with_limit_markers_a_watcher_is_told_when_a_lease_expires() {
 #[tokio::test]
 async fn with_every_server_gone_a_publish_fails_within_its_timeout_and_works_after_restart() {
     let mut cluster = NatsCluster::start(3).await;
-    let js = {
-        let mut js = jetstream(&cluster).await;
-        js.set_timeout(Duration::from_secs(2));
-        js
-    };
-    js.create_stream(events_stream(3)).await.expect("R3 stream");
+    let js = events_with_ack_wait(&cluster, Duration::from_secs(2)).await;
     publish_all(&js, 0..10, Duration::from_secs(10)).await;
 
     cluster.stop_all();
