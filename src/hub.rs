@@ -258,6 +258,7 @@ impl Hub {
         let cluster = crate::nats::join(
             &config,
             quic_addr,
+            engine.handle.clone(),
             metrics.clone(),
             clock.clone(),
             cluster_ok.clone(),
@@ -281,6 +282,10 @@ impl Hub {
             ready: AtomicBool::new(false),
             outbox_ok,
             cluster_ok,
+            ingress: cluster.as_ref().map(|c| {
+                let i: Arc<dyn crate::runtime::transport::LogIngress> = c.ingress.clone();
+                i
+            }),
         });
         let http = crate::http::serve::HttpServer::spawn(
             listener,
@@ -343,8 +348,10 @@ impl Hub {
         let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
         self.accept.abort();
         if let Some(node) = &self.cluster {
-            // Its leases lapse and the other nodes take the partitions.
+            // Its leases lapse and the other nodes take the partitions;
+            // what is in flight here is delivered again to them.
             node.ownership.stop();
+            node.consumers.abort();
         }
         let engine = self.engine;
         let drained =

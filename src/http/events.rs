@@ -9,7 +9,6 @@ use crate::http::auth::MayChange;
 use crate::http::error::error;
 use crate::model::{CameraRef, Category, Source};
 use crate::runtime::clock;
-use crate::runtime::transport::EventTransport;
 use crate::runtime::Shared;
 use crate::wire::batch::TimeBounds;
 use crate::wire::WireEvent;
@@ -142,7 +141,7 @@ pub async fn post_events(
         return bad(reasons);
     }
     let arrival = clock::stamp_ns();
-    let shards = shared.runtime.shard_count();
+    let shards = shared.event_partitions();
     let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
     for (event, json) in &accepted {
         shared.details.insert(
@@ -160,7 +159,7 @@ pub async fn post_events(
         if events.is_empty() {
             continue;
         }
-        match shared.runtime.publish_events(i, arrival, events).await {
+        match shared.publish_part(i, arrival, events).await {
             Ok(part_durable) => durable.push(part_durable),
             Err(stopped) => return error(StatusCode::SERVICE_UNAVAILABLE, stopped.to_string()),
         }

@@ -48,6 +48,10 @@ pub enum ClusterError {
 /// by itself).
 #[derive(Clone)]
 pub struct Nats {
+    /// JetStream.
+    pub js: jetstream::Context,
+    /// The names of the resources.
+    pub names: Names,
     /// The live nodes.
     pub members: kv::Store,
     /// The partition leases.
@@ -71,6 +75,16 @@ impl Names {
     /// The events stream.
     pub fn events_stream(&self) -> String {
         format!("{}_EVENTS", self.prefix.to_uppercase())
+    }
+
+    /// The subject of partition `p`'s events.
+    pub fn events_subject(&self, p: usize) -> String {
+        format!("{}.events.{p}", self.prefix)
+    }
+
+    /// The durable consumer that processes partition `p`'s events.
+    pub fn events_consumer(&self, p: usize) -> String {
+        format!("{}_p{p}", self.prefix)
     }
 
     /// The members bucket.
@@ -113,7 +127,12 @@ impl Nats {
         let leases = bucket(&js, names.leases_bucket(), cfg.lease_ttl, cfg.replicas)
             .await
             .map_err(fail(names.leases_bucket()))?;
-        Ok(Nats { members, leases })
+        Ok(Nats {
+            js,
+            names,
+            members,
+            leases,
+        })
     }
 }
 

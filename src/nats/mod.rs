@@ -5,6 +5,8 @@
 //! core's `cluster`; this only moves bytes to and from NATS.
 
 pub mod connect;
+pub mod consume;
+pub mod events;
 pub mod ownership;
 
 use crate::cluster::lease::LeaseTimings;
@@ -15,10 +17,15 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-/// A node in the cluster: its ownership task.
+/// A node in the cluster: its ownership task, the consumers of the
+/// partitions it owns, and ingest's way into the events stream.
 pub struct ClusterNode {
     /// Partition ownership.
     pub ownership: ownership::OwnershipHandle,
+    /// The partition consumers.
+    pub consumers: tokio::task::JoinHandle<()>,
+    /// Where ingest publishes.
+    pub ingress: Arc<events::NatsEvents>,
 }
 
 /// Joins the cluster the config names, if it names one: connects, opens
@@ -28,6 +35,7 @@ pub struct ClusterNode {
 pub async fn join(
     config: &Config,
     quic: SocketAddr,
+    handle: crate::runtime::handle::Handle,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     reachable: Arc<AtomicBool>,
@@ -51,9 +59,21 @@ pub async fn join(
             margin_ms: (cfg.lease_ttl.as_millis() as i64 / 6).max(200),
         },
     };
-    let ownership = ownership::spawn(nats, plan, metrics, clock, reachable);
+    let (tx, changes) = tokio::sync::mpsc::unbounded_channel();
+    let ingress = Arc::new(events::NatsEvents::new(
+        nats.js.clone(),
+        nats.names.clone(),
+        cfg.partitions as usize,
+        metrics.clone(),
+    ));
+    let consumers = consume::spawn(nats.clone(), handle, metrics.clone(), changes);
+    let ownership = ownership::spawn(nats, plan, metrics, clock, reachable, tx);
     tracing::info!(node = %name, servers = %cfg.servers.join(","), "joined the cluster");
-    Ok(Some(ClusterNode { ownership }))
+    Ok(Some(ClusterNode {
+        ownership,
+        consumers,
+        ingress,
+    }))
 }
 
 /// The host's name and the QUIC port, in the characters a NATS key takes.

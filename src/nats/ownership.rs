@@ -3,8 +3,7 @@
 //! leases buckets. Every lease interval it renews its member key, reads
 //! who is alive and who holds what, and sends the machine's claims,
 //! renewals and releases as compare-and-set writes; what the node gains
-//! and loses goes to the log and the metrics (and, once nodes process
-//! partitions from the shared log, to the partition consumers).
+//! and loses goes to the partition consumers, the log and the metrics.
 
 use super::connect::Nats;
 use crate::cluster::lease::{Holder, LeaseOp, LeaseTimings, Leases, Ownership};
@@ -16,6 +15,7 @@ use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// What a node's ownership task needs.
 pub struct OwnershipPlan {
@@ -47,8 +47,9 @@ pub fn spawn(
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     reachable: Arc<AtomicBool>,
+    changes: mpsc::UnboundedSender<Ownership>,
 ) -> OwnershipHandle {
-    let task = tokio::spawn(run(nats, plan, metrics, clock, reachable));
+    let task = tokio::spawn(run(nats, plan, metrics, clock, reachable, changes));
     OwnershipHandle { task }
 }
 
@@ -58,6 +59,7 @@ async fn run(
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     reachable: Arc<AtomicBool>,
+    tx: mpsc::UnboundedSender<Ownership>,
 ) {
     let mut leases = Leases::new(&plan.node, plan.partitions, plan.timings);
     let every = Duration::from_millis(plan.timings.renew_ms as u64 / 2);
@@ -68,7 +70,7 @@ async fn run(
         // A node that was stopped gives up what may have lapsed before it
         // reads or writes anything.
         leases.handle_timeout(clock.now_ms());
-        forward(&mut leases, &metrics);
+        forward(&mut leases, &tx, &metrics);
         let read = refresh(&nats, &plan, &mut leases, clock.as_ref()).await;
         reachable.store(read.is_ok(), Ordering::Release);
         if let Err(e) = read {
@@ -76,18 +78,18 @@ async fn run(
             tracing::warn!(error = %e, "cannot read the cluster's members and leases");
         }
         // What is given up stops before the release is written.
-        forward(&mut leases, &metrics);
+        forward(&mut leases, &tx, &metrics);
         while let Some(op) = leases.poll_op() {
             apply(&nats, &plan.node, op, &mut leases, clock.as_ref(), &metrics).await;
         }
-        forward(&mut leases, &metrics);
+        forward(&mut leases, &tx, &metrics);
         metrics
             .cluster_partitions_unowned
             .set(leases.unowned() as i64);
     }
 }
 
-fn forward(leases: &mut Leases, metrics: &Metrics) {
+fn forward(leases: &mut Leases, tx: &mpsc::UnboundedSender<Ownership>, metrics: &Metrics) {
     while let Some(change) = leases.poll_ownership() {
         let (what, partition) = match change {
             Ownership::Gained { partition, .. } => ("gained", partition),
@@ -98,6 +100,7 @@ fn forward(leases: &mut Leases, metrics: &Metrics) {
             .with_label_values(&[what])
             .inc();
         tracing::info!(partition, "partition {what}");
+        let _ = tx.send(change);
     }
     metrics
         .cluster_partitions_owned

@@ -20,7 +20,6 @@ use crate::model::{Category, Source};
 use crate::quic::close::Close;
 use crate::runtime::clock;
 use crate::runtime::threads::ShardMsg;
-use crate::runtime::transport::EventTransport;
 use crate::runtime::Shared;
 use crate::wire::batch::{
     access_batch, BatchAck, BatchAckV2, CellCache, EventReject, RejectReason, TimeBounds,
@@ -126,7 +125,7 @@ async fn read_batches(
     let max_events = limits.max_batch_events as usize;
     let max_future = limits.max_future.as_millis() as i64;
     let max_past = limits.max_past.as_millis() as i64;
-    let shards = shared.runtime.partitions();
+    let shards = shared.event_partitions();
     let mut buf = AlignedVec::new();
     let mut parts: Vec<Vec<_>> = vec![Vec::new(); shards];
     let mut cells = CellCache::new(65_536);
@@ -228,7 +227,7 @@ async fn read_batches(
                 continue;
             }
             let events = std::mem::replace(part, shared.buffers.take());
-            durable.push(shared.runtime.publish_events(i, arrival, events).await?);
+            durable.push(shared.publish_part(i, arrival, events).await?);
         }
         count(shared, &received, &rejected);
         shared.metrics.batches.inc();

@@ -54,4 +54,38 @@ pub struct Shared {
     /// In the cluster mode, whether NATS answers (for `/readyz`); always
     /// true in the embedded mode.
     pub cluster_ok: Arc<AtomicBool>,
+    /// In the cluster mode, where ingest publishes events: the shared log
+    /// (none: the local shards).
+    pub ingress: Option<Arc<dyn crate::runtime::transport::LogIngress>>,
+}
+
+impl Shared {
+    /// How many parts ingest splits a batch's events into: the cluster's
+    /// partitions, or the local shards.
+    pub fn event_partitions(&self) -> usize {
+        use crate::runtime::transport::EventTransport;
+        match &self.ingress {
+            Some(log) => log.partitions(),
+            None => self.runtime.partitions(),
+        }
+    }
+
+    /// Hands one part of a batch on: to the cluster's log, or to the local
+    /// shard. The receiver is told once the part is durable.
+    pub async fn publish_part(
+        &self,
+        partition: usize,
+        arrival: u64,
+        events: Vec<crate::model::Event>,
+    ) -> Result<tokio::sync::oneshot::Receiver<()>, crate::runtime::inbox::Stopped> {
+        use crate::runtime::transport::EventTransport;
+        match &self.ingress {
+            Some(log) => log.publish_events(partition, events).await,
+            None => {
+                self.runtime
+                    .publish_events(partition, arrival, events)
+                    .await
+            }
+        }
+    }
 }

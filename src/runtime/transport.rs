@@ -46,6 +46,22 @@ pub trait EventTransport: Send + Sync {
     }
 }
 
+/// Ingest's side in the cluster mode: the events of a batch go to a
+/// replicated log, split by partition, and the receiver is told once the
+/// log has them on a quorum (an error: they could not be written). A
+/// trait object, so that the runtime does not depend on the log's client.
+pub trait LogIngress: Send + Sync {
+    /// How many partitions events are split over.
+    fn partitions(&self) -> usize;
+
+    /// Publishes one partition's part of a batch.
+    fn publish_events(
+        &self,
+        partition: usize,
+        events: Vec<Event>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<oneshot::Receiver<()>, Stopped>> + Send + '_>>;
+}
+
 /// Why a consumer returned without a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idle {

@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod control;
 pub mod error_code;
+pub mod event_log;
 pub mod frame;
 
 pub use batch::{

@@ -1,0 +1,125 @@
+//! Events through the cluster's log: a device acknowledged by one node has
+//! every alarm ordered by the node that owns its partition, also while a
+//! NATS server is down (the stream is R3) and after the owner of half the
+//! partitions is killed with -9 (the survivor takes them over and runs
+//! what was acknowledged and not yet processed).
+
+mod common;
+
+use common::nats::NatsCluster;
+use common::*;
+use std::collections::HashSet;
+use std::time::Duration;
+use tongguan::client::{ClientOptions, DeviceClient};
+
+fn node(data: &std::path::Path, urls: &str, name: &str) -> HubProcess {
+    let config = data.join("cluster.toml");
+    std::fs::write(
+        &config,
+        "[engine]\nallowed_lateness = \"12h\"\n[cluster]\npreview = true\nreplicas = 3\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    spawn_hub(data, &["--config", &config, "--nats", urls, "--node", name])
+}
+
+/// The devices of every order the nodes at `https` hold.
+async fn ordered_devices(https: &[std::net::SocketAddr]) -> HashSet<u64> {
+    let mut devices = HashSet::new();
+    for &h in https {
+        let Some((200, body)) = common::nats::get(h, "/api/orders?limit=10000").await else {
+            continue;
+        };
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for o in list["orders"].as_array().unwrap() {
+            for e in o["events"].as_array().unwrap() {
+                devices.insert(e["device"].as_u64().unwrap());
+            }
+        }
+    }
+    devices
+}
+
+/// `n` smoke alarms from devices `first..first + n`, each in another part
+/// of Putuo (so in many partitions) and minutes apart: an order each.
+async fn send_alarms(dev: &mut DeviceClient, first: u64, n: u64, t0: i64) -> Vec<u64> {
+    let mut acked = Vec::new();
+    for d in first..first + n {
+        let k = d as f64;
+        let at = (31.23 + (k * 0.0037) % 0.06, 121.37 + (k * 0.0053) % 0.08);
+        let alarm = smoke_alarm(d, t0 + d as i64 * 120_000, at);
+        let ack = tokio::time::timeout(Duration::from_secs(20), dev.send_and_wait(&[alarm]))
+            .await
+            .expect("an ack within 20 s")
+            .unwrap();
+        assert_eq!(ack.accepted, 1, "alarm of device {d}");
+        acked.push(d);
+    }
+    acked
+}
+
+async fn all_ordered(https: &[std::net::SocketAddr], acked: &[u64], limit: Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let got = ordered_devices(https).await;
+        let missing: Vec<_> = acked.iter().filter(|d| !got.contains(d)).collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "acknowledged alarms without an order after {limit:?}: {missing:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits (30 s at most) until the two nodes own half the partitions each.
+async fn shared_evenly(https: &[std::net::SocketAddr]) {
+    for _ in 0..300 {
+        let mut owned = Vec::new();
+        for &h in https {
+            let (_, body) = http_get(h, "/metrics").await;
+            owned.push(metric(&body, "tongguan_cluster_partitions_owned", ""));
+        }
+        if owned == [32.0, 32.0] {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the partitions were not shared evenly within 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_failures() {
+    let mut nats = NatsCluster::start(3).await;
+    let urls = nats.urls();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut a = node(dirs[0].path(), &urls, "hub-a");
+    let mut b = node(dirs[1].path(), &urls, "hub-b");
+    let https = [a.http, b.http];
+    shared_evenly(&https).await;
+    let t0 = now_ms() - 3 * 3_600_000;
+    let mut dev = DeviceClient::connect(&ClientOptions::dev(a.quic, DEVICE_TOKEN))
+        .await
+        .unwrap();
+
+    // Both nodes up: ingest on hub-a, processing where each partition is.
+    let mut acked = send_alarms(&mut dev, 1, 20, t0).await;
+    all_ordered(&https, &acked, Duration::from_secs(30)).await;
+    let on_b = ordered_devices(&https[1..]).await.len();
+    assert!(on_b > 0, "hub-b ordered the alarms of its partitions");
+
+    // One NATS server down: a quorum of two still stores every batch.
+    nats.kill(0);
+    acked.extend(send_alarms(&mut dev, 21, 10, t0).await);
+    all_ordered(&https, &acked, Duration::from_secs(30)).await;
+
+    // hub-b killed: hub-a takes its partitions and runs what they hold.
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    let later = send_alarms(&mut dev, 31, 10, t0).await;
+    all_ordered(&https[..1], &later, Duration::from_secs(30)).await;
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+}
