@@ -37,10 +37,9 @@ pub struct ClusterConfig {
     /// Stream name prefix, so several districts can share one NATS
     /// cluster.
     pub prefix: String,
-    /// The cluster mode is being built: this build joins the cluster,
-    /// holds partition leases and reports them, but still runs each
-    /// node's events through its own engine. It starts only with
-    /// `preview = true`, so nobody runs it in production by mistake.
+    /// The cluster mode is being built (docs/CLUSTER.md says what works
+    /// and what does not yet): it starts only with `preview = true`, so
+    /// nobody runs it in production by mistake.
     pub preview: bool,
 }
 
@@ -75,9 +74,9 @@ impl ClusterConfig {
         }
         if !self.preview {
             return Err(
-                "the cluster mode is under construction: this build joins the cluster and \
-                        holds partition leases but does not yet process events from the shared \
-                        log; set cluster.preview = true to try it (not for production)"
+                "the cluster mode is under construction (docs/CLUSTER.md): engine state \
+                 does not yet move with a partition and each node dispatches the orders of \
+                 its own partitions; set cluster.preview = true to try it (not for production)"
                     .into(),
             );
         }
