@@ -133,8 +133,9 @@ enum Command {
     /// the config file holds no secret. Reads the token from standard
     /// input (one line) so it stays out of shell history.
     HashToken,
-    /// Work on an outbox offline: stop the hub first (it holds the file
-    /// locked while it runs).
+    /// Compact or export an outbox, offline.
+    ///
+    /// Stop the hub first: it holds the file locked while it runs.
     Outbox {
         #[command(subcommand)]
         action: OutboxCommand,
@@ -143,19 +144,21 @@ enum Command {
 
 #[derive(Subcommand)]
 enum OutboxCommand {
-    /// Compact DATA_DIR/outbox.redb: a redb file does not shrink when
-    /// orders are deleted (retention, [retention] in the config); this
-    /// gives the free pages back to the filesystem. Prints the size
-    /// before and after.
+    /// Shrink DATA_DIR/outbox.redb to what it holds.
+    ///
+    /// A redb file does not shrink when orders are deleted (retention,
+    /// [retention] in the config): this gives the free pages back to the
+    /// filesystem, and prints the size before and after.
     Compact {
         /// The hub's data directory (hub.data_dir).
         #[arg(long)]
         data_dir: PathBuf,
     },
-    /// Write the outbox's orders to standard output, one JSON record a
-    /// line (as retention's export files under DATA_DIR/exports/ hold
-    /// them): `tongguan outbox export --data-dir DIR --status acked >
-    /// orders.jsonl`.
+    /// Write the outbox's orders to standard output, one JSON a line.
+    ///
+    /// Each line is an order record as retention's export files under
+    /// DATA_DIR/exports/ hold them: `tongguan outbox export --data-dir DIR
+    /// --status acked > orders.jsonl`.
     Export {
         /// The hub's data directory (hub.data_dir).
         #[arg(long)]
