@@ -7,8 +7,12 @@
 //! index and, for comparison, by decoding every order as the hub did
 //! before it had one.
 //! `cargo bench --bench outbox`.
+//!
+//! `cargo bench --bench outbox -- scale`: the outbox at a district's
+//! scale, 1,000,000 orders (TONGGUAN_BENCH_ORDERS), and what the hub
+//! reads at that size; see scale/outbox_scale.rs.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use tongguan::dispatch::record::{HistoryEntry, OrderRecord, Status};
 use tongguan::dispatch::{Order, Place, StreetRef};
 use tongguan::model::{Category, Severity, Source};
@@ -187,5 +191,16 @@ fn list(c: &mut Criterion) {
     g.finish();
 }
 
+#[path = "scale/outbox_scale.rs"]
+mod scale;
+
 criterion_group!(benches, commit, reopen, list);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::args().skip(1).any(|a| a == "scale") {
+        scale::run();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
