@@ -429,6 +429,12 @@ impl Metrics {
         for status in crate::dispatch::record::Status::ALL {
             m.outbox_orders.with_label_values(&[status.name()]);
         }
+        for op in ["read", "renew", "release", "publish", "consume"] {
+            m.cluster_errors.with_label_values(&[op]);
+        }
+        for change in ["gained", "lost"] {
+            m.cluster_ownership_changes.with_label_values(&[change]);
+        }
         m
     }
 
