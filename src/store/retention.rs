@@ -285,9 +285,9 @@ impl Store {
         Ok(report)
     }
 
-    /// Runs a write on the open database; an error closes it, as a failed
-    /// commit does (redb wants a reopen after an I/O error; the next
-    /// commit of the dispatcher opens it again).
+    /// Runs a write on the open database; an I/O error closes it, as a
+    /// failed commit does (redb wants a reopen after one; the next commit
+    /// of the dispatcher opens it again).
     fn write<T>(
         &self,
         f: impl FnOnce(&Database) -> Result<T, RetentionError>,
@@ -299,10 +299,8 @@ impl Store {
                 None => Err(StoreError::Closed.into()),
             }
         };
-        if let Err(RetentionError::Store(e)) = &result {
-            if !matches!(e, StoreError::Closed) {
-                drop(self.db.write().expect("outbox lock").take());
-            }
+        if let Err(RetentionError::Store(StoreError::Io(_))) = &result {
+            drop(self.db.write().expect("outbox lock").take());
         }
         result
     }
@@ -414,7 +412,15 @@ fn choose(
         let raw = raw.value();
         let verdict = match verdict {
             Some(v) => v,
-            None => rule.by_closed(closed_ms(&decode(id, raw)?)),
+            None => match decode(id, raw) {
+                Ok(r) => rule.by_closed(closed_ms(&r)),
+                // When it was acknowledged cannot be read: it stays (a
+                // pass that stopped at it would stop at it every time).
+                Err(e) => {
+                    tracing::warn!(error = %e.chain(), "acknowledged order kept by retention");
+                    Verdict::Keep
+                }
+            },
         };
         if verdict == Verdict::Delete {
             rule.took_one();

@@ -389,3 +389,31 @@ fn compaction_gives_back_the_space_of_deleted_orders() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.list_orders(&OrderQuery::all(0)).unwrap().count, 10);
 }
+
+#[test]
+fn an_acknowledged_order_that_cannot_be_read_stays_and_the_pass_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    commit_logged(
+        &store,
+        (0..10).map(|k| acked(k, NOW - 200 * DAY + k as i64, NOW - 199 * DAY)),
+    );
+    store
+        .with_db(|db| {
+            let txn = db.begin_write()?;
+            txn.open_table(ORDERS)?
+                .insert("TG-00004", b"not json".as_slice())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .unwrap();
+    let report = pass(&store, &policy(Some(90 * DAY), None, 3));
+    assert_eq!(report.deleted, 9);
+    assert_eq!(store.list_orders(&OrderQuery::all(0)).unwrap().count, 1);
+    assert!(
+        store.order("TG-00004").is_err(),
+        "kept, unreadable as it was"
+    );
+    // Not an I/O error: the outbox stays open.
+    commit_logged(&store, [order(20, Status::Open, NOW, None)]);
+}
