@@ -21,6 +21,7 @@ pub(crate) mod condition;
 pub mod correlate;
 pub mod dedup;
 pub mod detection;
+pub(crate) mod device;
 pub mod partition;
 pub mod pipeline;
 pub mod rules;

@@ -35,8 +35,9 @@
 
 use super::checkpoint::{ConditionEntry, CountEntry, Restored, RuleKind, ShardCheckpoint};
 use super::condition::{Condition, CountWindow, Step};
-use super::dedup::{SeqVerdict, SeqWindow};
+use super::dedup::SeqVerdict;
 use super::detection::Detection;
+use super::device::Device;
 use super::rules::{RuleSet, Test};
 use super::settings::EngineSettings;
 use super::watermark::{Watermark, WatermarkTracker};
@@ -63,38 +64,6 @@ pub struct DeviceState {
     /// clock skew threshold. (Only ahead: an event time behind the clock
     /// cannot be told apart from an event that took long to arrive.)
     pub clock_skewed: bool,
-}
-
-/// What a shard keeps of one device: its dedup window, its activity and
-/// its clock.
-#[derive(Debug, Clone, Copy, PartialEq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
-pub(crate) struct Device {
-    window: SeqWindow,
-    /// Processing time of its latest event or heartbeat, Unix ms.
-    last_seen_ms: i64,
-    /// Events seen from it (duplicates and late ones included).
-    events: u64,
-    /// The newest event time of its events taken (not duplicates), Unix ms.
-    newest_ms: i64,
-    /// [`DeviceState::clock_offset_ms`], within the range of an i32 (25
-    /// days; ingest rejects events a day old).
-    clock_offset_ms: i32,
-}
-
-impl Device {
-    fn new() -> Device {
-        Device {
-            window: SeqWindow::default(),
-            last_seen_ms: 0,
-            events: 0,
-            newest_ms: i64::MIN,
-            clock_offset_ms: 0,
-        }
-    }
-
-    fn clock_skewed(&self, threshold_ms: i64) -> bool {
-        i64::from(self.clock_offset_ms) > threshold_ms
-    }
 }
 
 /// Counts since the last [`Shard::take_stats`].
