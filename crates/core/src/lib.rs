@@ -19,6 +19,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod geo;
 pub mod model;
+pub mod rule_test;
 pub mod wire;
 
 mod vocabulary;
