@@ -340,3 +340,91 @@ pub async fn district(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Resp
     }))
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::record::{AckRecord, OrderRecord};
+    use crate::geo::RegionMap;
+    use crate::store::{Batch, Store};
+
+    /// Order `k` of street `street` (or outside every street), with its
+    /// status, an escalation order or not, acknowledged 7 s per `k` after
+    /// it was made.
+    fn record(k: u64, street: Option<&str>, status: Status, escalation: bool) -> OrderRecord {
+        let place_street = street.map(|code| json!({"code": code, "name": "x", "name_en": "x"}));
+        let mut order: crate::dispatch::Order = serde_json::from_value(json!({
+            "id": format!("T{k}"), "revision": 1, "seq": k, "created_ms": 1_000 + k as i64,
+            "severity": "major", "category": "smoke", "incident_kind": "fire",
+            "multi_source": false, "sources": ["sensor"],
+            "place": {"cell": "891f1d4a49bffff", "lat": 31.25, "lon": 121.41, "street": place_street},
+            "events": [], "event_count": 1, "plan": "p", "deadline_ms": 61_000,
+            "camera": null, "first_seen_ms": 1_000, "last_seen_ms": 1_000, "repeat": 0
+        }))
+        .unwrap();
+        if escalation {
+            order.escalation_of = Some(format!("T{}", k + 1));
+        }
+        let ack = (status == Status::Acked).then(|| AckRecord {
+            outcome: if k.is_multiple_of(3) {
+                Outcome::FalseAlarm
+            } else {
+                Outcome::Confirmed
+            },
+            note: String::new(),
+            by: "district".into(),
+            at_ms: 1_000 + k as i64 * 7_000,
+        });
+        OrderRecord {
+            order,
+            status,
+            street_seq: k,
+            district_seq: k,
+            ack,
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_district_figures_from_the_index_are_those_of_every_order() {
+        let map = RegionMap::sample();
+        let codes: Vec<String> = map.streets().iter().map(|s| s.code.clone()).collect();
+        let orders: Vec<OrderRecord> = (1..200u64)
+            .map(|k| {
+                let street = (!k.is_multiple_of(7)).then(|| codes[k as usize % 4].as_str());
+                let status = Status::ALL[(k % 3) as usize];
+                let escalation = k.is_multiple_of(5) && status != Status::Escalated;
+                record(k, street, status, escalation)
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit(&Batch {
+                orders: orders.clone(),
+                ..Batch::default()
+            })
+            .unwrap();
+        let (streets, escalations_open) = district_figures(&store, &map, 0).unwrap();
+        assert_eq!(streets, summary::by_street(&map, &orders));
+        let want = orders
+            .iter()
+            .filter(|r| r.order.escalation_of.is_some() && r.status != Status::Acked)
+            .count();
+        assert_eq!(escalations_open, want);
+        assert!(want > 0 && streets.iter().any(|s| s.escalated > 0 && s.acked > 0));
+        // The acknowledgement figures reach back to `since_ms` only.
+        let (recent, _) = district_figures(&store, &map, 1_150).unwrap();
+        let acked: usize = recent.iter().map(|s| s.acked).sum();
+        let want = orders
+            .iter()
+            .filter(|r| r.status == Status::Acked && r.order.created_ms >= 1_150)
+            .filter(|r| r.order.escalation_of.is_none() && r.order.street_code().is_some())
+            .count();
+        assert_eq!(acked, want);
+        assert_eq!(
+            recent.iter().map(|s| s.open).collect::<Vec<_>>(),
+            streets.iter().map(|s| s.open).collect::<Vec<_>>()
+        );
+    }
+}
