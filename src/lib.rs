@@ -22,6 +22,7 @@ pub mod hub;
 pub mod metrics;
 pub(crate) mod nats;
 pub(crate) mod quic;
+pub mod rules_test_cli;
 pub(crate) mod runtime;
 pub mod store;
 pub mod tls;

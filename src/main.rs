@@ -1,7 +1,7 @@
 //! The `tongguan` binary: `serve` runs the hub (the default when no
 //! subcommand is given: `tongguan --config FILE` takes every serve option),
 //! `check` validates a config offline, `outbox` compacts or exports an
-//! outbox offline.
+//! outbox offline, `rules test` runs rule unit tests.
 
 use anyhow::{Context, Result};
 use clap::parser::ValueSource;
@@ -140,6 +140,11 @@ enum Command {
         #[command(subcommand)]
         action: OutboxCommand,
     },
+    /// Work on rules offline: `rules test FILE...` runs rule unit tests.
+    Rules {
+        #[command(subcommand)]
+        action: tongguan::rules_test_cli::RulesCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -244,6 +249,10 @@ fn parse() -> Cli {
 fn main() -> ExitCode {
     let cli = parse();
     init_logs(cli.log_format, cli.color.wanted());
+    if let Some(Command::Rules { action }) = &cli.command {
+        // Its own exit status: 1 a case failed, 2 a file is invalid.
+        return tongguan::rules_test_cli::run(action);
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -287,6 +296,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Outbox { action } => outbox(action),
+        Command::Rules { .. } => unreachable!("main runs it"),
     }
 }
 

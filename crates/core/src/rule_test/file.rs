@@ -85,6 +85,8 @@ pub struct Expectation {
     pub sources: Option<Vec<Source>>,
     /// More than one source kind, or exactly one, if named.
     pub multi_source: Option<bool>,
+    /// The acknowledgement deadline, ms, if named.
+    pub deadline_ms: Option<i64>,
     /// 1: a new order; n: the incident's n-th revision (an update).
     pub revision: u32,
     /// Line of its table in the test file.
@@ -165,6 +167,8 @@ struct ExpectSpec {
     sources: Option<Vec<Source>>,
     #[serde(default)]
     multi_source: Option<bool>,
+    #[serde(default)]
+    deadline: Option<Serde<Duration>>,
     #[serde(default)]
     revision: Option<Spanned<u32>>,
 }
@@ -482,6 +486,7 @@ fn expectation(
         at,
         sources,
         multi_source: x.multi_source,
+        deadline_ms: x.deadline.as_ref().map(|d| offset_ms(**d)),
         revision,
         line: lines.line(start),
     })

@@ -26,7 +26,8 @@
 //! severity = "critical"     # after raising for independent sources
 //! street = "310107005000"   # optional
 //! at = "5s"                 # optional; or within = ["4s", "6s"]
-//! # sources = ["sensor"], multi_source = false, kind = "gas", revision = 2: optional
+//! # sources = ["sensor"], multi_source = false, kind = "gas", deadline = "5m",
+//! # revision = 2 (an update): optional
 //!
 //! [[test]]
 //! name = "below the limit: no order"

@@ -31,6 +31,8 @@ pub struct Came {
     pub at_ms: i64,
     /// Source kinds, in wire-code order.
     pub sources: Vec<Source>,
+    /// The acknowledgement deadline, ms.
+    pub deadline_ms: i64,
 }
 
 /// The outcome of one case.
@@ -133,6 +135,9 @@ impl fmt::Display for Expectation {
             Some(false) => f.write_str(" single-source")?,
             None => {}
         }
+        if let Some(d) = self.deadline_ms {
+            write!(f, " deadline {}", offset(d))?;
+        }
         write!(f, " (line {})", self.line)
     }
 }
@@ -158,9 +163,10 @@ impl fmt::Display for Came {
         }
         write!(
             f,
-            " kind {} sources {} (incident {})",
+            " kind {} sources {} deadline {} (incident {})",
             self.kind,
             names(&self.sources),
+            offset(self.deadline_ms),
             self.incident
         )
     }

@@ -91,6 +91,7 @@ fn seen(w: &Warning, map: &RegionMap) -> Came {
         }),
         at_ms: at - EPOCH_MS,
         sources: w.sources.clone(),
+        deadline_ms: w.deadline_ms,
     }
 }
 
@@ -106,6 +107,7 @@ fn fits(x: &Expectation, c: &Came) -> bool {
         && x.at.is_none_or(|(from, to)| (from..=to).contains(&c.at_ms))
         && x.sources.as_ref().is_none_or(|s| *s == c.sources)
         && x.multi_source.is_none_or(|m| m == (c.sources.len() > 1))
+        && x.deadline_ms.is_none_or(|d| d == c.deadline_ms)
 }
 
 /// Gives each expectation a warning of its own where one can be found,

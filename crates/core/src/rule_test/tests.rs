@@ -73,7 +73,7 @@ fn a_wrong_expectation_fails_naming_what_was_expected_and_what_came() {
         "{msg}"
     );
     assert!(
-        msg.contains("came, not expected:\n      - order gas 燃气 critical at 5s street 310107005000 曹杨新村街道 kind gas sources sensor"),
+        msg.contains("came, not expected:\n      - order gas 燃气 critical at 5s street 310107005000 曹杨新村街道 kind gas sources sensor deadline 5m"),
         "{msg}"
     );
     assert!(msg.contains("1. order gas 燃气 critical at 5s"), "{msg}");
