@@ -251,5 +251,13 @@ fn routing(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, codec, dedup, shard, checkpoint, correlation, routing);
+criterion_group!(
+    benches,
+    codec,
+    dedup,
+    shard,
+    checkpoint,
+    correlation,
+    routing
+);
 criterion_main!(benches);

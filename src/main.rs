@@ -409,7 +409,10 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
     if let Some(node) = args.node {
         config.cluster.node = node;
     }
-    config.cluster.check().map_err(|e| anyhow::anyhow!("config: {e}"))?;
+    config
+        .cluster
+        .check()
+        .map_err(|e| anyhow::anyhow!("config: {e}"))?;
     for problem in preflight::token_problems(&config) {
         tracing::warn!("{problem} (tongguan check refuses this config)");
     }

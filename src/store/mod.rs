@@ -26,10 +26,10 @@ mod journal;
 mod list;
 mod read;
 pub mod retention;
-mod seam;
-mod tables;
 #[cfg(test)]
 mod retention_tests;
+mod seam;
+mod tables;
 #[cfg(test)]
 mod tests;
 mod write;

@@ -98,7 +98,12 @@ pub fn decode(bytes: &[u8], out: &mut Vec<Event>) -> Result<(), EventLogError> {
 pub fn message_id(partition: usize, events: &[Event]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for e in events {
-        for b in e.device.to_le_bytes().into_iter().chain(e.seq.to_le_bytes()) {
+        for b in e
+            .device
+            .to_le_bytes()
+            .into_iter()
+            .chain(e.seq.to_le_bytes())
+        {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
     }
