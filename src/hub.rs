@@ -75,7 +75,7 @@ pub struct Hub {
     http: crate::http::serve::HttpServer,
     accept: tokio::task::JoinHandle<()>,
     /// Retention of closed orders, on its own thread until the hub goes.
-    _retention: crate::store::retention::RetentionTask,
+    _retention: crate::runtime::retention::RetentionTask,
     /// The cluster node, in the cluster mode.
     cluster: Option<crate::nats::ClusterNode>,
 }
@@ -294,7 +294,7 @@ impl Hub {
             (&shared.config.limits).into(),
         );
         let accept = tokio::spawn(crate::quic::accept::serve(endpoint.clone(), shared.clone()));
-        let retention = crate::store::retention::RetentionTask::spawn(
+        let retention = crate::runtime::retention::RetentionTask::spawn(
             &shared.store,
             &shared.config.retention,
             &shared.metrics,

@@ -36,7 +36,7 @@ impl Default for RetentionConfig {
             retain_closed_for: Duration::from_secs(365 * 86_400),
             retain_closed_max: 0,
             retention_interval: Duration::from_secs(3600),
-            compact_after_deleting: 0.2,
+            compact_after_deleting: 0.0,
             orders_per_transaction: 1_000,
         }
     }

@@ -10,6 +10,7 @@ pub mod details;
 pub mod dispatch_thread;
 pub mod handle;
 pub mod inbox;
+pub mod retention;
 pub mod rules_control;
 pub mod shard_msg;
 mod shared;
