@@ -1,7 +1,7 @@
 //! The hub's wiring and shutdown, nothing else: load what the config
-//! names, open the outbox, start the engine threads ([`crate::runtime`]),
-//! the QUIC endpoint ([`crate::quic`]) and the HTTP server
-//! ([`crate::http`]), and stop them in order. Every decision is made in
+//! names, open the outbox, start the engine threads (`runtime/`), the
+//! QUIC endpoint (`quic/`), the HTTP server (`http/`) and, in the cluster
+//! mode, the node's NATS side (`nats/`), and stop them in order. Every decision is made in
 //! the core crate (`tongguan-core`); the runtime only drives it.
 
 use crate::auth::admission;

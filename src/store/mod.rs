@@ -8,7 +8,7 @@
 //! Only the dispatcher thread writes; readers (subscriber catch-up, the
 //! HTTP API) read snapshots concurrently.
 //!
-//! Its surface is the core's [`Outbox`](crate::dispatch::outbox::Outbox)
+//! Its surface is the core's [`crate::dispatch::outbox::Outbox`]
 //! (commit a batch, read an order, a backlog, a list through the index),
 //! so that a stream per street in a cluster can take its place when the
 //! district outgrows one machine.
