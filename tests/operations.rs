@@ -343,3 +343,43 @@ fn the_production_example_config_is_valid_and_uses_no_development_tokens() {
         "the district and ten streets"
     );
 }
+
+/// The keys of a TOML text, as "table.key".
+fn keys(text: &str) -> HashSet<String> {
+    let doc: toml::Table = text.parse().unwrap_or_else(|e| panic!("{e}"));
+    doc.iter()
+        .filter_map(|(table, v)| Some((table, v.as_table()?)))
+        .flat_map(|(table, t)| t.keys().map(move |k| format!("{table}.{k}")))
+        .collect()
+}
+
+/// An operator who copies an example config sees every key the hub takes
+/// (the development tokens and the cluster aside), with its default.
+#[test]
+fn the_example_configs_name_every_key_of_the_defaults() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let defaults = keys(tongguan::config::DEFAULT_CONFIG);
+    let deploy = keys(&std::fs::read_to_string(root.join("deploy/tongguan.toml")).unwrap());
+    let manifest = std::fs::read_to_string(root.join("deploy/kubernetes/tongguan.yaml")).unwrap();
+    let start = manifest
+        .find("  tongguan.toml: |\n")
+        .expect("the config in the ConfigMap");
+    let embedded: String = manifest[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .map(|l| format!("{}\n", l.get(4..).unwrap_or("")))
+        .collect();
+    let kubernetes = keys(&embedded);
+    for (name, example) in [
+        ("deploy/tongguan.toml", &deploy),
+        ("Kubernetes", &kubernetes),
+    ] {
+        let mut missing: Vec<_> = defaults
+            .iter()
+            .filter(|k| !k.starts_with("auth.") && !example.contains(*k))
+            .collect();
+        missing.sort();
+        assert!(missing.is_empty(), "{name} lacks {missing:?}");
+    }
+}
