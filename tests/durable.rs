@@ -187,18 +187,34 @@ async fn an_order_with_no_ack_escalates_to_the_district_once() {
     assert_eq!(one["status"], "escalated");
     let (_, body) = http_get(hub.admin_addr, "/metrics").await;
     assert_eq!(metric(&body, "tongguan_orders_escalated_total", ""), 1.0);
-    // The district closes the escalation: the street's order closes with it.
+    // The district acts on the escalation (督办): the street's order records
+    // it and stays open until the street acts.
     district
         .ack(&esc.id, Outcome::Resolved, "处置完毕")
         .await
         .unwrap();
-    eventually("the escalated order closed with its escalation", || async {
+    eventually("the escalation closed", || async {
+        api(hub.admin_addr, &format!("/api/orders/{}", esc.id)).await["status"] == "acked"
+    })
+    .await;
+    let urged = api(hub.admin_addr, &format!("/api/orders/{}", order.id)).await;
+    assert_eq!(
+        urged["status"], "escalated",
+        "the street has not acted: {urged}"
+    );
+    let last = urged["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["what"], "urged", "{urged}");
+    street
+        .ack(&order.id, Outcome::Confirmed, "已到场处置")
+        .await
+        .unwrap();
+    eventually("the street closed its order", || async {
         api(hub.admin_addr, &format!("/api/orders/{}", order.id)).await["status"] == "acked"
     })
     .await;
     let closed = api(hub.admin_addr, &format!("/api/orders/{}", order.id)).await;
-    assert_eq!(closed["ack"]["outcome"], "resolved");
-    assert_eq!(closed["ack"]["by"], "district");
+    assert_eq!(closed["ack"]["outcome"], "confirmed");
+    assert_ne!(closed["ack"]["by"], "district", "closed by the street");
     hub.shutdown(Duration::from_secs(2)).await;
 }
 

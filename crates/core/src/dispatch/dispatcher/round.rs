@@ -289,8 +289,10 @@ impl Round {
         }
     }
 
-    /// An acknowledgement closes its order, and the order linked to it
-    /// (its escalation, or the order an escalation was for).
+    /// An acknowledgement closes its order. A street's closes the order's
+    /// escalation (督办) with it; the district's, on an escalation,
+    /// supervises: it is recorded on the street's order (urged, by whom,
+    /// when, with the note), which stays open until the street acts.
     fn ack(&mut self, d: &Dispatcher, a: &QueuedAck, outbox: &dyn OrderLookup) {
         let answer = self.ack_answer(d, a, outbox);
         self.outputs.push(Output::AckAnswered {
@@ -324,30 +326,44 @@ impl Round {
             at_ms: self.now_ms,
         });
         self.forget.push(a.ack.order_id.clone());
-        // The devices are judged once, on the order itself: by the
-        // district's outcome when it closes an escalation.
-        let linked = match &record.order.escalation_of {
-            Some(original) => original.clone(),
-            None => escalation_id(&record.order.id),
-        };
-        if let Some(mut other) = self.load(outbox, &linked) {
-            let open = match record.order.escalation_of {
-                Some(_) => other.status != Status::Acked,
-                None => other.status == Status::Open,
-            };
-            if open {
-                close_with(&mut other, &record, self.now_ms);
-                if record.order.escalation_of.is_some() {
-                    self.judge(d, &other.order, outcome);
+        match record.order.escalation_of.clone() {
+            Some(original) => self.urge(outbox, &original, &record),
+            None => {
+                let escalation = escalation_id(&record.order.id);
+                if let Some(mut esc) = self.load(outbox, &escalation) {
+                    if esc.status == Status::Open {
+                        close_with(&mut esc, &record, self.now_ms);
+                        self.put(esc);
+                    }
                 }
-                self.put(other);
+                // The devices are judged once, on the street's outcome.
+                self.judge(d, &record.order, outcome);
             }
-        }
-        if record.order.escalation_of.is_none() {
-            self.judge(d, &record.order, outcome);
         }
         self.put(record);
         AckAnswer::Recorded(outcome)
+    }
+
+    /// The district acted on the escalation `esc` of order `original`: the
+    /// street's order records it (督办) and stays as it is.
+    fn urge(&mut self, outbox: &dyn OrderLookup, original: &str, esc: &OrderRecord) {
+        let Some(mut order) = self.load(outbox, original) else {
+            return;
+        };
+        let ack = esc
+            .ack
+            .as_ref()
+            .expect("the escalation was just acknowledged");
+        order.history.push(self.history(
+            "urged",
+            format!(
+                "督办 urged by {} ({}): {}",
+                ack.by,
+                ack.outcome.name(),
+                ack.note
+            ),
+        ));
+        self.put(order);
     }
 }
 

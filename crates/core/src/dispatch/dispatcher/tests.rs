@@ -245,7 +245,7 @@ fn an_unacknowledged_order_escalates_once_at_its_deadline_to_the_district() {
 }
 
 #[test]
-fn the_district_closing_an_escalation_closes_the_order_it_escalated() {
+fn the_district_acting_on_an_escalation_urges_the_street_and_leaves_its_order_open() {
     let mut desk = Desk::new();
     let id = dispatched(&mut desk);
     desk.step(T0 + DEADLINE_MS);
@@ -260,15 +260,39 @@ fn the_district_closing_an_escalation_closes_the_order_it_escalated() {
         "an escalation is the district's"
     );
     assert_eq!(answer(&out, reply), AckAnswer::Recorded(Outcome::Confirmed));
-    for id in [&id, &esc] {
-        let r = desk.record(id);
-        assert_eq!(r.status, Status::Acked, "{id}");
-        assert_eq!(r.ack.as_ref().unwrap().by, "district");
-    }
+    let escalation = desk.record(&esc);
+    assert_eq!(escalation.status, Status::Acked);
+    assert_eq!(escalation.ack.as_ref().unwrap().by, "district");
     assert_eq!(
-        desk.record(&esc).ack.as_ref().unwrap().note,
+        escalation.ack.as_ref().unwrap().note,
         "现场核实 139****5678",
         "phone numbers masked before they are kept"
+    );
+    let order = desk.record(&id);
+    assert_eq!(
+        order.status,
+        Status::Escalated,
+        "still open: the street has not acted"
+    );
+    assert!(order.ack.is_none());
+    let urged = order.history.last().unwrap();
+    assert_eq!(urged.what, "urged");
+    assert!(
+        urged
+            .detail
+            .starts_with("督办 urged by district (confirmed)"),
+        "{}",
+        urged.detail
+    );
+    // The street acts: its order closes, and the escalation stays closed.
+    let street = desk.street(CAOYANG);
+    let closed = desk.ack(&id, Outcome::Resolved, street);
+    let out = desk.step(T0 + DEADLINE_MS + 6_000);
+    assert_eq!(answer(&out, closed), AckAnswer::Recorded(Outcome::Resolved));
+    assert_eq!(desk.record(&id).status, Status::Acked);
+    assert_eq!(
+        desk.record(&id).ack.as_ref().unwrap().outcome,
+        Outcome::Resolved
     );
 }
 
