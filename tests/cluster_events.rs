@@ -47,7 +47,7 @@ async fn send_alarms(dev: &mut DeviceClient, first: u64, n: u64, t0: i64) -> Vec
     for d in first..first + n {
         let k = d as f64;
         let at = (31.23 + (k * 0.0037) % 0.06, 121.37 + (k * 0.0053) % 0.08);
-        let alarm = smoke_alarm(d, t0 + d as i64 * 120_000, at);
+        let alarm = smoke_alarm(d, t0 + (d % 60) as i64 * 120_000, at);
         let ack = tokio::time::timeout(Duration::from_secs(20), dev.send_and_wait(&[alarm]))
             .await
             .expect("an ack within 20 s")
@@ -122,4 +122,45 @@ async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_fail
     all_ordered(&https[..1], &later, Duration::from_secs(30)).await;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
+}
+
+fn signal(hub: &HubProcess, sig: &str) {
+    let pid = hub.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args([sig, &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// A node stopped (SIGSTOP) while alarms of its partitions arrive: the
+/// other node takes the partitions over and orders them; woken (SIGCONT),
+/// the stopped node runs none of what it had taken in before the stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_woken_from_a_stop_runs_nothing_of_the_partitions_it_lost() {
+    let nats = NatsCluster::start(3).await;
+    let urls = nats.urls();
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut a = node(dirs[0].path(), &urls, "hub-a");
+    let mut b = node(dirs[1].path(), &urls, "hub-b");
+    let https = [a.http, b.http];
+    shared_evenly(&https).await;
+    let t0 = now_ms() - 3 * 3_600_000;
+    let mut dev = DeviceClient::connect(&ClientOptions::dev(a.quic, DEVICE_TOKEN))
+        .await
+        .unwrap();
+    signal(&b, "-STOP");
+    let acked = send_alarms(&mut dev, 100, 20, t0).await;
+    // hub-a takes hub-b's partitions once their leases lapse, and gets what
+    // was handed to hub-b again after the ack wait.
+    all_ordered(&https[..1], &acked, Duration::from_secs(40)).await;
+    signal(&b, "-CONT");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let on_b = ordered_devices(&https[1..]).await;
+    let ran: Vec<_> = acked.iter().filter(|d| on_b.contains(d)).collect();
+    assert!(ran.is_empty(), "the woken node ran alarms it lost: {ran:?}");
+    for h in [&mut a, &mut b] {
+        h.child.kill().unwrap();
+        h.child.wait().unwrap();
+    }
 }

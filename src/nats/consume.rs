@@ -4,11 +4,16 @@
 //! a message is acknowledged to JetStream once the shard has run it and
 //! what it made is durable, so one that was in flight on a node that died
 //! is delivered again to the next owner. A partition lost stops its task
-//! at once.
+//! at once, and before each message a consumer checks that its lease is
+//! surely still the node's by the node's own clock, so a node woken from a
+//! stop runs nothing it took in before, even before its ownership task has
+//! looked at the leases again.
 
 use super::connect::Nats;
+use super::ownership::Validity;
 use crate::cluster::lease::Ownership;
 use crate::metrics::Metrics;
+use crate::runtime::clock::Clock;
 use crate::runtime::handle::Handle;
 use crate::runtime::transport::EventTransport;
 use crate::wire::event_log;
@@ -30,6 +35,7 @@ pub fn spawn(
     nats: Nats,
     handle: Handle,
     metrics: Arc<Metrics>,
+    guard: Guard,
     mut changes: mpsc::UnboundedReceiver<Ownership>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -41,6 +47,7 @@ pub fn spawn(
                         nats.clone(),
                         handle.clone(),
                         metrics.clone(),
+                        guard.clone(),
                         partition as usize,
                     ));
                     if let Some(old) = running.insert(partition, task) {
@@ -60,10 +67,26 @@ pub fn spawn(
     })
 }
 
+/// What a consumer checks before each message: whether the partition is
+/// still surely this node's, by this node's clock.
+#[derive(Clone)]
+pub struct Guard {
+    /// Until when each partition is this node's.
+    pub validity: Validity,
+    /// The node's clock.
+    pub clock: Arc<dyn Clock>,
+}
+
 /// Processes partition `p` until aborted, starting again after errors.
-async fn consume(nats: Nats, handle: Handle, metrics: Arc<Metrics>, p: usize) {
+async fn consume(nats: Nats, handle: Handle, metrics: Arc<Metrics>, guard: Guard, p: usize) {
     loop {
-        if let Err(e) = pull_partition(&nats, &handle, p).await {
+        if !guard.validity.allows(p, guard.clock.now_ms()) {
+            // Lapsed (the node was stopped?): the ownership task says
+            // Lost or Gained again; until then, nothing.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        if let Err(e) = pull_partition(&nats, &handle, &guard, p).await {
             metrics.cluster_errors.with_label_values(&["consume"]).inc();
             tracing::warn!(partition = p, error = %e, "partition consumer stopped; starting again");
         }
@@ -74,6 +97,7 @@ async fn consume(nats: Nats, handle: Handle, metrics: Arc<Metrics>, p: usize) {
 async fn pull_partition(
     nats: &Nats,
     handle: &Handle,
+    guard: &Guard,
     p: usize,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let stream = nats.js.get_stream(nats.names.events_stream()).await?;
@@ -97,6 +121,11 @@ async fn pull_partition(
     let shard = p % handle.shard_count();
     while let Some(msg) = messages.next().await {
         let msg = msg?;
+        if !guard.validity.allows(p, guard.clock.now_ms()) {
+            // Taken in before a stop, handed out after it: not ours to
+            // run any more. Unacknowledged, it goes to the owner.
+            return Ok(());
+        }
         let mut events = Vec::new();
         if let Err(e) = event_log::decode(&msg.payload, &mut events) {
             // Not ours to read (a newer node's format?): leave it for one

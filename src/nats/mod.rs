@@ -50,9 +50,11 @@ pub async fn join(
         cfg.node.clone()
     };
     let nats = connect::Nats::join(cfg, &name).await?;
+    let validity = ownership::Validity::new(cfg.partitions);
     let plan = ownership::OwnershipPlan {
         node: name.clone(),
         partitions: cfg.partitions,
+        validity: validity.clone(),
         timings: LeaseTimings {
             ttl_ms: cfg.lease_ttl.as_millis() as i64,
             renew_ms: cfg.lease_renew.as_millis() as i64,
@@ -66,7 +68,11 @@ pub async fn join(
         cfg.partitions as usize,
         metrics.clone(),
     ));
-    let consumers = consume::spawn(nats.clone(), handle, metrics.clone(), changes);
+    let guard = consume::Guard {
+        validity,
+        clock: clock.clone(),
+    };
+    let consumers = consume::spawn(nats.clone(), handle, metrics.clone(), guard, changes);
     let ownership = ownership::spawn(nats, plan, metrics, clock, reachable, tx);
     tracing::info!(node = %name, servers = %cfg.servers.join(","), "joined the cluster");
     Ok(Some(ClusterNode {

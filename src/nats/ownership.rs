@@ -17,6 +17,36 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// Until when (Unix ms, this node's clock) each partition may be processed
+/// here, 0 when it is not this node's: written by the ownership task after
+/// every step, read by the partition consumers before every message.
+#[derive(Clone)]
+pub struct Validity(Arc<Vec<std::sync::atomic::AtomicI64>>);
+
+impl Validity {
+    /// Nothing valid, for `partitions` partitions.
+    pub fn new(partitions: u32) -> Validity {
+        Validity(Arc::new(
+            (0..partitions)
+                .map(|_| std::sync::atomic::AtomicI64::new(0))
+                .collect(),
+        ))
+    }
+
+    /// Whether partition `p` may be processed at `now_ms`.
+    pub fn allows(&self, p: usize, now_ms: i64) -> bool {
+        self.0
+            .get(p)
+            .is_some_and(|v| now_ms < v.load(Ordering::Acquire))
+    }
+
+    fn update(&self, leases: &Leases) {
+        for (p, v) in self.0.iter().enumerate() {
+            v.store(leases.valid_until(p as u32).unwrap_or(0), Ordering::Release);
+        }
+    }
+}
+
 /// What a node's ownership task needs.
 pub struct OwnershipPlan {
     /// This node's name.
@@ -25,6 +55,9 @@ pub struct OwnershipPlan {
     pub partitions: u32,
     /// Lease timings.
     pub timings: LeaseTimings,
+    /// Where the task tells the consumers until when each partition is
+    /// this node's.
+    pub validity: Validity,
 }
 
 /// The running task.
@@ -70,7 +103,7 @@ async fn run(
         // A node that was stopped gives up what may have lapsed before it
         // reads or writes anything.
         leases.handle_timeout(clock.now_ms());
-        forward(&mut leases, &tx, &metrics);
+        forward(&mut leases, &plan.validity, &tx, &metrics);
         let read = refresh(&nats, &plan, &mut leases, clock.as_ref()).await;
         reachable.store(read.is_ok(), Ordering::Release);
         if let Err(e) = read {
@@ -78,18 +111,24 @@ async fn run(
             tracing::warn!(error = %e, "cannot read the cluster's members and leases");
         }
         // What is given up stops before the release is written.
-        forward(&mut leases, &tx, &metrics);
+        forward(&mut leases, &plan.validity, &tx, &metrics);
         while let Some(op) = leases.poll_op() {
             apply(&nats, &plan.node, op, &mut leases, clock.as_ref(), &metrics).await;
         }
-        forward(&mut leases, &tx, &metrics);
+        forward(&mut leases, &plan.validity, &tx, &metrics);
         metrics
             .cluster_partitions_unowned
             .set(leases.unowned() as i64);
     }
 }
 
-fn forward(leases: &mut Leases, tx: &mpsc::UnboundedSender<Ownership>, metrics: &Metrics) {
+fn forward(
+    leases: &mut Leases,
+    validity: &Validity,
+    tx: &mpsc::UnboundedSender<Ownership>,
+    metrics: &Metrics,
+) {
+    validity.update(leases);
     while let Some(change) = leases.poll_ownership() {
         let (what, partition) = match change {
             Ownership::Gained { partition, .. } => ("gained", partition),

@@ -277,6 +277,14 @@ impl Leases {
         self.held.iter().map(|(&p, h)| (p, h.epoch))
     }
 
+    /// Until when (this node's clock, Unix ms) partition `partition` may be
+    /// processed here: `None` when it is not this node's. Checked before
+    /// each message, it keeps a node that was stopped from processing
+    /// anything on waking, before its ownership has been looked at again.
+    pub fn valid_until(&self, partition: u32) -> Option<i64> {
+        self.held.get(&partition).map(|h| h.valid_until_ms)
+    }
+
     /// Partitions nobody holds, as far as this node knows.
     pub fn unowned(&self) -> usize {
         (0..self.partitions)

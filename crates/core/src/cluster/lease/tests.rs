@@ -231,6 +231,12 @@ fn a_stalled_node_drops_its_partitions_before_it_does_anything_on_waking() {
     c.nodes[0].0.set_members(c.now, vec!["hub-a".into()]);
     c.run(10_000, 250);
     assert_eq!(c.owned_by(0), P as usize);
+    // What it believed while asleep has lapsed by its own clock, whatever
+    // it last heard.
+    let woke = c.now;
+    assert!(stalled
+        .iter()
+        .all(|&p| c.nodes[1].0.valid_until(p).is_some_and(|t| t <= woke)));
     // SIGCONT: its first step is a tick, and it gives up everything.
     c.nodes[1].1 = true;
     let now = c.now;
