@@ -4,13 +4,18 @@
 //! millions of events per second and the generator's own queueing showed
 //! up as the hub's latency. Real street platforms are other machines.
 
-use crate::run::{listen, options, Counters, Triggers};
+use crate::client_options::options;
+use crate::counters::Counters;
+use crate::triggers::Triggers;
 use crate::Args;
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tongguan::client::SubscriberClient;
 use tongguan::geo::RegionMap;
+use tongguan::wire::control::Outcome;
 
 /// Subscribers to every street, listening on their own thread.
 pub struct Listeners {
@@ -89,5 +94,58 @@ impl Listeners {
     pub fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.thread.join();
+    }
+}
+
+/// One subscriber: measures each order against its trigger's intended
+/// send time and acknowledges it (a share of them as false alarms).
+pub(crate) async fn listen(
+    mut sub: SubscriberClient,
+    counters: Arc<Counters>,
+    triggers: Triggers,
+    latency: Arc<Mutex<Histogram<u64>>>,
+    false_alarm_share: f64,
+    seed: u64,
+) {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut acked = std::collections::HashSet::new();
+    loop {
+        let order = match sub.next_order().await {
+            Ok(o) => o,
+            Err(e) => {
+                counters.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "subscriber stopped");
+                return;
+            }
+        };
+        let received = Instant::now();
+        counters.orders.fetch_add(1, Ordering::Relaxed);
+        // The event that made this revision: the first for a new order,
+        // the newest for an update.
+        let trigger = if order.revision <= 1 {
+            order.events.first()
+        } else {
+            order.events.last()
+        };
+        if let Some(t) = trigger {
+            if let Some(due) = triggers.lock().expect("lock").due(&(t.device, t.seq)) {
+                let us = received.saturating_duration_since(due).as_micros() as u64;
+                latency.lock().expect("lock").saturating_record(us.max(1));
+            } else {
+                tracing::debug!(device = t.device, seq = t.seq, category = %t.category, "order trigger not sent by this run");
+            }
+        }
+        // Each order once, whatever revision arrives first (a resumed
+        // subscription gets the latest revision of what was not acked).
+        if acked.insert(order.id.clone()) {
+            let outcome = if rng.f64() < false_alarm_share {
+                Outcome::FalseAlarm
+            } else {
+                Outcome::Confirmed
+            };
+            if sub.ack(&order.id, outcome, "loadgen").await.is_ok() {
+                counters.order_acks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! acknowledging orders and measuring event-to-order latency from each
 //! event's intended send time.
 
+mod client_options;
+mod counters;
 mod listeners;
 mod plot;
 mod population;

@@ -6,33 +6,19 @@
 //! measured from that intended time, so a hub that stalls the sender shows
 //! up as latency, not as a politely slower sender.
 
+use crate::client_options::options;
+use crate::counters::Counters;
 use crate::population::Population;
 use crate::report::Summary;
+use crate::triggers::Triggers;
 use crate::Args;
 use anyhow::{Context, Result};
 use hdrhistogram::Histogram;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tongguan::client::{ClientOptions, DeviceClient, SubscriberClient};
-use tongguan::tls::Trust;
-use tongguan::wire::control::Outcome;
+use tongguan::client::DeviceClient;
 use tongguan::wire::WireEvent;
-
-/// Intended send times of breach readings, shared by senders and listeners.
-pub(crate) type Triggers = Arc<Mutex<crate::triggers::TriggerLog>>;
-
-#[derive(Default)]
-pub(crate) struct Counters {
-    sent: AtomicU64,
-    acked: AtomicU64,
-    rejected: AtomicU64,
-    batches: AtomicU64,
-    errors: AtomicU64,
-    orders: AtomicU64,
-    order_acks: AtomicU64,
-    unsent: AtomicU64,
-}
 
 /// How long past its duration an open-loop run that fell behind keeps
 /// sending before it gives up (what it did not send is reported).
@@ -44,21 +30,6 @@ fn unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-pub(crate) fn options(args: &Args, token: String) -> Result<ClientOptions> {
-    let trust = match &args.ca {
-        Some(p) => Trust::pem_file(p).with_context(|| format!("reading {}", p.display()))?,
-        None => Trust::AnyOnLoopback,
-    };
-    Ok(ClientOptions {
-        hub: args.hub,
-        server_name: "localhost".into(),
-        trust,
-        token,
-        client_name: format!("loadgen/{}", env!("CARGO_PKG_VERSION")),
-        identity: None,
-    })
 }
 
 /// What a run returns: the summary and the latency histogram (µs).
@@ -382,55 +353,4 @@ async fn send(
     ack_task.abort();
     out.client.close().await;
     Ok(())
-}
-
-pub(crate) async fn listen(
-    mut sub: SubscriberClient,
-    counters: Arc<Counters>,
-    triggers: Triggers,
-    latency: Arc<Mutex<Histogram<u64>>>,
-    false_alarm_share: f64,
-    seed: u64,
-) {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let mut acked = std::collections::HashSet::new();
-    loop {
-        let order = match sub.next_order().await {
-            Ok(o) => o,
-            Err(e) => {
-                counters.errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, "subscriber stopped");
-                return;
-            }
-        };
-        let received = Instant::now();
-        counters.orders.fetch_add(1, Ordering::Relaxed);
-        // The event that made this revision: the first for a new order,
-        // the newest for an update.
-        let trigger = if order.revision <= 1 {
-            order.events.first()
-        } else {
-            order.events.last()
-        };
-        if let Some(t) = trigger {
-            if let Some(due) = triggers.lock().expect("lock").due(&(t.device, t.seq)) {
-                let us = received.saturating_duration_since(due).as_micros() as u64;
-                latency.lock().expect("lock").saturating_record(us.max(1));
-            } else {
-                tracing::debug!(device = t.device, seq = t.seq, category = %t.category, "order trigger not sent by this run");
-            }
-        }
-        // Each order once, whatever revision arrives first (a resumed
-        // subscription gets the latest revision of what was not acked).
-        if acked.insert(order.id.clone()) {
-            let outcome = if rng.f64() < false_alarm_share {
-                Outcome::FalseAlarm
-            } else {
-                Outcome::Confirmed
-            };
-            if sub.ack(&order.id, outcome, "loadgen").await.is_ok() {
-                counters.order_acks.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
 }

@@ -51,6 +51,9 @@ impl TriggerLog {
     }
 }
 
+/// Intended send times of breach readings, shared by senders and listeners.
+pub(crate) type Triggers = std::sync::Arc<std::sync::Mutex<TriggerLog>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
