@@ -6,22 +6,11 @@
 
 mod common;
 
-use common::nats::NatsCluster;
+use common::nats::{hub_node as node, signal, NatsCluster};
 use common::*;
 use std::collections::HashSet;
 use std::time::Duration;
 use tongguan::client::{ClientOptions, DeviceClient};
-
-fn node(data: &std::path::Path, urls: &str, name: &str) -> HubProcess {
-    let config = data.join("cluster.toml");
-    std::fs::write(
-        &config,
-        "[engine]\nallowed_lateness = \"12h\"\n[cluster]\npreview = true\nreplicas = 3\n",
-    )
-    .unwrap();
-    let config = config.display().to_string();
-    spawn_hub(data, &["--config", &config, "--nats", urls, "--node", name])
-}
 
 /// The devices of every order the nodes at `https` hold.
 async fn ordered_devices(https: &[std::net::SocketAddr]) -> HashSet<u64> {
@@ -122,15 +111,6 @@ async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_fail
     all_ordered(&https[..1], &later, Duration::from_secs(30)).await;
     a.child.kill().unwrap();
     a.child.wait().unwrap();
-}
-
-fn signal(hub: &HubProcess, sig: &str) {
-    let pid = hub.child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args([sig, &pid])
-        .status()
-        .unwrap()
-        .success());
 }
 
 /// A node stopped (SIGSTOP) while alarms of its partitions arrive: the

@@ -8,23 +8,11 @@
 
 mod common;
 
-use common::nats::NatsCluster;
+use common::nats::{hub_node as node, signal, NatsCluster};
 use common::*;
 use std::time::{Duration, Instant};
 
 const PARTITIONS: f64 = 64.0;
-
-/// A hub node named `name` on the cluster at `urls`.
-fn node(data: &std::path::Path, urls: &str, name: &str) -> HubProcess {
-    let config = data.join("cluster.toml");
-    std::fs::write(
-        &config,
-        "[engine]\nallowed_lateness = \"12h\"\n[cluster]\npreview = true\nreplicas = 3\n",
-    )
-    .unwrap();
-    let config = config.display().to_string();
-    spawn_hub(data, &["--config", &config, "--nats", urls, "--node", name])
-}
 
 /// (owned, unowned) partitions as node `http` reports them.
 async fn partitions(http: std::net::SocketAddr) -> Option<(f64, f64)> {
@@ -67,15 +55,6 @@ async fn lost(http: std::net::SocketAddr) -> f64 {
         "tongguan_cluster_ownership_changes_total",
         "change=\"lost\"",
     )
-}
-
-fn signal(hub: &HubProcess, sig: &str) {
-    let pid = hub.child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args([sig, &pid])
-        .status()
-        .unwrap()
-        .success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -358,3 +358,23 @@ fn tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
+
+/// A hub process in the cluster mode at `urls` (preview on, R3), named
+/// `name`, on data dir `data`.
+pub fn hub_node(data: &Path, urls: &str, name: &str) -> super::HubProcess {
+    let config = data.join("cluster.toml");
+    std::fs::write(
+        &config,
+        "[engine]\nallowed_lateness = \"12h\"\n[cluster]\npreview = true\nreplicas = 3\n",
+    )
+    .unwrap();
+    let config = config.display().to_string();
+    super::spawn_hub(data, &["--config", &config, "--nats", urls, "--node", name])
+}
+
+/// Sends `sig` (e.g. "-STOP", "-CONT") to a hub process this test started.
+pub fn signal(hub: &super::HubProcess, sig: &str) {
+    let pid = hub.child.id().to_string();
+    let sent = Command::new("kill").args([sig, &pid]).status().unwrap();
+    assert!(sent.success(), "kill {sig} {pid}");
+}
