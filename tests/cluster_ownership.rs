@@ -39,10 +39,19 @@ async fn settled(https: &[std::net::SocketAddr], limit: Duration) -> Duration {
         if total == PARTITIONS && owned.iter().all(|&o| o == share || o == share + 1.0) {
             return start.elapsed();
         }
-        assert!(
-            start.elapsed() < limit,
-            "not settled within {limit:?}: owned {owned:?}"
-        );
+        if start.elapsed() >= limit {
+            let mut errors = Vec::new();
+            for &h in https {
+                let (_, body) = common::nats::get(h, "/metrics").await.unwrap_or_default();
+                errors.push(
+                    body.lines()
+                        .filter(|l| l.starts_with("tongguan_cluster_"))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+            }
+            panic!("not settled within {limit:?}: owned {owned:?}; the nodes' cluster metrics: {errors:#?}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

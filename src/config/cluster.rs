@@ -37,6 +37,12 @@ pub struct ClusterConfig {
     /// Stream name prefix, so several districts can share one NATS
     /// cluster.
     pub prefix: String,
+    /// How long the events stream keeps events (the servers' disks hold
+    /// this much of the district's traffic, times the replicas); at least
+    /// the stream's two-minute dedup window. Applied when the stream is
+    /// created.
+    #[serde(with = "humantime_serde")]
+    pub events_retention: Duration,
     /// The cluster mode is being built (docs/CLUSTER.md says what works
     /// and what does not yet): it starts only with `preview = true`, so
     /// nobody runs it in production by mistake.
@@ -56,6 +62,7 @@ impl Default for ClusterConfig {
             lease_ttl: Duration::from_secs(6),
             lease_renew: Duration::from_secs(2),
             prefix: "tg".into(),
+            events_retention: Duration::from_secs(24 * 3600),
             preview: false,
         }
     }
@@ -102,6 +109,12 @@ impl ClusterConfig {
                 "cluster.lease_renew ({:?}) must be under half of cluster.lease_ttl ({:?}): a lease \
                  must survive a lost renewal",
                 self.lease_renew, self.lease_ttl
+            ));
+        }
+        if self.events_retention < Duration::from_secs(120) {
+            return Err(format!(
+                "cluster.events_retention ({:?}) must be at least the stream's dedup window (2 min)",
+                self.events_retention
             ));
         }
         if self.token.is_some() && self.credentials.is_some() {

@@ -117,6 +117,9 @@ impl Nats {
             storage: stream::StorageType::File,
             num_replicas: cfg.replicas,
             duplicate_window: DEDUP_WINDOW,
+            // Kept for a while (a replay of recent days reads it), not for
+            // ever: the servers' disks would fill.
+            max_age: cfg.events_retention,
             ..Default::default()
         })
         .await

@@ -163,19 +163,29 @@ async fn refresh(
     }
     let now = clock.now_ms();
     leases.set_members(now, live);
+    // A lease that cannot be read this time is left as last seen (the
+    // others are still read), and counted.
+    let mut first_error = None;
     for p in 0..plan.partitions {
-        let holder = nats
-            .leases
-            .entry(p.to_string())
-            .await?
-            .filter(|e| e.operation == kv::Operation::Put)
-            .map(|e| Holder {
-                node: String::from_utf8_lossy(&e.value).into_owned(),
-                revision: e.revision,
-            });
-        leases.observe(now, p, holder);
+        match nats.leases.entry(p.to_string()).await {
+            Ok(entry) => {
+                let holder = entry
+                    .filter(|e| e.operation == kv::Operation::Put)
+                    .map(|e| Holder {
+                        node: String::from_utf8_lossy(&e.value).into_owned(),
+                        revision: e.revision,
+                    });
+                leases.observe(now, p, holder);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(())
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Sends one write and tells the machine what came of it.
