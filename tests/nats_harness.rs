@@ -15,6 +15,7 @@ mod common;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
 use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::publish::PublishAck;
 use async_nats::jetstream::stream::{self, StorageType};
 use async_nats::jetstream::{self as js, Context};
 use common::nats::NatsCluster;
@@ -62,6 +63,24 @@ fn batch(n: u64) -> (String, PublishMessage) {
         .payload(format!("event batch of device {n}").into())
         .message_id(format!("device-{n}/batch-1"));
     (format!("tg.events.{}", n % 64), publish)
+}
+
+/// The first publish to a stream just created: the servers may not all
+/// know the stream yet (StreamNotFound for a moment, on a busy machine),
+/// so it is sent again, with its id, for up to 10 s.
+async fn first_publish(js: &Context, subject: &str, publish: &PublishMessage) -> PublishAck {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let sent = js.send_publish(subject.to_owned(), publish.clone()).await;
+        match sent.expect("sent").await {
+            Ok(ack) => return ack,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("first publish not acked yet ({e}); again");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("first publish not acked within 10 s: {e}"),
+        }
+    }
 }
 
 /// Publishes the batches `ids` pipelined (all sent, then every ack
@@ -138,8 +157,7 @@ async fn an_r3_stream_drops_a_republished_message_id_and_acks_a_pipelined_thousa
     js.create_stream(events_stream(3)).await.expect("R3 stream");
 
     let (subject, publish) = batch(42);
-    let first = js.send_publish(subject.clone(), publish.clone()).await;
-    let first = first.unwrap().await.expect("first publish acked");
+    let first = first_publish(&js, &subject, &publish).await;
     let again = js.send_publish(subject, publish).await;
     let again = again.unwrap().await.expect("re-publish acked");
     assert!(!first.duplicate);
