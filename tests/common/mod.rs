@@ -261,11 +261,22 @@ pub async fn http_post(addr: SocketAddr, path: &str, body: &str) -> (u16, String
     .await
 }
 
-/// A hub process serving on ports the OS picks, and its addresses.
+/// A hub process serving on ports the OS picks, and its addresses. Killed
+/// when dropped, so a test that fails midway leaves no hub behind.
 pub struct HubProcess {
     pub child: std::process::Child,
     pub quic: SocketAddr,
     pub http: SocketAddr,
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        // Already waited for (a test's own kill or SIGTERM): nothing to do.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// Starts the hub binary on `data` with more arguments; its first stdout
