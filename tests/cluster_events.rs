@@ -79,19 +79,54 @@ async fn shared_evenly(https: &[std::net::SocketAddr]) {
     panic!("the partitions were not shared evenly within 30 s");
 }
 
+/// Three nats-servers, two hub nodes sharing the partitions evenly, and a
+/// device connected to hub-a. The hubs are killed when dropped.
+struct Cluster {
+    nats: NatsCluster,
+    a: HubProcess,
+    b: HubProcess,
+    https: [std::net::SocketAddr; 2],
+    dev: DeviceClient,
+    /// Event time of the first alarm.
+    t0: i64,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let nats = NatsCluster::start(3).await;
+        let urls = nats.urls();
+        let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+        let a = node(dirs[0].path(), &urls, "hub-a");
+        let b = node(dirs[1].path(), &urls, "hub-b");
+        let https = [a.http, b.http];
+        shared_evenly(&https).await;
+        let dev = DeviceClient::connect(&ClientOptions::dev(a.quic, DEVICE_TOKEN))
+            .await
+            .unwrap();
+        Cluster {
+            nats,
+            a,
+            b,
+            https,
+            dev,
+            t0: now_ms() - 3 * 3_600_000,
+            _dirs: dirs,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_failures() {
-    let mut nats = NatsCluster::start(3).await;
-    let urls = nats.urls();
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut a = node(dirs[0].path(), &urls, "hub-a");
-    let mut b = node(dirs[1].path(), &urls, "hub-b");
-    let https = [a.http, b.http];
-    shared_evenly(&https).await;
-    let t0 = now_ms() - 3 * 3_600_000;
-    let mut dev = DeviceClient::connect(&ClientOptions::dev(a.quic, DEVICE_TOKEN))
-        .await
-        .unwrap();
+    let Cluster {
+        mut nats,
+        a,
+        mut b,
+        https,
+        mut dev,
+        t0,
+        _dirs,
+    } = Cluster::start().await;
 
     // Both nodes up: ingest on hub-a, processing where each partition is.
     let mut acked = send_alarms(&mut dev, 1, 20, t0).await;
@@ -109,8 +144,7 @@ async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_fail
     b.child.wait().unwrap();
     let later = send_alarms(&mut dev, 31, 10, t0).await;
     all_ordered(&https[..1], &later, Duration::from_secs(30)).await;
-    a.child.kill().unwrap();
-    a.child.wait().unwrap();
+    drop(a);
 }
 
 /// A node stopped (SIGSTOP) while alarms of its partitions arrive: the
@@ -118,17 +152,16 @@ async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_fail
 /// the stopped node runs none of what it had taken in before the stop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_woken_from_a_stop_runs_nothing_of_the_partitions_it_lost() {
-    let nats = NatsCluster::start(3).await;
-    let urls = nats.urls();
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let mut a = node(dirs[0].path(), &urls, "hub-a");
-    let mut b = node(dirs[1].path(), &urls, "hub-b");
-    let https = [a.http, b.http];
-    shared_evenly(&https).await;
-    let t0 = now_ms() - 3 * 3_600_000;
-    let mut dev = DeviceClient::connect(&ClientOptions::dev(a.quic, DEVICE_TOKEN))
-        .await
-        .unwrap();
+    // (Bound, not `..`: what is not bound would be dropped, and killed, here.)
+    let Cluster {
+        nats: _nats,
+        a: _a,
+        b,
+        https,
+        mut dev,
+        t0,
+        _dirs,
+    } = Cluster::start().await;
     signal(&b, "-STOP");
     let acked = send_alarms(&mut dev, 100, 20, t0).await;
     // hub-a takes hub-b's partitions once their leases lapse, and gets what
@@ -139,8 +172,4 @@ async fn a_node_woken_from_a_stop_runs_nothing_of_the_partitions_it_lost() {
     let on_b = ordered_devices(&https[1..]).await;
     let ran: Vec<_> = acked.iter().filter(|d| on_b.contains(d)).collect();
     assert!(ran.is_empty(), "the woken node ran alarms it lost: {ran:?}");
-    for h in [&mut a, &mut b] {
-        h.child.kill().unwrap();
-        h.child.wait().unwrap();
-    }
 }
