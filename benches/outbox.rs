@@ -48,6 +48,8 @@ fn order(n: u64) -> OrderRecord {
         repeat: 0,
         escalation_of: None,
         late_ms: None,
+        accept_by_ms: None,
+        disposal: None,
     };
     OrderRecord {
         order,
@@ -59,7 +61,9 @@ fn order(n: u64) -> OrderRecord {
             at_ms: 1_780_000_000_000,
             what: "dispatched".into(),
             detail: "revision 1".into(),
+            by: None,
         }],
+        disposal: Default::default(),
     }
 }
 

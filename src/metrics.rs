@@ -47,6 +47,7 @@ pub struct Metrics {
     orders: IntCounterVec,
     order_updates: IntCounterVec,
     orders_acked: IntCounterVec,
+    order_steps: IntCounterVec,
     event_to_order: Vec<Histogram>,
     frames_rejected: IntCounterVec,
     connections: IntGaugeVec,
@@ -116,6 +117,42 @@ pub struct Metrics {
     pub cluster_ownership_changes: IntCounterVec,
     /// Failed reads and writes of the cluster's buckets, by operation.
     pub cluster_errors: IntCounterVec,
+    /// The recording's counts (`[record]`).
+    pub record: RecordMetrics,
+}
+
+/// What the recording (`[record]`, src/record/) did: batches and bytes
+/// written, and left out because its queue was full.
+#[derive(Clone)]
+pub struct RecordMetrics {
+    /// Batches appended to the recording.
+    pub batches: IntCounter,
+    /// Events appended to the recording.
+    pub events: IntCounter,
+    /// Bytes appended to the recording's segments.
+    pub bytes: IntCounter,
+    /// Batches left out: the recording's queue was full.
+    pub dropped_batches: IntCounter,
+    /// Bytes those batches would have taken.
+    pub dropped_bytes: IntCounter,
+    /// Segments or index entries that could not be written.
+    pub write_errors: IntCounter,
+    /// Segments deleted by the recording's retention.
+    pub segments_deleted: IntCounter,
+}
+
+impl RecordMetrics {
+    fn new(r: &Registry) -> RecordMetrics {
+        RecordMetrics {
+            batches: counter(r, "tongguan_record_batches_total", "Accepted batches appended to the recording (record.mode sample or all; in sample mode a batch with none of the sampled devices is not counted)."),
+            events: counter(r, "tongguan_record_events_total", "Events appended to the recording."),
+            bytes: counter(r, "tongguan_record_bytes_total", "Bytes appended to the recording's segments (docs/RECORDING.md)."),
+            dropped_batches: counter(r, "tongguan_record_dropped_batches_total", "Accepted batches left out of the recording because its queue (record.queue_batches) was full: the disk did not keep up. Ingest is never slowed by the recording."),
+            dropped_bytes: counter(r, "tongguan_record_dropped_bytes_total", "Bytes the batches left out of the recording would have taken."),
+            write_errors: counter(r, "tongguan_record_write_errors_total", "Writes to the recording that failed (the batch is lost to the recording; the segment is closed and a new one begun)."),
+            segments_deleted: counter(r, "tongguan_record_segments_deleted_total", "Recording segments deleted by its retention (record.max_bytes, record.max_age)."),
+        }
+    }
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -345,6 +382,12 @@ impl Metrics {
                 "Order acknowledgements: recorded by outcome, or ignored as duplicate, unknown_order or forbidden.",
                 &["outcome"],
             ),
+            order_steps: counter_vec(
+                &r,
+                "tongguan_order_steps_total",
+                "Steps of the disposal loop (accept, assign, feedback, resolve, send_back, verify, close, transfer) by what became of them.",
+                &["step", "result"],
+            ),
             event_to_order,
             frames_rejected,
             connections: gauge_vec(
@@ -401,6 +444,7 @@ impl Metrics {
             http_connections: gauge(&r, "tongguan_http_connections", "HTTP connections being served, at most limits.max_http_connections."),
             http_connections_refused: counter(&r, "tongguan_http_connections_refused_total", "HTTP connections accepted past limits.max_http_connections: only /healthz, /readyz and /metrics were answered on them (others got 503), or, past a small reserve, they were closed at once."),
             http_body_timeouts: counter(&r, "tongguan_http_body_timeouts_total", "HTTP requests whose body did not arrive within limits.http_body_timeout (answered 408, connection closed)."),
+            record: RecordMetrics::new(&r),
             registry: r,
         };
         // Series that exist from the start read 0, not "no data".
@@ -409,6 +453,11 @@ impl Metrics {
         }
         for answer in crate::dispatch::dispatcher::AckAnswer::all() {
             m.orders_acked.with_label_values(&[answer.name()]);
+        }
+        for step in crate::dispatch::lifecycle::StepKind::ALL {
+            for result in crate::dispatch::lifecycle::StepAnswer::NAMES {
+                m.order_steps.with_label_values(&[step.name(), result]);
+            }
         }
         for reason in ["hub_full", "token_connections"] {
             m.admission_refused.with_label_values(&[reason]);
@@ -533,6 +582,11 @@ impl Metrics {
     /// (duplicate, unknown_order, forbidden).
     pub fn order_acked(&self, outcome: &str) {
         self.orders_acked.with_label_values(&[outcome]).inc();
+    }
+
+    /// Counts a step of the disposal loop by what became of it.
+    pub fn order_step(&self, step: &str, result: &str) {
+        self.order_steps.with_label_values(&[step, result]).inc();
     }
 
     /// Counts a frame that closed its connection.

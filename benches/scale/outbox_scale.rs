@@ -413,6 +413,7 @@ impl<'a> Fill<'a> {
                     at_ms,
                     what: "acked".into(),
                     detail: "confirmed".into(),
+                    by: None,
                 });
             }
         }
@@ -447,6 +448,8 @@ fn record(k: u64, created_ms: i64, street: Option<StreetRef>) -> OrderRecord {
         repeat: 0,
         escalation_of: None,
         late_ms: None,
+        accept_by_ms: None,
+        disposal: None,
     };
     OrderRecord {
         order,
@@ -458,7 +461,9 @@ fn record(k: u64, created_ms: i64, street: Option<StreetRef>) -> OrderRecord {
             at_ms: created_ms,
             what: "dispatched".into(),
             detail: "revision 1".into(),
+            by: None,
         }],
+        disposal: Default::default(),
     }
 }
 

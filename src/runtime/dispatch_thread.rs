@@ -9,6 +9,7 @@
 
 use crate::auth::tokens::Scope;
 use crate::dispatch::dispatcher::{self as machine, AckAnswer, Output, Recovered, ReplyId};
+use crate::dispatch::lifecycle::{Actor, Step, StepAnswer};
 use crate::dispatch::quality::QualityPolicy;
 use crate::dispatch::record::Status;
 use crate::dispatch::Order;
@@ -28,16 +29,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// An ORDER_ACK as a session hands it to the dispatcher.
+/// A request about an order as a session hands it to the dispatcher: an
+/// ORDER_ACK, or a step of the disposal loop, in the order they came.
 #[derive(Debug)]
-pub struct AckMsg {
-    /// What the subscriber sent.
-    pub ack: OrderAck,
-    /// What the subscriber's token may see.
-    pub scope: Scope,
-    /// Where the answer goes once it is durable (or refused), if the
-    /// sender waits for it.
-    pub reply: Option<oneshot::Sender<AckAnswer>>,
+pub enum OrderMsg {
+    /// An ORDER_ACK.
+    Ack {
+        /// What the subscriber sent.
+        ack: OrderAck,
+        /// What the subscriber's token may see.
+        scope: Scope,
+        /// Where the answer goes once it is durable (or refused), if the
+        /// sender waits for it.
+        reply: Option<oneshot::Sender<AckAnswer>>,
+    },
+    /// A step (accept, assign, ..., transfer) by a named person.
+    Step {
+        /// The order.
+        order_id: String,
+        /// The step.
+        step: Step,
+        /// Who takes it.
+        actor: Actor,
+        /// Where the answer goes once it is durable (or refused).
+        reply: oneshot::Sender<StepAnswer>,
+    },
 }
 
 /// The dispatcher machine and what it drives.
@@ -49,6 +65,7 @@ pub struct Dispatcher {
     details: Arc<crate::runtime::details::Details>,
     outbox_ok: Arc<AtomicBool>,
     replies: FxHashMap<ReplyId, oneshot::Sender<AckAnswer>>,
+    step_replies: FxHashMap<ReplyId, oneshot::Sender<StepAnswer>>,
     /// Batches waiting for their detections to be durable.
     receipts: Vec<Receipt>,
 }
@@ -78,6 +95,7 @@ impl Dispatcher {
             details,
             outbox_ok,
             replies: FxHashMap::default(),
+            step_replies: FxHashMap::default(),
             receipts: Vec::new(),
         };
         Ok((dispatcher, flagged))
@@ -88,7 +106,7 @@ impl Dispatcher {
         &mut self,
         now_ms: i64,
         warnings: Vec<Warning>,
-        acks: Vec<AckMsg>,
+        acks: Vec<OrderMsg>,
         receipts: Vec<Receipt>,
         correlator: &mut Correlator,
     ) {
@@ -102,9 +120,22 @@ impl Dispatcher {
             self.machine.handle_warning(w, reports);
         }
         for a in acks {
-            let id = self.machine.handle_ack(a.ack, a.scope);
-            if let Some(tx) = a.reply {
-                self.replies.insert(id, tx);
+            match a {
+                OrderMsg::Ack { ack, scope, reply } => {
+                    let id = self.machine.handle_ack(ack, scope);
+                    if let Some(tx) = reply {
+                        self.replies.insert(id, tx);
+                    }
+                }
+                OrderMsg::Step {
+                    order_id,
+                    step,
+                    actor,
+                    reply,
+                } => {
+                    let id = self.machine.handle_step(order_id, step, actor);
+                    self.step_replies.insert(id, reply);
+                }
             }
         }
         self.commit(now_ms);
@@ -186,6 +217,17 @@ impl Dispatcher {
                     let _ = tx.send(answer);
                 }
             }
+            Output::StepAnswered {
+                reply,
+                step,
+                answer,
+                ..
+            } => {
+                self.metrics.order_step(step.name(), answer.name());
+                if let Some(tx) = self.step_replies.remove(&reply) {
+                    let _ = tx.send(answer);
+                }
+            }
             Output::DeviceFlag { device, flagged } => correlator.set_flagged(device, flagged),
             Output::Dispatched(d) => {
                 self.metrics.warning(d.category, d.severity);
@@ -218,8 +260,8 @@ fn recover(store: &Store, map: &RegionMap) -> Result<Recovered, StoreError> {
         let last = store.last_seq(&scope)?;
         last_seqs.push((scope, last));
     }
-    // Open orders through the index; escalations have no deadline of
-    // their own to watch.
+    // Open orders through the index, each at the next limit it can miss
+    // (accept, then resolve); escalations have none of their own.
     let open = crate::store::OrderQuery {
         status: Some(Status::Open),
         escalations: false,
@@ -229,7 +271,7 @@ fn recover(store: &Store, map: &RegionMap) -> Result<Recovered, StoreError> {
         .list_orders(&open)?
         .orders
         .into_iter()
-        .map(|r| (r.order.id, r.order.deadline_ms))
+        .filter_map(|r| r.next_limit_ms().map(|limit| (r.order.id, limit)))
         .collect();
     Ok(Recovered {
         last_seqs,

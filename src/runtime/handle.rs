@@ -5,10 +5,11 @@
 //! is on a channel: no sleep, no polling.
 
 use crate::dispatch::dispatcher::AckAnswer;
+use crate::dispatch::lifecycle::{Actor, Step, StepAnswer};
 use crate::dispatch::scope::Scope;
 use crate::engine::shard::DeviceState;
 use crate::metrics::Metrics;
-use crate::runtime::dispatch_thread::AckMsg;
+use crate::runtime::dispatch_thread::OrderMsg;
 use crate::runtime::inbox::{Inbox, Stopped};
 use crate::runtime::shard_msg::ShardMsg;
 use crate::wire::control::OrderAck;
@@ -20,7 +21,7 @@ use tokio::sync::oneshot;
 #[derive(Clone)]
 pub struct Handle {
     shards: Vec<Inbox<ShardMsg>>,
-    acks: Inbox<AckMsg>,
+    acks: Inbox<OrderMsg>,
     metrics: Arc<Metrics>,
 }
 
@@ -28,7 +29,7 @@ impl Handle {
     /// A handle on these queues.
     pub(crate) fn new(
         shards: Vec<Inbox<ShardMsg>>,
-        acks: Inbox<AckMsg>,
+        acks: Inbox<OrderMsg>,
         metrics: Arc<Metrics>,
     ) -> Handle {
         Handle {
@@ -68,7 +69,7 @@ impl Handle {
     /// Hands an acknowledgement to the dispatcher without waiting for its
     /// answer (a QUIC ORDER_ACK: the outbox and the next delivery tell).
     pub async fn submit_ack(&self, ack: OrderAck, scope: Scope) -> Result<(), Stopped> {
-        let msg = AckMsg {
+        let msg = OrderMsg::Ack {
             ack,
             scope,
             reply: None,
@@ -84,10 +85,30 @@ impl Handle {
         scope: Scope,
     ) -> Result<oneshot::Receiver<AckAnswer>, Stopped> {
         let (reply, answer) = oneshot::channel();
-        let msg = AckMsg {
+        let msg = OrderMsg::Ack {
             ack,
             scope,
             reply: Some(reply),
+        };
+        self.acks.send(msg).await?;
+        Ok(answer)
+    }
+
+    /// Hands a step of the disposal loop to the dispatcher; the answer
+    /// comes once it is durable, or refused. The receiver errs if the hub
+    /// stops first.
+    pub async fn step(
+        &self,
+        order_id: String,
+        step: Step,
+        actor: Actor,
+    ) -> Result<oneshot::Receiver<StepAnswer>, Stopped> {
+        let (reply, answer) = oneshot::channel();
+        let msg = OrderMsg::Step {
+            order_id,
+            step,
+            actor,
+            reply,
         };
         self.acks.send(msg).await?;
         Ok(answer)

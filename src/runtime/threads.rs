@@ -12,7 +12,7 @@ use crate::metrics::Metrics;
 use crate::runtime::buffers::BufferPool;
 use crate::runtime::checkpoints::{CheckpointWriter, ShardCheckpointer};
 use crate::runtime::clock::Clock;
-use crate::runtime::dispatch_thread::{AckMsg, Dispatcher};
+use crate::runtime::dispatch_thread::{Dispatcher, OrderMsg};
 use crate::runtime::handle::Handle;
 use crate::runtime::inbox::{inbox, Inbox, Outlet};
 pub use crate::runtime::shard_msg::{Receipt, ShardMsg};
@@ -88,7 +88,7 @@ impl EngineThreads {
             .transpose()?;
         let mut loaded = Restored::default();
         let (out_tx, out_rx) = bounded::<ShardOutput>(shards * 64);
-        let (acks, acks_out) = inbox::<AckMsg>(4096);
+        let (acks, acks_out) = inbox::<OrderMsg>(4096);
         let (rules_tx, rules_rx) = bounded::<Arc<RuleSet>>(16);
         let mut inboxes = Vec::new();
         let mut handles = Vec::new();
@@ -280,7 +280,7 @@ fn run_dispatcher(
     mut correlator: Correlator,
     mut dispatcher: Dispatcher,
     mut rx: Receiver<ShardOutput>,
-    acks_in: Outlet<AckMsg>,
+    acks_in: Outlet<OrderMsg>,
     mut rules_rx: Receiver<Arc<RuleSet>>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,

@@ -49,12 +49,15 @@ pub(super) fn record(n: u64, street: Option<&str>, status: Status, created_ms: i
             repeat: 0,
             escalation_of: None,
             late_ms: None,
+            accept_by_ms: None,
+            disposal: None,
         },
         status,
         street_seq: n,
         district_seq: n,
         ack: None,
         history: Vec::new(),
+        disposal: Default::default(),
     }
 }
 
@@ -325,6 +328,7 @@ fn status_changes_move_the_order_between_lists() {
             at_ms: at,
             what: status.name().into(),
             detail: String::new(),
+            by: None,
         });
         commit(&store, [r.clone()]);
         assert_eq!(count(status), (1, true));

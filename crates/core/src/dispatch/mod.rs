@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod dispatcher;
 pub(crate) mod escalation;
+pub mod lifecycle;
 pub mod mask;
 pub mod order;
 pub mod order_frame;
@@ -17,4 +18,4 @@ pub mod summary;
 pub mod view;
 
 pub use batch::Batch;
-pub use order::{Order, OrderEvent, Place, StreetRef};
+pub use order::{DisposalNote, Order, OrderEvent, Place, StreetRef};

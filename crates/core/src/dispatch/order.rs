@@ -2,6 +2,7 @@
 //! of an ORDER frame), built from a [`Warning`] and the street that owns
 //! its place.
 
+use super::lifecycle::{Stage, StepKind};
 use crate::engine::{Detection, Warning};
 use crate::geo::{self, Street};
 use crate::model::{Category, Severity, Source};
@@ -42,6 +43,10 @@ pub struct Order {
     pub plan: String,
     /// Acknowledge by this time, Unix ms.
     pub deadline_ms: i64,
+    /// Accept (签收) by this time, Unix ms, when the rule sets an accept
+    /// limit; absent (not written) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accept_by_ms: Option<i64>,
     /// Camera for video look-up (视频调阅), when video took part.
     pub camera: Option<String>,
     /// Earliest event time involved, Unix ms.
@@ -59,6 +64,33 @@ pub struct Order {
     /// behind, ms; absent (not written) when every event was on time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_ms: Option<i64>,
+    /// The last step that moved the order or ended the street's part (转派,
+    /// 退单, 退回返工, 结案), on a revision sent so that both streets, or
+    /// the street, see it and why; absent (not written) otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposal: Option<DisposalNote>,
+}
+
+/// What a step did to an order that its street must see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DisposalNote {
+    /// The step (transfer, send_back, close).
+    pub step: StepKind,
+    /// The stage it left the order at.
+    pub stage: Stage,
+    /// Who took it.
+    pub by: String,
+    /// Why, or the note that came with it.
+    #[serde(default)]
+    pub reason: String,
+    /// When, Unix ms.
+    pub at_ms: i64,
+    /// For a transfer: the street it left ("district" when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// For a transfer: the street it went to ("district" when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// Where an order happened and who owns it.
@@ -178,12 +210,14 @@ impl Order {
             event_count: w.detection_count,
             plan: w.plan.to_string(),
             deadline_ms: created_ms.saturating_add(w.deadline_ms),
+            accept_by_ms: w.accept_ms.map(|a| created_ms.saturating_add(a)),
             camera: w.camera().and_then(|c| c.as_str().map(str::to_owned)),
             first_seen_ms: w.first_ms,
             last_seen_ms: w.last_ms,
             repeat: w.repeat,
             escalation_of: None,
             late_ms: w.detections.iter().filter_map(|d| d.late_ms).max(),
+            disposal: None,
         }
     }
 
@@ -209,6 +243,8 @@ impl Order {
                 self.id, self.plan
             ),
             escalation_of: Some(self.id.clone()),
+            accept_by_ms: None,
+            disposal: None,
             ..self.clone()
         }
     }

@@ -1,6 +1,7 @@
 //! What the outbox keeps of an order: the latest revision as sent, its
 //! status, the acknowledgement, and a history a duty officer can read.
 
+use super::lifecycle::{Photo, Stage};
 use super::Order;
 use crate::vocabulary::vocabulary;
 use crate::wire::control::Outcome;
@@ -43,6 +44,45 @@ pub struct HistoryEntry {
     /// Details: revision, severity, outcome, escalation order id.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// Who did it, as "张三（310107005000）", for a person's step; absent
+    /// for what the hub did by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// Notes and photos from the spot (现场反馈).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedbackRecord {
+    /// When the hub recorded it, Unix ms.
+    pub at_ms: i64,
+    /// Who reported it.
+    pub by: String,
+    /// What was found or done, personal data masked.
+    pub note: String,
+    /// The photos, by hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<Photo>,
+}
+
+/// An order's place in the disposal loop (处置流转), kept with it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Disposal {
+    /// Where it is in the loop.
+    #[serde(default)]
+    pub stage: Stage,
+    /// Resolve by this time when it is not the order's `deadline_ms`
+    /// (work sent back gets a new one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_by_ms: Option<i64>,
+    /// Who accepted it (签收人).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_by: Option<String>,
+    /// The person or team doing the work (处置人).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Reports from the spot, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feedback: Vec<FeedbackRecord>,
 }
 
 /// An order in the outbox.
@@ -61,9 +101,31 @@ pub struct OrderRecord {
     pub ack: Option<AckRecord>,
     /// Everything that happened to it, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// Where it is in the disposal loop, who has it, its limits (all at
+    /// their defaults for an order written before there were stages).
+    #[serde(flatten, default)]
+    pub disposal: Disposal,
 }
 
 impl OrderRecord {
+    /// A new order's record: dispatched, open, with its stages' limits.
+    pub fn dispatched(order: Order, street_seq: u64, district_seq: u64) -> OrderRecord {
+        OrderRecord {
+            order,
+            status: Status::Open,
+            street_seq,
+            district_seq,
+            ack: None,
+            history: Vec::new(),
+            disposal: Disposal::default(),
+        }
+    }
+
+    /// The next time limit it can miss (see [`super::lifecycle::limits`]).
+    pub fn next_limit_ms(&self) -> Option<i64> {
+        super::lifecycle::limits::next_limit(self)
+    }
+
     /// The latest log entry of this order in a scope's log.
     pub fn seq_in(&self, scope: &str) -> u64 {
         if scope == crate::wire::control::DISTRICT {

@@ -132,7 +132,9 @@ mod tests {
                 at_ms: dispatched,
                 what: "dispatched".into(),
                 detail: String::new(),
+                by: None,
             }],
+            disposal: Default::default(),
         }
     }
 

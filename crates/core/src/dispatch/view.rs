@@ -2,7 +2,7 @@
 //! stands, its acknowledgement, and (for one order) its history. The HTTP
 //! API, the console and its live stream all show this shape.
 
-use super::record::{AckRecord, HistoryEntry, OrderRecord, Status};
+use super::record::{AckRecord, Disposal, HistoryEntry, OrderRecord, Status};
 use super::Order;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,14 @@ pub struct OrderView {
     pub status: Status,
     /// The acknowledgement, if any.
     pub ack: Option<AckRecord>,
+    /// Where it is in the disposal loop: `stage`, `accepted_by`,
+    /// `assignee`, `feedback`, `resolve_by_ms` beside the order's fields.
+    #[serde(flatten, default)]
+    pub disposal: Disposal,
+    /// The next time limit it can miss (accept, then resolve), Unix ms;
+    /// absent once none is watched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_limit_ms: Option<i64>,
     /// What happened to it (only in `GET /api/orders/{id}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history: Option<Vec<HistoryEntry>>,
@@ -26,9 +34,11 @@ impl OrderView {
     /// A record as a list shows it: no history.
     pub fn summary(r: OrderRecord) -> OrderView {
         OrderView {
+            next_limit_ms: r.next_limit_ms(),
             order: r.order,
             status: r.status,
             ack: r.ack,
+            disposal: r.disposal,
             history: None,
         }
     }
@@ -39,6 +49,8 @@ impl OrderView {
             order: r.order.clone(),
             status: r.status,
             ack: r.ack.clone(),
+            disposal: r.disposal.clone(),
+            next_limit_ms: r.next_limit_ms(),
             history: None,
         }
     }

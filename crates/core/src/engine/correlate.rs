@@ -272,6 +272,12 @@ impl Correlator {
                 .map(|r| r.deadline_ms)
                 .min()
                 .unwrap_or(lead.deadline_ms);
+            let accept_ms = inc
+                .detections
+                .iter()
+                .filter_map(|d| self.rules.get(d.category))
+                .filter_map(|r| r.accept_ms)
+                .min();
             let first = &inc.detections[0];
             let sources = Source::ALL
                 .into_iter()
@@ -291,6 +297,7 @@ impl Correlator {
                 detection_count: inc.detection_count,
                 plan: lead.plan.clone(),
                 deadline_ms,
+                accept_ms,
                 first_ms: inc.first_ms,
                 last_ms: inc.last_ms,
                 arrival: inc.arrival,

@@ -74,6 +74,8 @@ pub struct Warning {
     pub plan: Arc<str>,
     /// The shortest deadline of the rules involved, ms.
     pub deadline_ms: i64,
+    /// The shortest accept limit of the rules involved that set one, ms.
+    pub accept_ms: Option<i64>,
     /// Earliest event time involved, Unix ms.
     pub first_ms: i64,
     /// Latest event time involved, Unix ms.

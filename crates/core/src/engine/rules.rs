@@ -76,6 +76,9 @@ pub(crate) struct RuleOverride {
     /// Emergency deadline (instead of the scaled one).
     #[serde(default, with = "humantime_serde")]
     pub deadline: Option<Duration>,
+    /// Emergency accept limit (instead of the scaled one).
+    #[serde(default, with = "humantime_serde")]
+    pub accept: Option<Duration>,
 }
 
 vocabulary! {
@@ -123,10 +126,8 @@ impl Profiles {
                     count: o.count.or(spec.count),
                     window: o.window.or(spec.window),
                     severity: o.severity.unwrap_or(spec.severity),
-                    deadline: o.deadline.unwrap_or_else(|| {
-                        Duration::try_from_secs_f64(spec.deadline.as_secs_f64() * scale)
-                            .unwrap_or(spec.deadline)
-                    }),
+                    deadline: o.deadline.unwrap_or_else(|| scaled(spec.deadline, scale)),
+                    accept: o.accept.or(spec.accept.map(|a| scaled(a, scale))),
                     emergency: None,
                     ..spec.clone()
                 }
@@ -152,6 +153,11 @@ impl Profiles {
             Mode::Emergency => &self.emergency,
         }
     }
+}
+
+/// `d` times the emergency scale (as it was when the scale cannot apply).
+fn scaled(d: Duration, scale: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(d)
 }
 
 /// How a rule decides that a condition holds.
@@ -204,6 +210,11 @@ pub(crate) struct RuleSpec {
     /// Time the street has to acknowledge an order.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
+    /// Time the street has to accept (签收) an order, when the rule sets
+    /// one (at most the deadline); without it only the deadline is
+    /// watched, as for clients that only acknowledge.
+    #[serde(default, with = "humantime_serde")]
+    pub accept: Option<Duration>,
     /// The disposal plan (处置方案) sent with the order.
     pub plan: String,
     /// Overrides in emergency mode.
@@ -226,6 +237,8 @@ pub struct Rule {
     pub incident: u16,
     /// Acknowledgement deadline, ms.
     pub deadline_ms: i64,
+    /// Accept limit, ms, when the rule sets one.
+    pub accept_ms: Option<i64>,
     /// The disposal plan.
     pub plan: Arc<str>,
 }
@@ -411,6 +424,15 @@ impl RuleSet {
             if spec.plan.trim().is_empty() {
                 return Err(bad("the disposal plan is empty".into()));
             }
+            if spec
+                .accept
+                .is_some_and(|a| a.is_zero() || a > spec.deadline)
+            {
+                return Err(bad(format!(
+                    "accept must be more than 0 and at most the deadline ({})",
+                    humantime_serde::re::humantime::format_duration(spec.deadline)
+                )));
+            }
             by_category[category.index()] = Some(Rule {
                 name: spec.name.as_str().into(),
                 category,
@@ -418,6 +440,7 @@ impl RuleSet {
                 severity: spec.severity,
                 incident,
                 deadline_ms: ms(spec.deadline).max(1),
+                accept_ms: spec.accept.map(|a| ms(a).max(1)),
                 plan: spec.plan.as_str().into(),
             });
         }

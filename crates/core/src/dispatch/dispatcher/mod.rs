@@ -25,6 +25,7 @@ mod round;
 mod tests;
 
 use super::escalation::Escalator;
+use super::lifecycle::{Actor, Step, StepAnswer, StepKind};
 use super::outbox::OrderLookup;
 use super::quality::{DeviceRecord, Quality, QualityPolicy};
 use super::scope::Scope;
@@ -147,6 +148,17 @@ pub enum Output {
         /// What became of it.
         answer: AckAnswer,
     },
+    /// Answer the step sent by `reply`.
+    StepAnswered {
+        /// Who asked.
+        reply: ReplyId,
+        /// The order.
+        order_id: String,
+        /// The step asked for.
+        step: StepKind,
+        /// What became of it.
+        answer: StepAnswer,
+    },
     /// A device's detections now need (or no longer need) corroboration.
     DeviceFlag {
         /// The device.
@@ -176,12 +188,23 @@ struct QueuedWarning {
     reports: Vec<Option<String>>,
 }
 
-/// An acknowledgement waiting for its round.
+/// An acknowledgement or a step waiting for its round, in the order they
+/// came: a step and an ack on one order are decided one after the other.
 #[derive(Debug, Clone)]
-struct QueuedAck {
-    ack: OrderAck,
-    scope: Scope,
-    reply: ReplyId,
+enum QueuedAck {
+    /// An ORDER_ACK from a subscriber of `scope`.
+    Ack {
+        ack: OrderAck,
+        scope: Scope,
+        reply: ReplyId,
+    },
+    /// A step of the disposal loop.
+    Step {
+        order_id: String,
+        step: Step,
+        actor: Actor,
+        reply: ReplyId,
+    },
 }
 
 /// Where the dispatcher starts from: what the outbox holds.
@@ -297,7 +320,31 @@ impl Dispatcher {
                 answer: AckAnswer::Busy,
             });
         } else {
-            self.acks.push_back(QueuedAck { ack, scope, reply });
+            self.acks.push_back(QueuedAck::Ack { ack, scope, reply });
+        }
+        reply
+    }
+
+    /// Queues a step of the disposal loop on order `order_id` by `actor`
+    /// for the next round; its answer comes out as
+    /// [`Output::StepAnswered`] with the returned id.
+    pub fn handle_step(&mut self, order_id: String, step: Step, actor: Actor) -> ReplyId {
+        let reply = ReplyId(self.next_reply);
+        self.next_reply += 1;
+        if self.acks.len() >= MAX_QUEUED_ACKS {
+            self.outputs.push_back(Output::StepAnswered {
+                reply,
+                order_id,
+                step: step.kind(),
+                answer: StepAnswer::Busy,
+            });
+        } else {
+            self.acks.push_back(QueuedAck::Step {
+                order_id,
+                step,
+                actor,
+                reply,
+            });
         }
         reply
     }

@@ -5,7 +5,10 @@
 //! changes nothing in it; [`Round::apply`] is the only way a round takes
 //! effect.
 
+mod steps;
+
 use super::{AckAnswer, Dispatched, Dispatcher, Output, QueuedAck, QueuedWarning};
+use crate::dispatch::lifecycle::Stage;
 use crate::dispatch::mask;
 use crate::dispatch::order_id::{escalation_id, order_id};
 use crate::dispatch::outbox::OrderLookup;
@@ -14,6 +17,7 @@ use crate::dispatch::record::{AckRecord, HistoryEntry, OrderRecord, Status};
 use crate::dispatch::scope::Scope;
 use crate::dispatch::{Batch, Order};
 use crate::engine::Warning;
+use crate::wire::control::OrderAck;
 use crate::wire::control::{Outcome, DISTRICT};
 use rustc_hash::FxHashMap;
 
@@ -60,7 +64,15 @@ impl Round {
         }
         r.escalations(d, outbox);
         for a in &d.acks {
-            r.ack(d, a, outbox);
+            match a {
+                QueuedAck::Ack { ack, scope, reply } => r.ack(d, ack, *scope, *reply, outbox),
+                QueuedAck::Step {
+                    order_id,
+                    step,
+                    actor,
+                    reply,
+                } => r.step(d, order_id, step, actor, *reply, outbox),
+            }
         }
         r
     }
@@ -128,6 +140,7 @@ impl Round {
             at_ms: self.now_ms,
             what: what.into(),
             detail,
+            by: None,
         }
     }
 
@@ -142,7 +155,12 @@ impl Round {
             // after a restart, the journal replayed): nothing to tell.
             return;
         }
-        let street_id = d.map.street_of(w.cell);
+        // An update goes to the street that has the order now (it may have
+        // been transferred); a new order to the street of its place.
+        let street_id = match &previous {
+            Some(p) => p.order.street_code().and_then(|c| d.map.street_by_code(c)),
+            None => d.map.street_of(w.cell),
+        };
         let street = street_id.map(|s| d.map.street(s));
         let street_seq = street.map_or(0, |s| self.take_seq(&s.code));
         let district_seq = self.take_seq(DISTRICT);
@@ -158,11 +176,12 @@ impl Round {
         if let Some(p) = &previous {
             order.revision = order.revision.max(p.order.revision + 1);
         }
-        let (status, ack, mut history) = match previous {
-            Some(p) => (p.status, p.ack, p.history),
+        let (status, ack, mut history, disposal) = match previous {
+            Some(p) => (p.status, p.ack, p.history, p.disposal),
             None => {
                 self.count_order(d, &order);
-                (Status::Open, None, Vec::new())
+                let fresh = OrderRecord::dispatched(order.clone(), 0, 0);
+                (Status::Open, None, Vec::new(), fresh.disposal)
             }
         };
         let what = if history.is_empty() {
@@ -179,9 +198,7 @@ impl Round {
                 order.sources.len()
             ),
         ));
-        if status == Status::Open {
-            self.watch.push((id.clone(), order.deadline_ms));
-        }
+
         // Counted before it is sent: whoever sees the order sees its count.
         self.outputs.push(Output::Dispatched(Dispatched {
             street: street.map_or_else(|| "none".into(), |s| s.code.clone()),
@@ -198,14 +215,19 @@ impl Round {
             .push((DISTRICT.to_owned(), district_seq, id.clone()));
         self.publish(Scope::District, district_seq, &order);
 
-        self.put(OrderRecord {
+        let record = OrderRecord {
             order,
             status,
             street_seq,
             district_seq,
             ack,
             history,
-        });
+            disposal,
+        };
+        if let Some(limit) = record.next_limit_ms() {
+            self.watch.push((id, limit));
+        }
+        self.put(record);
     }
 
     fn publish(&mut self, scope: Scope, seq: u64, order: &Order) {
@@ -254,18 +276,22 @@ impl Round {
             let Some(mut record) = self.load(outbox, &id) else {
                 continue;
             };
-            if record.status != Status::Open {
+            // Once per order: work sent back after its escalation is not
+            // escalated again under the same id.
+            if record.status != Status::Open || self.load(outbox, &escalation_id(&id)).is_some() {
                 continue;
             }
             let seq = self.take_seq(DISTRICT);
             let esc = record.order.escalation(seq, self.now_ms);
             record.status = Status::Escalated;
+            let missed = if record.disposal.stage == Stage::Dispatched {
+                "未在签收时限内签收 / not accepted by its accept limit"
+            } else {
+                "未在处置时限内办结 / not resolved by its deadline"
+            };
             record.history.push(self.history(
                 "escalated",
-                format!(
-                    "no acknowledgement by the deadline; escalation order {}",
-                    esc.id
-                ),
+                format!("{missed}; escalation order {}", esc.id),
             ));
             self.log.push((DISTRICT.to_owned(), seq, esc.id.clone()));
             self.publish(Scope::District, seq, &esc);
@@ -278,14 +304,9 @@ impl Round {
                 format!("escalation of {id} to the district duty desk"),
             );
             self.put(record);
-            self.put(OrderRecord {
-                order: esc,
-                status: Status::Open,
-                street_seq: 0,
-                district_seq: seq,
-                ack: None,
-                history: vec![dispatched],
-            });
+            let mut esc = OrderRecord::dispatched(esc, 0, seq);
+            esc.history.push(dispatched);
+            self.put(esc);
         }
     }
 
@@ -293,55 +314,81 @@ impl Round {
     /// escalation (督办) with it; the district's, on an escalation,
     /// supervises: it is recorded on the street's order (urged, by whom,
     /// when, with the note), which stays open until the street acts.
-    fn ack(&mut self, d: &Dispatcher, a: &QueuedAck, outbox: &dyn OrderLookup) {
-        let answer = self.ack_answer(d, a, outbox);
+    fn ack(
+        &mut self,
+        d: &Dispatcher,
+        ack: &OrderAck,
+        scope: Scope,
+        reply: super::ReplyId,
+        outbox: &dyn OrderLookup,
+    ) {
+        let answer = self.ack_answer(d, ack, scope, outbox);
         self.outputs.push(Output::AckAnswered {
-            reply: a.reply,
-            order_id: a.ack.order_id.clone(),
+            reply,
+            order_id: ack.order_id.clone(),
             answer,
         });
     }
 
-    fn ack_answer(&mut self, d: &Dispatcher, a: &QueuedAck, outbox: &dyn OrderLookup) -> AckAnswer {
-        let Some(mut record) = self.load(outbox, &a.ack.order_id) else {
+    fn ack_answer(
+        &mut self,
+        d: &Dispatcher,
+        ack: &OrderAck,
+        scope: Scope,
+        outbox: &dyn OrderLookup,
+    ) -> AckAnswer {
+        let Some(mut record) = self.load(outbox, &ack.order_id) else {
             return AckAnswer::UnknownOrder;
         };
-        if !a.scope.may_see(&d.map, &record.order) {
+        if !scope.may_see(&d.map, &record.order) {
             return AckAnswer::Forbidden;
         }
         if record.status == Status::Acked {
             return AckAnswer::Duplicate;
         }
-        let outcome = a.ack.outcome;
-        let note = mask::mask_text(&a.ack.note);
-        let by = a.scope.name(&d.map);
+        let outcome = ack.outcome;
+        let note = mask::mask_text(&ack.note);
+        let by = scope.name(&d.map);
+        // Devices are judged on an order's first resolution, not again on
+        // work sent back and resolved anew.
+        let first_resolution = record.ack.is_none();
         record
             .history
             .push(self.history("acked", format!("{} by {by}: {note}", outcome.name())));
         record.status = Status::Acked;
+        if record.order.escalation_of.is_none() {
+            record.disposal.stage = Stage::Resolved;
+        }
         record.ack = Some(AckRecord {
             outcome,
             note,
             by,
             at_ms: self.now_ms,
         });
-        self.forget.push(a.ack.order_id.clone());
+        self.forget.push(ack.order_id.clone());
         match record.order.escalation_of.clone() {
             Some(original) => self.urge(outbox, &original, &record),
             None => {
-                let escalation = escalation_id(&record.order.id);
-                if let Some(mut esc) = self.load(outbox, &escalation) {
-                    if esc.status == Status::Open {
-                        close_with(&mut esc, &record, self.now_ms);
-                        self.put(esc);
-                    }
-                }
+                self.close_escalation(outbox, &record);
                 // The devices are judged once, on the street's outcome.
-                self.judge(d, &record.order, outcome);
+                if first_resolution {
+                    self.judge(d, &record.order, outcome);
+                }
             }
         }
         self.put(record);
         AckAnswer::Recorded(outcome)
+    }
+
+    /// A resolved order closes its escalation (督办), if it has an open one.
+    fn close_escalation(&mut self, outbox: &dyn OrderLookup, record: &OrderRecord) {
+        let escalation = escalation_id(&record.order.id);
+        if let Some(mut esc) = self.load(outbox, &escalation) {
+            if esc.status == Status::Open {
+                close_with(&mut esc, record, self.now_ms);
+                self.put(esc);
+            }
+        }
     }
 
     /// The district acted on the escalation `esc` of order `original`: the
@@ -393,5 +440,6 @@ fn close_with(linked: &mut OrderRecord, acked: &OrderRecord, now_ms: i64) {
         at_ms: now_ms,
         what: "acked".into(),
         detail: format!("closed with {}", acked.order.id),
+        by: None,
     });
 }

@@ -2,6 +2,8 @@
 //! test moves, the outbox a map the test commits into (or refuses to).
 
 use super::*;
+
+mod lifecycle;
 use crate::dispatch::record::{OrderRecord, Status};
 use crate::engine::Detection;
 use crate::geo::StreetId;
@@ -147,6 +149,7 @@ fn smoke(desk: &Desk, street: &str, device: u64, t: i64) -> Warning {
         detection_count: 1,
         plan: "派员现场核查".into(),
         deadline_ms: DEADLINE_MS,
+        accept_ms: None,
         first_ms: t,
         last_ms: t + 10_000,
         arrival: 0,
