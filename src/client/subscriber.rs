@@ -6,12 +6,13 @@
 //! (`gapless_log`).
 
 use super::connect::{explain, open, spawn_reader, ClientError, ClientOptions, Session};
+use crate::dispatch::lifecycle::StepRequest;
 use crate::dispatch::order_frame::OrderFrame;
 use crate::dispatch::Order;
 use crate::frame_io::read_frame;
 use crate::wire::control::{
-    parse_control, AckResult, BacklogEnd, Feature, Features, OrderAck, OrderAckResult, Outcome,
-    Role, Subscribe, Subscribed, Welcome,
+    parse_control, AckResult, BacklogEnd, Feature, Features, OrderAck, OrderAckResult,
+    OrderStepResult, Outcome, Role, Subscribe, Subscribed, Welcome,
 };
 use crate::wire::frame::{encode_frame, FrameType};
 use rkyv::util::AlignedVec;
@@ -31,6 +32,8 @@ pub enum Delivery {
     AckResult(OrderAckResult),
     /// BACKLOG_END: the backlog is sent, live orders follow.
     BacklogEnd(BacklogEnd),
+    /// ORDER_STEP_RESULT: what became of one of this client's steps.
+    StepResult(OrderStepResult),
 }
 
 /// A connected, subscribed street platform.
@@ -171,12 +174,14 @@ impl SubscriberClient {
         let mut orders = Vec::new();
         loop {
             match self
-                .next_matching(|d| !matches!(d, Delivery::AckResult(_)))
+                .next_matching(|d| !matches!(d, Delivery::AckResult(_) | Delivery::StepResult(_)))
                 .await?
             {
                 Delivery::Order(o) => orders.push(*o),
                 Delivery::BacklogEnd(end) => return Ok((orders, end)),
-                Delivery::AckResult(_) => unreachable!("ack results are held"),
+                Delivery::AckResult(_) | Delivery::StepResult(_) => {
+                    unreachable!("answers are held")
+                }
             }
         }
     }
@@ -217,6 +222,28 @@ impl SubscriberClient {
         {
             Delivery::AckResult(r) => Ok(r.result),
             _ => unreachable!("matched an ack result"),
+        }
+    }
+
+    /// Takes a step of the disposal loop for the officer `step.by` names
+    /// and waits for its answer (needs [`Feature::OrderSteps`] granted).
+    pub async fn step_and_wait(
+        &mut self,
+        step: &StepRequest,
+    ) -> Result<OrderStepResult, ClientError> {
+        self.needs(Feature::OrderSteps)?;
+        let json = serde_json::to_vec(step).expect("serializes");
+        self.send
+            .write_all(&encode_frame(FrameType::OrderStep, &json))
+            .await
+            .map_err(|e| explain(&self.conn, e))?;
+        let id = step.order_id.as_str();
+        match self
+            .next_matching(|d| matches!(d, Delivery::StepResult(r) if r.order_id == id))
+            .await?
+        {
+            Delivery::StepResult(r) => Ok(r),
+            _ => unreachable!("matched a step result"),
         }
     }
 
@@ -304,6 +331,9 @@ fn parse_other(ty: FrameType, bytes: &[u8]) -> Result<Delivery, ClientError> {
             Delivery::AckResult(parse_control(ty, bytes).map_err(protocol)?)
         }
         FrameType::BacklogEnd => Delivery::BacklogEnd(parse_control(ty, bytes).map_err(protocol)?),
+        FrameType::OrderStepResult => {
+            Delivery::StepResult(parse_control(ty, bytes).map_err(protocol)?)
+        }
         _ => {
             return Err(protocol(
                 parse_control::<Order>(ty, bytes).expect_err("not an ORDER frame"),

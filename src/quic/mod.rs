@@ -6,5 +6,6 @@
 pub mod accept;
 pub mod close;
 pub mod ingest;
+pub mod order_requests;
 pub mod session;
 pub mod subscribe;

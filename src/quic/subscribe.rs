@@ -11,21 +11,24 @@
 //! What a subscriber asked for at HELLO and was granted adds to that:
 //! `order_ack_result` answers each ORDER_ACK with ORDER_ACK_RESULT once the
 //! dispatcher has recorded (or refused) it, in the order the acks came;
+//! `order_steps` reads ORDER_STEP frames too and answers each with
+//! ORDER_STEP_RESULT (src/quic/order_requests.rs);
 //! `backlog_end` sends BACKLOG_END after the first backlog; `gapless_log`
 //! makes a backlog from a `seq` above 0 hold every order of the scope after
 //! it, acknowledged ones too, and gives each backlog ORDER its status.
 
 use crate::auth::tokens::Scope;
-use crate::dispatch::dispatcher::AckAnswer;
 use crate::dispatch::order_frame::OrderFrame;
 use crate::frame_io::read_frame;
 use crate::quic::close::Close;
+use crate::quic::order_requests::{
+    read_requests, write, write_answers, Out, Requests, ANSWERS_IN_FLIGHT,
+};
 use crate::runtime::dispatch_thread::encode_order;
 use crate::runtime::Shared;
 use crate::store::BacklogFilter;
 use crate::wire::control::{
-    parse_control, BacklogEnd, Feature, Features, OrderAck, OrderAckResult, Subscribe, Subscribed,
-    DISTRICT,
+    parse_control, BacklogEnd, Feature, Features, Subscribe, Subscribed, DISTRICT,
 };
 use crate::wire::frame::{encode_frame, FrameType};
 use crate::wire::ErrorCode;
@@ -33,7 +36,7 @@ use rkyv::util::AlignedVec;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, Mutex};
 
 /// Largest control frame a subscriber may send.
 const MAX_CONTROL_FRAME: u32 = 64 * 1024;
@@ -41,25 +44,19 @@ const MAX_CONTROL_FRAME: u32 = 64 * 1024;
 /// Orders read from the outbox per round trip to it.
 const CATCH_UP_CHUNK: usize = 256;
 
-/// ORDER_ACKs read and not yet answered, at most: past this the session
-/// reads no further ack until the oldest is answered.
-const ANSWERS_IN_FLIGHT: usize = 1024;
-
 /// How long, once the subscriber has finished its stream, the answers of
 /// its last acks may take to be recorded and to reach it.
 const FLUSH_BEFORE_END: Duration = Duration::from_secs(2);
 
-/// The stream to the subscriber, shared by the orders and the ack answers
-/// (each frame written whole under the lock).
-type Out = Arc<Mutex<quinn::SendStream>>;
-
-/// An ORDER_ACK waiting for the dispatcher's answer.
-type PendingAnswer = (String, oneshot::Receiver<AckAnswer>);
-
 /// What the session was granted, as it uses it.
 #[derive(Debug, Clone, Copy)]
 struct Granted {
+    /// Whether anything is answered (ORDER_ACK_RESULT or ORDER_STEP_RESULT).
     answers: bool,
+    /// ORDER_STEP frames are read and answered.
+    steps: bool,
+    /// ORDER_ACKs are answered.
+    ack_answers: bool,
     backlog_end: bool,
     gapless: bool,
 }
@@ -73,7 +70,9 @@ pub async fn run(
     features: Features,
 ) -> Result<(), Close> {
     let granted = Granted {
-        answers: features.has(Feature::OrderAckResult),
+        answers: features.has(Feature::OrderAckResult) || features.has(Feature::OrderSteps),
+        steps: features.has(Feature::OrderSteps),
+        ack_answers: features.has(Feature::OrderAckResult),
         backlog_end: features.has(Feature::BacklogEnd),
         gapless: features.has(Feature::GaplessLog),
     };
@@ -125,7 +124,12 @@ pub async fn run(
         } else {
             (None, None)
         };
-        let reader = read_acks(recv, scope, shared.clone(), answers);
+        let requests = Requests {
+            scope,
+            steps: granted.steps,
+            ack_answers: granted.ack_answers,
+        };
+        let reader = read_requests(recv, requests, shared.clone(), answers);
         tokio::pin!(reader);
         let mut cursor = sub.from_seq;
         let store = shared.store.clone();
@@ -254,64 +258,6 @@ async fn catch_up(
         }
         if done {
             return Ok((cursor, sent));
-        }
-    }
-}
-
-async fn write(send: &Out, bytes: &[u8]) -> Result<(), Close> {
-    send.lock()
-        .await
-        .write_all(bytes)
-        .await
-        .map_err(|e| Close::new(ErrorCode::NoError, e.to_string()))
-}
-
-/// Reads ORDER_ACK frames until the stream ends and hands them to the
-/// dispatcher; with `answers`, asks for each one's answer and queues it
-/// there. Kept in its own future so a half-read frame is never dropped by
-/// the select above.
-async fn read_acks(
-    mut recv: quinn::RecvStream,
-    scope: Scope,
-    shared: Arc<Shared>,
-    answers: Option<mpsc::Sender<PendingAnswer>>,
-) -> Result<(), Close> {
-    let mut buf = AlignedVec::new();
-    loop {
-        match read_frame(&mut recv, MAX_CONTROL_FRAME, &mut buf).await? {
-            Some(ty) => {
-                let ack: OrderAck = parse_control(ty, &buf)?;
-                match &answers {
-                    Some(queue) => {
-                        let order_id = ack.order_id.clone();
-                        let answer = shared.runtime.ack(ack, scope).await?;
-                        // The answerer stops only with the connection.
-                        let _ = queue.send((order_id, answer)).await;
-                    }
-                    None => shared.runtime.submit_ack(ack, scope).await?,
-                }
-            }
-            None => return Ok(()),
-        }
-    }
-}
-
-/// Writes ORDER_ACK_RESULT for each ack, in the order they came, once the
-/// dispatcher has answered it.
-async fn write_answers(send: Out, mut pending: mpsc::Receiver<PendingAnswer>) {
-    while let Some((order_id, answer)) = pending.recv().await {
-        // No answer: the hub is stopping, and the connection with it.
-        let Ok(answer) = answer.await else { return };
-        let result = OrderAckResult {
-            order_id,
-            result: answer.result(),
-        };
-        let json = serde_json::to_vec(&result).expect("serializes");
-        if write(&send, &encode_frame(FrameType::OrderAckResult, &json))
-            .await
-            .is_err()
-        {
-            return;
         }
     }
 }

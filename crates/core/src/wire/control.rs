@@ -12,6 +12,7 @@
 //! message's type and its payload valid JSON of it, or the error says which.
 
 use super::frame::FrameType;
+use crate::dispatch::lifecycle::{Stage, StepKind, StepRequest};
 use crate::dispatch::Order;
 use crate::vocabulary::vocabulary;
 use serde::de::DeserializeOwned;
@@ -46,6 +47,10 @@ vocabulary! {
         /// scope after it, acknowledged ones too, and each ORDER of a
         /// backlog carries its `status` (and `ack`).
         GaplessLog => "gapless_log",
+        /// Subscribers: ORDER_STEP frames take the disposal loop's steps
+        /// (accept, assign, feedback, resolve, send back, verify, close,
+        /// transfer), each answered with ORDER_STEP_RESULT.
+        OrderSteps => "order_steps",
     }
 }
 
@@ -54,7 +59,10 @@ impl Feature {
     pub fn role(self) -> Role {
         match self {
             Feature::BatchAckV2 => Role::Device,
-            Feature::OrderAckResult | Feature::BacklogEnd | Feature::GaplessLog => Role::Subscriber,
+            Feature::OrderAckResult
+            | Feature::BacklogEnd
+            | Feature::GaplessLog
+            | Feature::OrderSteps => Role::Subscriber,
         }
     }
 }
@@ -233,6 +241,24 @@ pub struct OrderAckResult {
     pub result: AckResult,
 }
 
+/// ORDER_STEP_RESULT (hub → subscriber granted [`Feature::OrderSteps`]):
+/// the answer to one ORDER_STEP, in the order the steps (and acks) came.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderStepResult {
+    /// The `order_id` of the ORDER_STEP answered.
+    pub order_id: String,
+    /// The step asked for.
+    pub step: StepKind,
+    /// applied, unknown, forbidden, wrong_stage, invalid or busy.
+    pub result: String,
+    /// The order's stage after the step, when applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// Why not, Chinese then English; absent when applied.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
 /// BACKLOG_END (hub → subscriber that asked for [`Feature::BacklogEnd`]):
 /// every order of the backlog is sent; live orders follow, each with a
 /// `seq` above `last_seq`.
@@ -316,6 +342,8 @@ control_frames! {
     Order => Order,
     OrderAckResult => OrderAckResult,
     BacklogEnd => BacklogEnd,
+    StepRequest => OrderStep,
+    OrderStepResult => OrderStepResult,
 }
 
 #[cfg(test)]

@@ -44,6 +44,13 @@ vocabulary! {
         /// Hub → subscriber that asked for `backlog_end`: the backlog is
         /// sent, live orders follow (JSON).
         BacklogEnd = 0x25 => "BACKLOG_END",
+        /// Subscriber → hub that was granted `order_steps`: a step of the
+        /// disposal loop (accept, assign, ..., transfer) by a named person
+        /// (JSON).
+        OrderStep = 0x26 => "ORDER_STEP",
+        /// Hub → subscriber that was granted `order_steps`: what became of
+        /// an ORDER_STEP, once durable or refused (JSON).
+        OrderStepResult = 0x27 => "ORDER_STEP_RESULT",
     }
 }
 
