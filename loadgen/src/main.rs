@@ -4,12 +4,18 @@
 //! event's intended send time.
 
 mod client_options;
+mod connection;
 mod counters;
 mod listeners;
+mod places;
 mod plot;
 mod population;
+mod prefetch;
 mod report;
 mod run;
+mod schedule;
+mod sender;
+mod template;
 mod triggers;
 
 use anyhow::{bail, Context, Result};
@@ -153,7 +159,9 @@ fn main() -> Result<()> {
     if args.rate == Rate::PerSecond(0) && !args.subscribe {
         bail!("--rate 0 sends nothing: add --subscribe to listen for orders");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The senders and the subscribers have threads and runtimes of their
+    // own; this one only sets them up, waits and reports.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting tokio")?;
