@@ -67,6 +67,9 @@ pub struct Metrics {
     /// Warnings dropped while the outbox could not be written for so long
     /// that the dispatcher's queue was full.
     pub warnings_dropped: IntCounter,
+    /// New incidents' warnings not dispatched: every event came from a
+    /// device under a maintenance window.
+    pub warnings_suppressed: IntCounter,
     /// Time of one outbox commit (fsync included).
     pub outbox_commit: Histogram,
     /// Orders (and updates, escalations) per outbox commit.
@@ -428,6 +431,7 @@ impl Metrics {
             orders_escalated: counter(&r, "tongguan_orders_escalated_total", "Orders not acknowledged by their deadline, escalated to the district duty desk."),
             outbox_errors: counter(&r, "tongguan_outbox_errors_total", "Outbox commits that failed; their orders were not dispatched then, and were kept to be committed again."),
             warnings_dropped: counter(&r, "tongguan_warnings_dropped_total", "Warnings dropped, oldest first, because the outbox could not be written for so long that the dispatcher's queue filled."),
+            warnings_suppressed: counter(&r, "tongguan_warnings_suppressed_total", "Warnings of new incidents not dispatched because every event came from inside a maintenance window (GET /api/maintenance counts them per window)."),
             outbox_commit: histogram(&r, "tongguan_outbox_commit_seconds", "Time of one durable outbox commit, fsync included.", vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0]),
             outbox_batch: histogram(&r, "tongguan_outbox_batch_orders", "Orders, updates and escalations written per outbox commit.", vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0]),
             outbox_retention_deleted: counter(&r, "tongguan_outbox_retention_deleted_total", "Closed (acknowledged) orders deleted from the outbox by retention, each first appended to an export file under DATA_DIR/exports/ and synced."),

@@ -236,6 +236,7 @@ impl Dispatcher {
                     .order(&d.street, d.severity, d.revision, latency);
             }
             Output::Escalated { .. } => self.metrics.orders_escalated.inc(),
+            Output::Suppressed { .. } => self.metrics.warnings_suppressed.inc(),
             Output::WarningsDropped(n) => {
                 tracing::error!(
                     warnings = n,

@@ -144,6 +144,12 @@ pub struct OrderEvent {
     pub lon: f64,
     /// Camera code, for video events.
     pub camera: Option<String>,
+    /// The device's name, when it is registered (设备台账).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
+    /// Where the device is, as people say it, when registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     /// What a hotline caller or patrol reported, personal data masked
     /// (来电人 张**（138****5678）：...), when the report came with details.
     #[serde(default)]
@@ -171,6 +177,8 @@ impl OrderEvent {
             lat: e.lat,
             lon: e.lon,
             camera: e.camera.as_str().map(str::to_owned),
+            device_name: None,
+            address: None,
             report: None,
             late_ms: d.late_ms,
         }

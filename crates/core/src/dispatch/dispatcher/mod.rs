@@ -26,8 +26,10 @@ mod tests;
 
 use super::escalation::Escalator;
 use super::lifecycle::{Actor, Step, StepAnswer, StepKind};
+use super::maintenance::{Maintenance, Window};
 use super::outbox::OrderLookup;
 use super::quality::{DeviceRecord, Quality, QualityPolicy};
+use super::registry::Registry;
 use super::scope::Scope;
 use super::{Batch, Order};
 use crate::engine::{Detection, Warning};
@@ -178,6 +180,12 @@ pub enum Output {
     /// Warnings dropped, oldest first, while the outbox could not be
     /// written and the queue was full.
     WarningsDropped(u64),
+    /// A new incident's warning was not dispatched: every event of it came
+    /// from inside this maintenance window.
+    Suppressed {
+        /// The window.
+        window: String,
+    },
 }
 
 /// A warning waiting for its round, with the hotline reports of its
@@ -232,6 +240,8 @@ pub struct Dispatcher {
     in_flight: Option<Round>,
     outputs: VecDeque<Output>,
     retry_at: Option<i64>,
+    maintenance: Maintenance,
+    registry: Arc<Registry>,
 }
 
 impl Dispatcher {
@@ -265,7 +275,25 @@ impl Dispatcher {
             in_flight: None,
             outputs: VecDeque::new(),
             retry_at: None,
+            maintenance: Maintenance::default(),
+            registry: Arc::default(),
         }
+    }
+
+    /// The device registry orders name their devices from, from now on.
+    pub fn set_registry(&mut self, registry: Arc<Registry>) {
+        self.registry = registry;
+    }
+
+    /// The maintenance windows in force from now on (replacing those set
+    /// before, with their counts as the caller kept them).
+    pub fn set_maintenance(&mut self, windows: Vec<Window>) {
+        self.maintenance = Maintenance::new(windows);
+    }
+
+    /// The maintenance windows, with what each kept back so far.
+    pub fn maintenance(&self) -> &[Window] {
+        self.maintenance.windows()
     }
 
     /// Keeps journaled detections this long after their event time (the

@@ -38,6 +38,8 @@ pub(super) struct Round {
     journal_taken: usize,
     warnings_taken: usize,
     acks_taken: usize,
+    /// Windows that kept a warning back, once per warning.
+    suppressed: Vec<String>,
 }
 
 impl Round {
@@ -58,6 +60,7 @@ impl Round {
             journal_before_ms: now_ms.saturating_sub(d.journal_keep_ms),
             warnings_taken: d.warnings.len(),
             acks_taken: d.acks.len(),
+            suppressed: Vec::new(),
         };
         for w in &d.warnings {
             r.warning(d, w, outbox);
@@ -107,6 +110,10 @@ impl Round {
         for r in self.devices.into_values() {
             d.quality.put(r);
         }
+        for id in &self.suppressed {
+            d.maintenance.count(id);
+        }
+        d.maintenance.expire(self.now_ms);
         d.warnings.drain(..self.warnings_taken);
         d.journal.drain(..self.journal_taken);
         d.acks.drain(..self.acks_taken);
@@ -155,6 +162,16 @@ impl Round {
             // after a restart, the journal replayed): nothing to tell.
             return;
         }
+        if previous.is_none() {
+            let events = w.detections.iter().map(|det| &det.event);
+            if let Some(window) = d.maintenance.covering(events, &d.map, self.now_ms) {
+                self.suppressed.push(window.id.clone());
+                self.outputs.push(Output::Suppressed {
+                    window: window.id.clone(),
+                });
+                return;
+            }
+        }
         // An update goes to the street that has the order now (it may have
         // been transferred); a new order to the street of its place.
         let street_id = match &previous {
@@ -172,6 +189,10 @@ impl Round {
         let mut order = Order::from_warning(id.clone(), seq, self.now_ms, w, street);
         for (e, report) in order.events.iter_mut().zip(&q.reports) {
             e.report.clone_from(report);
+            if let Some(info) = d.registry.get(e.device) {
+                e.device_name = Some(info.name.clone());
+                e.address = (!info.address.is_empty()).then(|| info.address.clone());
+            }
         }
         if let Some(p) = &previous {
             order.revision = order.revision.max(p.order.revision + 1);

@@ -4,6 +4,7 @@
 use super::*;
 
 mod lifecycle;
+mod maintenance;
 use crate::dispatch::record::{OrderRecord, Status};
 use crate::engine::Detection;
 use crate::geo::StreetId;
