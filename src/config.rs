@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub mod cluster;
 pub mod preflight;
+pub mod record;
 pub mod retention;
 
 /// The embedded default config.
@@ -60,6 +61,9 @@ pub struct Config {
     /// The cluster mode (off without servers).
     #[serde(default)]
     pub cluster: cluster::ClusterConfig,
+    /// The recording of accepted batches for replays (off by default).
+    #[serde(default)]
+    pub record: record::RecordConfig,
 }
 
 /// `[hub]`.

@@ -264,6 +264,20 @@ impl Hub {
             cluster_ok.clone(),
         )
         .await?;
+        let recorder = crate::record::Recorder::spawn(
+            &config.record,
+            &config.hub.data_dir,
+            shards,
+            metrics.record.clone(),
+        )
+        .map_err(|e| StartError::File {
+            path: config
+                .record
+                .dir_in(&config.hub.data_dir)
+                .display()
+                .to_string(),
+            what: format!("cannot start the recording: {e}"),
+        })?;
         let shared = Arc::new(Shared {
             config,
             auth,
@@ -286,6 +300,7 @@ impl Hub {
                 let i: Arc<dyn crate::runtime::transport::LogIngress> = c.ingress.clone();
                 i
             }),
+            recorder,
         });
         let http = crate::http::serve::HttpServer::spawn(
             listener,
@@ -358,6 +373,15 @@ impl Hub {
             tokio::time::timeout(grace, tokio::task::spawn_blocking(move || engine.drain())).await;
         if drained.is_err() {
             tracing::error!(?grace, "the engine did not drain within the grace period");
+        }
+        // Every batch accepted is in the recording's segments.
+        if let Some(r) = &self.shared.recorder {
+            if !r.flush(grace) {
+                tracing::error!(
+                    ?grace,
+                    "the recording did not write out within the grace period"
+                );
+            }
         }
         // Last, so /readyz says "not ready" until the end: requests in
         // flight finish, event streams end, idle connections close.

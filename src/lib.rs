@@ -22,6 +22,8 @@ pub mod hub;
 pub mod metrics;
 pub(crate) mod nats;
 pub(crate) mod quic;
+pub mod record;
+pub mod replay;
 pub mod rules_test_cli;
 pub(crate) mod runtime;
 pub mod store;

@@ -140,6 +140,11 @@ enum Command {
         #[command(subcommand)]
         action: OutboxCommand,
     },
+    /// Replay a recording ([record] in the config) through proposed rules
+    /// and compare with the rules in force: orders, multi-source warnings
+    /// and delays per rule and street, false alarms avoided and incidents
+    /// missed (judged by the outbox's acks), the orders that differ.
+    Replay(tongguan::replay::ReplayArgs),
     /// Work on rules offline: `rules test FILE...` runs rule unit tests.
     Rules {
         #[command(subcommand)]
@@ -296,6 +301,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Outbox { action } => outbox(action),
+        Command::Replay(args) => tongguan::replay::run(&args),
         Command::Rules { .. } => unreachable!("main runs it"),
     }
 }

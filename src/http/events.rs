@@ -154,6 +154,7 @@ pub async fn post_events(
         shared.metrics.received(event.source, event.category).inc();
         parts[shard_of(event.cell, shards)].push(*event);
     }
+    shared.record(now, &parts);
     let mut durable = Vec::new();
     for (i, events) in parts.into_iter().enumerate() {
         if events.is_empty() {

@@ -217,6 +217,7 @@ async fn read_batches(
             }
         }
         let first_reject = first_reject.map(|(_, reason)| reason);
+        shared.record(now, &parts);
         let mut durable = Vec::new();
         for (i, part) in parts.iter_mut().enumerate() {
             if part.is_empty() {

@@ -57,6 +57,8 @@ pub struct Shared {
     /// In the cluster mode, where ingest publishes events: the shared log
     /// (none: the local shards).
     pub ingress: Option<Arc<dyn crate::runtime::transport::LogIngress>>,
+    /// The recording of accepted batches (`[record]`), when it is on.
+    pub recorder: Option<crate::record::Recorder>,
 }
 
 impl Shared {
@@ -67,6 +69,14 @@ impl Shared {
         match &self.ingress {
             Some(log) => log.partitions(),
             None => self.runtime.partitions(),
+        }
+    }
+
+    /// Offers a batch's accepted events, split by partition, to the
+    /// recording (a copy into its queue, never a wait), once per batch.
+    pub fn record(&self, arrival_ms: i64, parts: &[Vec<crate::model::Event>]) {
+        if let Some(r) = &self.recorder {
+            r.offer(arrival_ms, parts);
         }
     }
 

@@ -11,6 +11,7 @@
 //! - [`engine`]: dedup, thresholds, watermarks, correlation.
 //! - [`dispatch`]: orders, their ids, and the dispatcher state machine.
 //! - [`cluster`]: partition ownership among the nodes of a cluster.
+//! - [`replay`]: the recording format, replays and their comparison.
 
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod geo;
 pub mod model;
+pub mod replay;
 pub mod rule_test;
 pub mod wire;
 

@@ -10,8 +10,9 @@
 //!
 //! An order of one side is the same as one of the other when their ids
 //! are equal; failing that, when they are of the same kind, opened by the
-//! same device, within `match_window_ms` of each other (a higher
-//! threshold starts the breach later, and so changes the id).
+//! same device (or else in the same cell), within `match_window_ms` of
+//! each other (a higher threshold starts the breach later, and so changes
+//! the id; another source may open the incident first).
 
 use super::run::{ReplayRun, ReplayedOrder};
 use crate::wire::control::Outcome;
@@ -213,8 +214,9 @@ pub fn compare(
 }
 
 /// For each baseline order, the candidate order of the same incident: by
-/// id first, then by kind, device and time, nearest first, each
-/// candidate order at most once.
+/// id first, then by kind and opening device, then by kind and cell,
+/// within the window and nearest in time; each candidate order at most
+/// once.
 fn pair(base: &[ReplayedOrder], cand: &[ReplayedOrder], window_ms: i64) -> Vec<Option<usize>> {
     let by_id: HashMap<&str, usize> = cand
         .iter()
@@ -230,30 +232,32 @@ fn pair(base: &[ReplayedOrder], cand: &[ReplayedOrder], window_ms: i64) -> Vec<O
             Some(c)
         })
         .collect();
-    let mut by_device: HashMap<(u64, &str), Vec<usize>> = HashMap::new();
-    for (i, o) in cand.iter().enumerate() {
-        if !taken[i] {
-            by_device
-                .entry((o.device, o.kind.as_str()))
-                .or_default()
-                .push(i);
+    // Then the same device, then the same cell (a camera that now opens
+    // the incident a smoke sensor opened before), nearest in time first.
+    let keys: [fn(&ReplayedOrder) -> u64; 2] = [|o| o.device, |o| o.cell];
+    for key in keys {
+        let mut near: HashMap<(u64, &str), Vec<usize>> = HashMap::new();
+        for (i, o) in cand.iter().enumerate() {
+            if !taken[i] {
+                near.entry((key(o), o.kind.as_str())).or_default().push(i);
+            }
         }
-    }
-    for (b, slot) in base.iter().zip(out.iter_mut()) {
-        if slot.is_some() {
-            continue;
-        }
-        let Some(near) = by_device.get(&(b.device, b.kind.as_str())) else {
-            continue;
-        };
-        let best = near
-            .iter()
-            .copied()
-            .filter(|&c| !taken[c] && (cand[c].ordered_ms - b.ordered_ms).abs() <= window_ms)
-            .min_by_key(|&c| (cand[c].ordered_ms - b.ordered_ms).abs());
-        if let Some(c) = best {
-            taken[c] = true;
-            *slot = Some(c);
+        for (b, slot) in base.iter().zip(out.iter_mut()) {
+            if slot.is_some() {
+                continue;
+            }
+            let Some(near) = near.get(&(key(b), b.kind.as_str())) else {
+                continue;
+            };
+            let best = near
+                .iter()
+                .copied()
+                .filter(|&c| !taken[c] && (cand[c].ordered_ms - b.ordered_ms).abs() <= window_ms)
+                .min_by_key(|&c| (cand[c].ordered_ms - b.ordered_ms).abs());
+            if let Some(c) = best {
+                taken[c] = true;
+                *slot = Some(c);
+            }
         }
     }
     out
