@@ -8,7 +8,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod auth;
 pub mod cluster;
+pub mod devices;
+pub mod http;
 pub mod preflight;
 pub mod record;
 pub mod retention;
@@ -64,6 +67,21 @@ pub struct Config {
     /// The recording of accepted batches for replays (off by default).
     #[serde(default)]
     pub record: record::RecordConfig,
+    /// The device registry and photos.
+    #[serde(default)]
+    pub devices: devices::DevicesConfig,
+    /// HTTPS on the HTTP port.
+    #[serde(default)]
+    pub http: http::HttpConfig,
+    /// People who sign in to the console: accounts and sessions.
+    #[serde(default)]
+    pub people: auth::PeopleConfig,
+    /// Single sign-on by the district's identity provider.
+    #[serde(default)]
+    pub sso: auth::SsoConfig,
+    /// The audit trail.
+    #[serde(default)]
+    pub audit: auth::AuditConfig,
 }
 
 /// `[hub]`.
@@ -341,6 +359,11 @@ impl Config {
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         self.cluster.check().map_err(ConfigError::Invalid)?;
+        self.http.check().map_err(ConfigError::Invalid)?;
+        self.sso.check().map_err(ConfigError::Invalid)?;
+        if self.audit.queue_entries == 0 || self.people.session_ttl.is_zero() {
+            return bad("audit.queue_entries and people.session_ttl must be > 0".into());
+        }
         let l = &self.limits;
         let month = Duration::from_secs(31 * 86_400);
         if l.max_future > month || l.max_past > month {

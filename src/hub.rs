@@ -69,6 +69,8 @@ pub struct Hub {
     pub admin_addr: SocketAddr,
     /// The certificate clients should trust (PEM).
     pub cert_pem: String,
+    /// Whether the HTTP port speaks HTTPS (`[http] tls`).
+    pub https: bool,
     endpoint: quinn::Endpoint,
     shared: Arc<Shared>,
     engine: EngineThreads,
@@ -95,6 +97,25 @@ type EngineState = (
 
 /// Opens DATA_DIR/engine/ and loads the shards' checkpoints; a file that
 /// cannot be used is named in a warning and its shard starts empty.
+/// The device registry and maintenance windows in DATA_DIR/devices/, with
+/// the registry file of `[devices]` added at start.
+fn open_device_book(config: &Config) -> Result<crate::store::devices::DeviceBook, StartError> {
+    let file_error = |path: &std::path::Path, what: String| StartError::File {
+        path: path.display().to_string(),
+        what,
+    };
+    let dir = config.hub.data_dir.join("devices");
+    let book = crate::store::devices::DeviceBook::open(&config.hub.data_dir)
+        .map_err(|e| file_error(&dir, e.to_string()))?;
+    if let Some(path) = config.devices.registry_file() {
+        let devices = crate::store::devices::parse_csv(&read_file(path)?)
+            .and_then(|d| book.register(d, false))
+            .map_err(|e| file_error(path, e.to_string()))?;
+        tracing::info!(file = %path.display(), devices, "device registry read");
+    }
+    Ok(book)
+}
+
 fn engine_state(config: &Config, shards: usize) -> Result<EngineState, StartError> {
     let dir = CheckpointDir::open(&config.hub.data_dir).map_err(|e| StartError::File {
         path: config.hub.data_dir.join("engine").display().to_string(),
@@ -211,6 +232,13 @@ impl Hub {
             min_judged_orders: config.quality.min_judged_orders,
         };
         let details = Arc::new(details::Details::new(100_000));
+        let devices = Arc::new(open_device_book(&config)?);
+        let photos = crate::store::photos::Photos::open(&config.hub.data_dir).map_err(|e| {
+            StartError::File {
+                path: config.hub.data_dir.join("photos").display().to_string(),
+                what: e.to_string(),
+            }
+        })?;
         let outbox_ok = Arc::new(AtomicBool::new(true));
         let (dispatcher, flagged) = dispatch_thread::Dispatcher::open(
             map.clone(),
@@ -218,6 +246,7 @@ impl Hub {
             metrics.clone(),
             store.clone(),
             details.clone(),
+            devices.clone(),
             outbox_ok.clone(),
             policy,
         )?;
@@ -278,9 +307,23 @@ impl Hub {
                 .to_string(),
             what: format!("cannot start the recording: {e}"),
         })?;
+        let gate = crate::auth::gate::Gate::open(&config, &map).map_err(ConfigError::Invalid)?;
+        let audit = crate::audit::Audit::open(
+            &config.hub.data_dir,
+            config.audit.queue_entries,
+            clock.clone(),
+        )
+        .map_err(|e| StartError::File {
+            path: crate::audit::file::dir(&config.hub.data_dir)
+                .display()
+                .to_string(),
+            what: format!("cannot open the audit trail: {e}"),
+        })?;
         let shared = Arc::new(Shared {
             config,
             auth,
+            gate: Arc::new(gate),
+            audit: Arc::new(audit),
             map,
             metrics,
             runtime: engine.handle.clone(),
@@ -288,6 +331,8 @@ impl Hub {
             buffers: engine.buffers.clone(),
             store,
             details,
+            devices,
+            photos,
             admission,
             rules: rules_control::RulesControl::new(rules_source, profiles),
             rules_tx: engine.rules_tx.clone(),
@@ -302,11 +347,13 @@ impl Hub {
             }),
             recorder,
         });
+        let https = crate::http::https::settings(&shared.config.http, &identity)?;
         let http = crate::http::serve::HttpServer::spawn(
             listener,
             router::router(shared.clone()),
             shared.metrics.clone(),
             (&shared.config.limits).into(),
+            https,
         );
         let accept = tokio::spawn(crate::quic::accept::serve(endpoint.clone(), shared.clone()));
         let retention = crate::runtime::retention::RetentionTask::spawn(
@@ -319,6 +366,7 @@ impl Hub {
         Ok(Hub {
             quic_addr,
             admin_addr,
+            https: shared.config.http.tls,
             cert_pem: identity.pem,
             endpoint,
             shared,
@@ -386,6 +434,8 @@ impl Hub {
         // Last, so /readyz says "not ready" until the end: requests in
         // flight finish, event streams end, idle connections close.
         self.http.stop(grace).await;
+        // Every audit entry of those requests is on disk.
+        let _ = tokio::time::timeout(grace, self.shared.audit.sync()).await;
         tracing::info!("stopped");
     }
 }

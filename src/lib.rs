@@ -12,6 +12,7 @@
 
 pub use tongguan_core::{cluster, dispatch, engine, geo, model, wire};
 
+pub mod audit;
 pub mod auth;
 pub mod client;
 pub mod config;

@@ -145,6 +145,17 @@ enum Command {
     /// and delays per rule and street, false alarms avoided and incidents
     /// missed (judged by the outbox's acks), the orders that differ.
     Replay(tongguan::replay::ReplayArgs),
+    /// Make entries of the people file (accounts that sign in to the
+    /// console): `users hash`, `users add`.
+    Users {
+        #[command(subcommand)]
+        action: tongguan::auth::cli::UsersCommand,
+    },
+    /// Check the audit trail offline: `audit verify --data-dir DIR`.
+    Audit {
+        #[command(subcommand)]
+        action: tongguan::audit::cli::AuditCommand,
+    },
     /// Work on rules offline: `rules test FILE...` runs rule unit tests.
     Rules {
         #[command(subcommand)]
@@ -301,6 +312,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Outbox { action } => outbox(action),
+        Command::Users { action } => tongguan::auth::cli::run(action),
+        Command::Audit { action } => tongguan::audit::cli::run(action),
         Command::Replay(args) => tongguan::replay::run(&args),
         Command::Rules { .. } => unreachable!("main runs it"),
     }
@@ -441,13 +454,14 @@ fn serve(args: ServeArgs, sink: bool) -> Result<()> {
         std::fs::write(&cert, &hub.cert_pem)
             .with_context(|| format!("writing {}", cert.display()))?;
         // Tests and scripts read this line: QUIC first, then the metrics URL.
+        let scheme = if hub.https { "https" } else { "http" };
         let console = if sink {
             String::new()
         } else {
-            format!(", console http://{}/console", hub.admin_addr)
+            format!(", console {scheme}://{}/console", hub.admin_addr)
         };
         println!(
-            "tongguan {}: QUIC {} (certificate in {}), HTTP http://{}/metrics{console}",
+            "tongguan {}: QUIC {} (certificate in {}), HTTP {scheme}://{}/metrics{console}",
             if sink { "sink serving" } else { "serving" },
             hub.quic_addr,
             cert.display(),

@@ -1,7 +1,9 @@
 //! TLS for QUIC on both ends: the hub's server config (a configured
 //! certificate, or a self-signed one for development) and the client's
 //! (trust a given certificate, or, on loopback only, any certificate).
-//! TLS 1.3 only, ring as the crypto provider, ALPN `tongguan/1`.
+//! TLS 1.3 only, ring as the crypto provider, ALPN `tongguan/1`. And the
+//! HTTPS config of the HTTP port ([`https_config`]): the same certificate
+//! machinery, TLS 1.2 and 1.3 (browsers), ALPN `http/1.1`.
 
 use crate::wire::ALPN;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -189,6 +191,19 @@ pub fn server_config(
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     cfg.transport_config(Arc::new(transport(idle, true, STREAM_WINDOW)?));
     Ok(cfg)
+}
+
+/// The HTTP port's TLS config (HTTPS): `id`'s certificate, TLS 1.3 and
+/// 1.2, HTTP/1.1 only.
+pub fn https_config(id: &Identity) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(setup)?
+        .with_no_client_auth()
+        .with_single_cert(id.chain.clone(), id.key.clone_key())
+        .map_err(setup)?;
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(tls))
 }
 
 /// Reads every certificate in a PEM file.

@@ -1,7 +1,8 @@
 //! What `tongguan check` verifies beyond the config's own fields: every
 //! file the config names opens and parses and works with the rest (region
 //! map, rules, TLS certificate and key, client CA, the subscribers'
-//! streets on the map), the addresses suit the tokens, and a production
+//! streets on the map, the people file, the session key, the identity
+//! provider's JWKS, the HTTPS certificate), the addresses suit the tokens, and a production
 //! config (`auth.development = false`) holds no placeholder, short or
 //! repeated token. Each problem names the field or the entry at fault and,
 //! for a file, the file; all of them are reported at once.
@@ -100,6 +101,18 @@ pub fn file_problems(config: &Config) -> Vec<String> {
     if let Some(map) = &map {
         if let Err(e) = crate::auth::Auth::new(&config.auth, map) {
             out.push(format!("auth: {e}"));
+        }
+        // The people file, the session key and the identity provider's JWKS.
+        if let Err(e) = crate::auth::gate::Gate::open(config, map) {
+            out.push(e);
+        }
+    }
+    if let (Some(cert), Some(key)) = (&config.http.cert, &config.http.key) {
+        if let Err(e) = tls::Identity::load(cert, key).and_then(|id| tls::https_config(&id)) {
+            out.push(format!(
+                "http.cert and http.key: {:#}",
+                anyhow::Error::new(e)
+            ));
         }
     }
     out

@@ -2,6 +2,7 @@
 //! by status and street, newest first) and `GET /api/orders/{id}` (one
 //! order with its history).
 
+use crate::audit::Kind;
 pub use crate::dispatch::view::OrderView;
 use crate::http::auth::MayRead;
 use crate::http::error::error;
@@ -67,12 +68,16 @@ pub async fn list_orders(
 /// `GET /api/orders/{id}`
 pub async fn get_order(
     State(shared): State<Arc<Shared>>,
-    _: MayRead,
+    MayRead(actor): MayRead,
     Path(id): Path<String>,
 ) -> Response {
     let key = id.clone();
     match read(&shared, move |s| s.order(&key)).await {
-        Ok(Some(r)) => Json(OrderView::whole(r)).into_response(),
+        Ok(Some(r)) => {
+            let read = actor.record(Kind::ReadOrder, Some(&id), "ok", "", &shared);
+            shared.audit.record(read).await;
+            Json(OrderView::whole(r)).into_response()
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
         Err(resp) => resp,
     }

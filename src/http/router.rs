@@ -34,6 +34,15 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/api/mode",
             get(crate::http::rules::get_mode).put(crate::http::rules::put_mode),
         )
+        .route(
+            "/api/session",
+            get(crate::http::session::who)
+                .post(crate::http::session::sign_in)
+                .delete(crate::http::session::sign_out),
+        )
+        .route("/api/audit", get(crate::http::audit::list))
+        .route("/api/audit.csv", get(crate::http::audit::csv))
+        .merge(crate::http::disposal::router())
         .merge(crate::http::console::router())
         .with_state(shared)
 }

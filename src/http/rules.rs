@@ -1,8 +1,10 @@
 //! `GET`/`PUT /api/rules` and `GET`/`PUT /api/mode`: the rules in force
 //! and the normal/emergency switch (平急转换). Changes need the admin token
-//! (see [`crate::http::auth::MayChange`]); a bad rules file answers 400 with
+//! (see [`crate::http::auth::MayChange`]) and go to the audit trail, with
+//! who made them; a bad rules file answers 400 with
 //! the reason and the rules in force stay.
 
+use crate::audit::Kind;
 use crate::engine::rules::{Mode, Test};
 use crate::http::auth::MayChange;
 use crate::http::error::error;
@@ -61,17 +63,29 @@ pub async fn get_rules(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 /// `PUT /api/rules` with a TOML rules file as the body.
-pub async fn put_rules(State(shared): State<Arc<Shared>>, _: MayChange, body: String) -> Response {
-    match rules_control::replace(&shared, body).await {
+pub async fn put_rules(
+    State(shared): State<Arc<Shared>>,
+    MayChange(actor): MayChange,
+    body: String,
+) -> Response {
+    let (answer, outcome, detail) = match rules_control::replace(&shared, body).await {
         Ok(n) => {
-            tracing::warn!(rules = n, "rules replaced over HTTP");
-            Json(serde_json::json!({ "ok": true, "rules": n })).into_response()
+            tracing::warn!(rules = n, by = %actor.name, "rules replaced over HTTP");
+            let ok = Json(serde_json::json!({ "ok": true, "rules": n })).into_response();
+            (ok, "ok", format!("{n} rules"))
         }
-        Err(e) => error(
-            StatusCode::BAD_REQUEST,
-            format!("rules refused, the rules in force stay: {e}"),
-        ),
-    }
+        Err(e) => {
+            let message = format!("rules refused, the rules in force stay: {e}");
+            (
+                error(StatusCode::BAD_REQUEST, message.clone()),
+                "invalid",
+                message,
+            )
+        }
+    };
+    let change = actor.record(Kind::ChangeRules, None, outcome, detail, &shared);
+    shared.audit.record(change).await;
+    answer
 }
 
 /// `GET /api/mode`.
@@ -82,7 +96,11 @@ pub async fn get_mode(State(shared): State<Arc<Shared>>) -> Response {
 
 /// `PUT /api/mode` with `normal` or `emergency` as the body (plain or a
 /// JSON string).
-pub async fn put_mode(State(shared): State<Arc<Shared>>, _: MayChange, body: String) -> Response {
+pub async fn put_mode(
+    State(shared): State<Arc<Shared>>,
+    MayChange(actor): MayChange,
+    body: String,
+) -> Response {
     let word = body.trim().trim_matches('"');
     let mode = match word {
         "normal" => Mode::Normal,
@@ -95,5 +113,7 @@ pub async fn put_mode(State(shared): State<Arc<Shared>>, _: MayChange, body: Str
         }
     };
     rules_control::set_mode(&shared, mode).await;
+    let change = actor.record(Kind::ChangeMode, None, "ok", mode.name(), &shared);
+    shared.audit.record(change).await;
     Json(serde_json::json!({ "mode": mode.name() })).into_response()
 }

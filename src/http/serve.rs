@@ -15,13 +15,17 @@
 //!   `/metrics` answered, anything else 503 with `Retry-After`, then closed.
 //!   Past the reserve too it is closed at once.
 //!
+//! - With HTTPS on (`[http] tls`, see [`Https`]) every connection first
+//!   completes a TLS handshake, within the header timeout (the reserve's
+//!   too), and every answer carries `Strict-Transport-Security`.
+//!
 //! [`HttpServer::stop`] stops accepting, lets requests in flight finish
 //! (event streams end), closes idle connections, and waits for them within
 //! the grace period it is given.
 
 use crate::metrics::Metrics;
 use axum::body::Body;
-use axum::http::{header, Request, Response, StatusCode};
+use axum::http::{header, HeaderValue, Request, Response, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::{Body as _, Bytes, Frame, Incoming, SizeHint};
@@ -34,6 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -70,6 +75,16 @@ impl From<&crate::config::Limits> for HttpLimits {
     }
 }
 
+/// HTTPS on the port: the TLS config and how long browsers are told to
+/// keep to HTTPS (zero: no HSTS header).
+#[derive(Clone)]
+pub struct Https {
+    /// The server's TLS config (see [`crate::tls::https_config`]).
+    pub config: Arc<rustls::ServerConfig>,
+    /// `Strict-Transport-Security: max-age`.
+    pub hsts_max_age: Duration,
+}
+
 /// The running HTTP server.
 pub struct HttpServer {
     stop: watch::Sender<Option<Instant>>,
@@ -84,26 +99,41 @@ struct Ctx {
     router: Router,
     metrics: Arc<Metrics>,
     limits: HttpLimits,
+    /// The TLS handshake of each connection, with HTTPS on.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The HSTS header of every answer, with HTTPS on.
+    hsts: Option<HeaderValue>,
     /// `Some(deadline)` once the server stops: connections finish by then.
     stop: watch::Receiver<Option<Instant>>,
 }
 
 impl HttpServer {
-    /// Serves `router` on `listener` within `limits`. Must run inside a
-    /// tokio runtime.
+    /// Serves `router` on `listener` within `limits`, over TLS when `https`
+    /// is given. Must run inside a tokio runtime.
     pub fn spawn(
         listener: TcpListener,
         router: Router,
         metrics: Arc<Metrics>,
         limits: HttpLimits,
+        https: Option<Https>,
     ) -> HttpServer {
         let (stop, stop_rx) = watch::channel(None);
+        let hsts = https
+            .as_ref()
+            .filter(|h| !h.hsts_max_age.is_zero())
+            .map(|h| {
+                let value = format!("max-age={}", h.hsts_max_age.as_secs());
+                HeaderValue::from_str(&value).expect("digits are a header value")
+            });
+        let tls = https.map(|h| tokio_rustls::TlsAcceptor::from(h.config));
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         let reserve = Arc::new(Semaphore::new(RESERVE));
         let ctx = Arc::new(Ctx {
             router,
             metrics,
             limits,
+            tls,
+            hsts,
             stop: stop_rx,
         });
         let accept = tokio::spawn(accept_loop(listener, ctx, slots.clone(), reserve.clone()));
@@ -197,10 +227,45 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(250)).await;
 }
 
+/// The TLS handshake of a connection, within `limit`; `None` if it
+/// failed or took too long (the peer's business: logged at debug).
+async fn handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    limit: Duration,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "HTTPS handshake failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 /// Serves a connection that holds a slot, until it closes or times out,
 /// or the server stops.
 async fn serve_connection(ctx: Arc<Ctx>, stream: TcpStream, slot: OwnedSemaphorePermit) {
     ctx.metrics.http_connections.inc();
+    match &ctx.tls {
+        Some(acceptor) => {
+            if let Some(tls) = handshake(acceptor, stream, ctx.limits.header_timeout).await {
+                serve_io(&ctx, tls).await;
+            }
+        }
+        None => serve_io(&ctx, stream).await,
+    }
+    ctx.metrics.http_connections.dec();
+    drop(slot);
+}
+
+/// Serves one connection's bytes (plain or TLS) until it closes or times
+/// out, or the server stops.
+async fn serve_io<I>(ctx: &Arc<Ctx>, io: I)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -209,7 +274,7 @@ async fn serve_connection(ctx: Arc<Ctx>, stream: TcpStream, slot: OwnedSemaphore
         ctx: ctx.clone(),
         past_cap: false,
     };
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     let mut conn = std::pin::pin!(conn);
     let mut stop = ctx.stop.clone();
     let ended = tokio::select! {
@@ -223,12 +288,30 @@ async fn serve_connection(ctx: Arc<Ctx>, stream: TcpStream, slot: OwnedSemaphore
         // Header timeouts, resets, broken requests: the peer's business.
         tracing::debug!(error = %e, "HTTP connection ended");
     }
-    ctx.metrics.http_connections.dec();
-    drop(slot);
 }
 
 /// Serves one request of a connection past the cap, briefly.
 async fn serve_past_cap(ctx: Arc<Ctx>, stream: TcpStream, slot: OwnedSemaphorePermit) {
+    let head = ctx.limits.header_timeout.min(RESERVE_HEAD_TIMEOUT);
+    let _ = tokio::time::timeout(RESERVE_LIFETIME, async {
+        match &ctx.tls {
+            Some(acceptor) => {
+                if let Some(tls) = handshake(acceptor, stream, head).await {
+                    serve_one(&ctx, tls).await;
+                }
+            }
+            None => serve_one(&ctx, stream).await,
+        }
+    })
+    .await;
+    drop(slot);
+}
+
+/// Serves one request of a connection past the cap.
+async fn serve_one<I>(ctx: &Arc<Ctx>, io: I)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -238,9 +321,7 @@ async fn serve_past_cap(ctx: Arc<Ctx>, stream: TcpStream, slot: OwnedSemaphorePe
         ctx: ctx.clone(),
         past_cap: true,
     };
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    let _ = tokio::time::timeout(RESERVE_LIFETIME, conn).await;
-    drop(slot);
+    let _ = builder.serve_connection(TokioIo::new(io), service).await;
 }
 
 /// The hyper service of one connection: the router, with the body
@@ -279,11 +360,17 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             router.call(req.map(|body| BodyDeadline::new(body, limit, flag, metrics)))
         };
         let stop = (!self.past_cap).then(|| self.ctx.stop.clone());
+        let hsts = self.ctx.hsts.clone();
         Box::pin(async move {
-            let response = match answer.await {
+            let mut response = match answer.await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
+            if let Some(hsts) = hsts {
+                response
+                    .headers_mut()
+                    .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+            }
             if expired.load(Ordering::Relaxed) {
                 let late = (
                     StatusCode::REQUEST_TIMEOUT,

@@ -21,6 +21,10 @@ pub struct Shared {
     pub config: Config,
     /// Token table.
     pub auth: Auth,
+    /// People who sign in: accounts, single sign-on, sessions.
+    pub gate: Arc<crate::auth::gate::Gate>,
+    /// The audit trail's writer.
+    pub audit: Arc<crate::audit::Audit>,
     /// The region map.
     pub map: Arc<RegionMap>,
     /// Metrics.
@@ -35,6 +39,10 @@ pub struct Shared {
     pub store: Arc<crate::store::Store>,
     /// Masked details of hotline and patrol reports, for their orders.
     pub details: Arc<details::Details>,
+    /// The device registry and the maintenance windows.
+    pub devices: Arc<crate::store::devices::DeviceBook>,
+    /// Photos from the spot.
+    pub photos: crate::store::photos::Photos,
     /// The rules in force and the mode.
     pub rules: rules_control::RulesControl,
     /// Connection and rate limits.

@@ -11,6 +11,7 @@
 //! - [`engine`]: dedup, thresholds, watermarks, correlation.
 //! - [`dispatch`]: orders, their ids, and the dispatcher state machine.
 //! - [`cluster`]: partition ownership among the nodes of a cluster.
+//! - [`people`]: the roles people sign in with and what each may do.
 //! - [`replay`]: the recording format, replays and their comparison.
 
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod geo;
 pub mod model;
+pub mod people;
 pub mod replay;
 pub mod rule_test;
 pub mod wire;

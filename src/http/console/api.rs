@@ -48,6 +48,12 @@ pub async fn session(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Respo
     .into_response()
 }
 
+/// The credit the embedded map's licence (OpenStreetMap data, ODbL 1.0)
+/// asks for wherever it is shown; the console draws it on the map. A
+/// surveyed map loaded by config is usually drawn over OSM too, so the
+/// credit stays.
+const MAP_ATTRIBUTION: &str = "© OpenStreetMap contributors";
+
 /// `GET /api/console/map`: every street's and town's outline, to draw.
 /// Boundaries are not secret: a street sees its neighbours' too, as
 /// context, and only its own orders on them.
@@ -67,11 +73,17 @@ pub async fn map(State(shared): State<Arc<Shared>>, viewer: Viewer) -> Response 
                 "name_en": s.name_en,
                 "kind": s.kind,
                 "outline": s.outline,
+                "approximate": s.approximate,
                 "mine": mine.as_deref().is_none_or(|m| m == s.code),
             })
         })
         .collect();
-    Json(json!({ "approximate": shared.map.is_approximate(), "streets": streets })).into_response()
+    Json(json!({
+        "approximate": shared.map.is_approximate(),
+        "attribution": MAP_ATTRIBUTION,
+        "streets": streets,
+    }))
+    .into_response()
 }
 
 /// `GET /api/console/orders` filters.
@@ -141,6 +153,11 @@ pub async fn order(
     let key = id.clone();
     match admin_api::read(&shared, move |s| s.order(&key)).await {
         Ok(Some(r)) if viewer.scope.may_see(&shared.map, &r.order) => {
+            let read =
+                viewer
+                    .actor
+                    .record(crate::audit::Kind::ReadOrder, Some(&id), "ok", "", &shared);
+            shared.audit.record(read).await;
             Json(OrderView::whole(r)).into_response()
         }
         Ok(_) => error(StatusCode::NOT_FOUND, format!("no order {id:?}")),
@@ -382,6 +399,7 @@ mod tests {
             district_seq: k,
             ack,
             history: Vec::new(),
+            disposal: Default::default(),
         }
     }
 

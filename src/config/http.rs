@@ -1,0 +1,49 @@
+//! `[http]`: HTTPS on the HTTP port. Off by default (plain HTTP for
+//! development on loopback); on, the port speaks only TLS, with the hub's
+//! own certificate (`hub.cert`/`hub.key`, or the self-signed one of a
+//! development hub) or one of its own, and answers carry HSTS while session
+//! cookies are marked `Secure`.
+
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Serve HTTPS on `hub.admin` instead of HTTP.
+    pub tls: bool,
+    /// A certificate chain (PEM) for the HTTP port; none: the hub's.
+    pub cert: Option<PathBuf>,
+    /// Its private key (PEM), with `cert`.
+    pub key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age` on HTTPS answers; zero: no
+    /// HSTS header.
+    #[serde(with = "humantime_serde")]
+    pub hsts_max_age: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            tls: false,
+            cert: None,
+            key: None,
+            hsts_max_age: Duration::from_secs(365 * 86_400),
+        }
+    }
+}
+
+impl HttpConfig {
+    /// What is wrong with the table, if anything.
+    pub fn check(&self) -> Result<(), String> {
+        if self.cert.is_some() != self.key.is_some() {
+            return Err("http.cert and http.key go together".into());
+        }
+        if !self.tls && self.cert.is_some() {
+            return Err("http.cert is given but http.tls = false: set http.tls = true".into());
+        }
+        Ok(())
+    }
+}
