@@ -50,10 +50,12 @@ pub struct Args {
     /// sensors), correlated-fire (smoke sensor + camera), hotline-surge.
     #[arg(long, value_enum, default_value_t = population::Scenario::Steady)]
     pub scenario: population::Scenario,
-    /// Simulated devices (activity is skewed: a few are busy, most quiet).
+    /// Simulated devices (activity is skewed: a few are busy, most quiet),
+    /// standing inside the streets of the embedded region map.
     #[arg(long, default_value_t = 1000)]
     pub devices: usize,
-    /// QUIC connections (gateways) the devices are spread over.
+    /// QUIC connections (gateways) the devices are spread over, each sent
+    /// on by a thread of its own (pinned to a core where the OS allows).
     #[arg(long, default_value_t = 1)]
     pub connections: usize,
     /// Subscribe as every street of the sample map and acknowledge orders.
