@@ -7,7 +7,7 @@
 
 use crate::auth::tokens::Scope;
 use crate::dispatch::dispatcher::AckAnswer;
-use crate::dispatch::lifecycle::{Actor, ActorRole, StepAnswer, StepKind, StepRequest};
+use crate::dispatch::lifecycle::{Actor, Role, StepAnswer, StepKind, StepRequest};
 use crate::frame_io::read_frame;
 use crate::quic::close::Close;
 use crate::runtime::Shared;
@@ -97,11 +97,15 @@ pub async fn read_requests(
 }
 
 /// A platform's step is taken for the officer it names (`by`), with the
-/// rights of its token's scope.
+/// rights of its token: a street's supervisor, or the district desk.
 fn platform_actor(by: &str, scope: Scope) -> Actor {
+    let role = match scope {
+        Scope::District => Role::DistrictDesk,
+        Scope::Street(_) => Role::StreetSupervisor,
+    };
     Actor {
         person: by.trim().to_owned(),
-        role: ActorRole::Platform,
+        role,
         scope,
     }
 }

@@ -156,7 +156,7 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         cand.handle_batch(arrival, events);
         last = last.max(arrival);
         batches += 1;
-        if batches % 256 == 0 {
+        if batches.is_multiple_of(256) {
             bar.set_position(done);
         }
     })?;

@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::runtime::clock;
 use crate::runtime::shard_msg::Receipt;
 use crate::runtime::subscribers::Subscribers;
+use crate::store::devices::DeviceBook;
 use crate::store::{Store, StoreError};
 use crate::wire::control::OrderAck;
 use crate::wire::frame::{encode_frame, FrameType};
@@ -43,6 +44,9 @@ pub enum OrderMsg {
         /// sender waits for it.
         reply: Option<oneshot::Sender<AckAnswer>>,
     },
+    /// The device registry or the maintenance windows changed: the
+    /// dispatcher takes them anew from the device book.
+    Devices,
     /// A step (accept, assign, ..., transfer) by a named person.
     Step {
         /// The order.
@@ -63,11 +67,28 @@ pub struct Dispatcher {
     metrics: Arc<Metrics>,
     store: Arc<Store>,
     details: Arc<crate::runtime::details::Details>,
+    book: Arc<DeviceBook>,
     outbox_ok: Arc<AtomicBool>,
     replies: FxHashMap<ReplyId, oneshot::Sender<AckAnswer>>,
     step_replies: FxHashMap<ReplyId, oneshot::Sender<StepAnswer>>,
     /// Batches waiting for their detections to be durable.
     receipts: Vec<Receipt>,
+}
+
+/// What the dispatcher thread shares with the sessions and the API.
+pub struct Wiring {
+    /// Where orders go.
+    pub subscribers: Arc<Subscribers>,
+    /// Counts.
+    pub metrics: Arc<Metrics>,
+    /// The outbox.
+    pub store: Arc<Store>,
+    /// Masked details of hotline and patrol reports.
+    pub details: Arc<crate::runtime::details::Details>,
+    /// The device registry and maintenance windows.
+    pub book: Arc<DeviceBook>,
+    /// Whether the last commit worked (for /readyz).
+    pub outbox_ok: Arc<AtomicBool>,
 }
 
 impl Dispatcher {
@@ -76,15 +97,21 @@ impl Dispatcher {
     /// Returns the flagged devices for the correlator.
     pub fn open(
         map: Arc<RegionMap>,
-        subscribers: Arc<Subscribers>,
-        metrics: Arc<Metrics>,
-        store: Arc<Store>,
-        details: Arc<crate::runtime::details::Details>,
-        outbox_ok: Arc<AtomicBool>,
+        wiring: Wiring,
         policy: QualityPolicy,
     ) -> Result<(Dispatcher, Vec<u64>), StoreError> {
+        let Wiring {
+            subscribers,
+            metrics,
+            store,
+            details,
+            book,
+            outbox_ok,
+        } = wiring;
         let recovered = recover(&store, &map)?;
-        let machine = machine::Dispatcher::new(map, policy, recovered);
+        let mut machine = machine::Dispatcher::new(map, policy, recovered);
+        machine.set_registry(book.registry());
+        machine.set_maintenance(book.windows());
         let flagged: Vec<u64> = machine.flagged().collect();
         metrics.devices_flagged.set(flagged.len() as i64);
         let dispatcher = Dispatcher {
@@ -93,6 +120,7 @@ impl Dispatcher {
             metrics,
             store,
             details,
+            book,
             outbox_ok,
             replies: FxHashMap::default(),
             step_replies: FxHashMap::default(),
@@ -135,6 +163,10 @@ impl Dispatcher {
                 } => {
                     let id = self.machine.handle_step(order_id, step, actor);
                     self.step_replies.insert(id, reply);
+                }
+                OrderMsg::Devices => {
+                    self.machine.set_registry(self.book.registry());
+                    self.machine.set_maintenance(self.book.windows());
                 }
             }
         }
@@ -236,7 +268,10 @@ impl Dispatcher {
                     .order(&d.street, d.severity, d.revision, latency);
             }
             Output::Escalated { .. } => self.metrics.orders_escalated.inc(),
-            Output::Suppressed { .. } => self.metrics.warnings_suppressed.inc(),
+            Output::Suppressed { .. } => {
+                self.metrics.warnings_suppressed.inc();
+                self.book.windows_seen(self.machine.maintenance());
+            }
             Output::WarningsDropped(n) => {
                 tracing::error!(
                     warnings = n,

@@ -114,6 +114,12 @@ impl Handle {
         Ok(answer)
     }
 
+    /// Tells the dispatcher the device registry or the maintenance windows
+    /// changed in the device book.
+    pub async fn devices_changed(&self) -> Result<(), Stopped> {
+        self.acks.send(OrderMsg::Devices).await.map(drop)
+    }
+
     /// What the shards know of these devices.
     pub async fn query_devices(&self, ids: Arc<[u64]>) -> HashMap<u64, DeviceState> {
         let mut answers = Vec::new();

@@ -4,7 +4,6 @@
 //! previous checkpoint or the new one, never half of one.
 
 use crate::engine::checkpoint::ShardCheckpoint;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The directory of the shard checkpoints.
@@ -41,14 +40,7 @@ impl CheckpointDir {
 
     /// Replaces shard `shard`'s checkpoint with `bytes`, durably.
     pub fn save(&self, shard: u32, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self.file(shard);
-        let tmp = path.with_extension("ckpt.new");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_data()?;
-        drop(f);
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(&self.dir)?.sync_all()
+        super::atomic::replace_file(&self.file(shard), bytes)
     }
 
     /// The checkpoints of a hub of `shards` shards. A file that cannot be

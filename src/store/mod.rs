@@ -17,13 +17,16 @@
 //! exports them (export.rs) and deletes them past an age or a count, and
 //! the file is compacted (compact.rs) after a pass that deleted many.
 
+pub mod atomic;
 pub mod checkpoint;
 mod compact;
+pub mod devices;
 mod error;
 pub mod export;
 mod index;
 mod journal;
 mod list;
+pub mod photos;
 mod read;
 pub mod retention;
 #[cfg(test)]

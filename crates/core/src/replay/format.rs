@@ -158,7 +158,7 @@ pub fn decode_record(
     let body_len = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes")) as usize;
     let sum = u64::from(u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes")));
     let malformed = |what: String| FormatError::Malformed { offset, what };
-    if body_len < RECORD_HEAD_LEN || (body_len - RECORD_HEAD_LEN) % EVENT_LEN != 0 {
+    if body_len < RECORD_HEAD_LEN || !(body_len - RECORD_HEAD_LEN).is_multiple_of(EVENT_LEN) {
         return Err(malformed(format!(
             "body of {body_len} bytes is not a head and whole events"
         )));

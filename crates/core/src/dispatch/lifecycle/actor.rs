@@ -5,42 +5,23 @@
 
 use crate::dispatch::scope::Scope;
 use crate::geo::RegionMap;
-use crate::vocabulary::vocabulary;
-use serde::{Deserialize, Serialize};
-
-vocabulary! {
-    /// What a person is allowed to do, within their scope.
-    #[derive(Serialize, Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    pub enum ActorRole {
-        /// 街镇值班员: accepts, handles, reports and resolves the street's orders.
-        StreetOfficer => "street_officer",
-        /// 街镇主管: what an officer does, for the whole street.
-        StreetSupervisor => "street_supervisor",
-        /// 区总值班: verifies, sends back, closes and re-routes any order.
-        DistrictDesk => "district_desk",
-        /// 管理员: what the district desk does.
-        Admin => "admin",
-        /// A street or district platform's machine client, acting for the
-        /// person it names.
-        Platform => "platform",
-    }
-}
+pub use crate::people::Role;
 
 /// A person taking a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// Who: a user name, or the name a platform gives its officer.
     pub person: String,
-    /// Their role.
-    pub role: ActorRole,
+    /// Their role (a street platform's token acts as the street's
+    /// supervisor, a district token as the desk).
+    pub role: Role,
     /// Where they act: their street, or the district.
     pub scope: Scope,
 }
 
 impl Actor {
     /// Whether the actor acts for the district (desk, admin, or a district
-    /// platform).
+    /// platform's token).
     pub fn is_district(&self) -> bool {
         self.scope == Scope::District
     }

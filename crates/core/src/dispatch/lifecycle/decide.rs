@@ -3,7 +3,7 @@
 //! sequence numbers here: the round gives a [`Change`] that must be seen
 //! by a street its log entries, and commits it with everything else.
 
-use super::actor::{Actor, ActorRole};
+use super::actor::Actor;
 use super::limits;
 use super::stage::Stage;
 use super::step::{Step, StepKind};
@@ -12,6 +12,7 @@ use crate::dispatch::mask;
 use crate::dispatch::order::{DisposalNote, StreetRef};
 use crate::dispatch::record::{AckRecord, FeedbackRecord, HistoryEntry, OrderRecord, Status};
 use crate::geo::RegionMap;
+use crate::people::Action;
 use crate::wire::control::{Outcome, DISTRICT};
 
 /// A step's effect, once it is decided it may be taken.
@@ -151,8 +152,9 @@ pub fn decide(
 }
 
 /// Whether `actor` may take a step of `kind` on the order: the street's
-/// own people do the street's steps; the district verifies, sends back,
-/// closes, re-routes, and may resolve as it always could acknowledge.
+/// own people do the street's steps (assigning and transferring need a
+/// supervisor); the district verifies, sends back, closes, re-routes, and
+/// may resolve as it always could acknowledge.
 fn check_actor(
     record: &OrderRecord,
     kind: StepKind,
@@ -168,23 +170,38 @@ fn check_actor(
         kind,
         StepKind::SendBack | StepKind::Verify | StepKind::Close
     );
-    let allowed = if actor.is_district() {
-        district_step || matches!(kind, StepKind::Resolve | StepKind::Transfer)
+    let supervises = district_step || (actor.is_district() && kind == StepKind::Transfer);
+    let action = if supervises {
+        Action::SuperviseOrder
+    } else if matches!(kind, StepKind::Assign | StepKind::Transfer) {
+        Action::AssignOrder
     } else {
-        !district_step
-            && matches!(
-                actor.role,
-                ActorRole::StreetOfficer | ActorRole::StreetSupervisor | ActorRole::Platform
-            )
-            && actor.scope.may_see(map, &record.order)
+        Action::HandleOrder
     };
-    if allowed {
+    let in_scope = if actor.is_district() {
+        !matches!(
+            kind,
+            StepKind::Accept | StepKind::Assign | StepKind::Feedback
+        )
+    } else {
+        !supervises && actor.scope.may_see(map, &record.order)
+    };
+    if in_scope && actor.role.may(action) {
         return Ok(());
     }
     Err(StepAnswer::Forbidden(if district_step {
         format!(
             "{}由区总值班进行 / only the district desk may `{kind}`",
             kind.label_zh()
+        )
+    } else if in_scope {
+        format!(
+            "{}不能{}（须{}）/ a {} may not `{kind}`: {}",
+            actor.role.name_zh(),
+            kind.label_zh(),
+            "街镇负责人",
+            actor.role.name(),
+            action.describe()
         )
     } else {
         format!(

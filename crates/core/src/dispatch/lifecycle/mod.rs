@@ -13,7 +13,7 @@ pub mod limits;
 pub mod stage;
 pub mod step;
 
-pub use actor::{Actor, ActorRole};
+pub use actor::{Actor, Role};
 pub use answer::StepAnswer;
 pub use stage::Stage;
 pub use step::{Photo, Step, StepKind, StepRequest};

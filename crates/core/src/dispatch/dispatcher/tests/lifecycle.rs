@@ -4,7 +4,7 @@
 //! and the accept limit.
 
 use super::*;
-use crate::dispatch::lifecycle::{Actor, ActorRole, Photo, Stage, Step, StepAnswer};
+use crate::dispatch::lifecycle::{Actor, Photo, Role, Stage, Step, StepAnswer};
 
 const PHOTO: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
@@ -12,15 +12,22 @@ impl Desk {
     fn officer(&self, name: &str, street: &str) -> Actor {
         Actor {
             person: name.into(),
-            role: ActorRole::StreetOfficer,
+            role: Role::StreetOfficer,
             scope: self.street(street),
+        }
+    }
+
+    fn supervisor(&self, name: &str, street: &str) -> Actor {
+        Actor {
+            role: Role::StreetSupervisor,
+            ..self.officer(name, street)
         }
     }
 
     fn desk_officer(&self, name: &str) -> Actor {
         Actor {
             person: name.into(),
-            role: ActorRole::DistrictDesk,
+            role: Role::DistrictDesk,
             scope: Scope::District,
         }
     }
@@ -55,7 +62,7 @@ fn note(text: &str) -> String {
 fn one_order_walks_the_whole_loop_and_its_history_names_each_person() {
     let mut desk = Desk::new();
     let id = dispatched(&mut desk);
-    let zhang = desk.officer("张三", CAOYANG);
+    let zhang = desk.supervisor("张三", CAOYANG);
     let li = desk.officer("李四", CAOYANG);
     let wang = desk.desk_officer("王五");
     let steps = [
@@ -234,7 +241,7 @@ fn a_transferred_order_leaves_one_street_for_the_next_sequence_of_another() {
     let w = smoke(&desk, CHANGZHENG, 8, T0 - 50_000);
     desk.d.handle_warning(w, vec![None]);
     desk.step(T0 + 100);
-    let zhang = desk.officer("张三", CAOYANG);
+    let zhang = desk.supervisor("张三", CAOYANG);
     let (answer, out) = desk.take(
         &id,
         Step::Transfer {
@@ -289,7 +296,7 @@ fn a_transferred_order_leaves_one_street_for_the_next_sequence_of_another() {
 fn a_street_hands_an_order_back_to_the_district_and_the_district_reroutes_it() {
     let mut desk = Desk::new();
     let id = dispatched(&mut desk);
-    let zhang = desk.officer("张三", CAOYANG);
+    let zhang = desk.supervisor("张三", CAOYANG);
     let (answer, out) = desk.take(
         &id,
         Step::Transfer {
@@ -332,7 +339,7 @@ fn a_street_hands_an_order_back_to_the_district_and_the_district_reroutes_it() {
 fn steps_out_of_turn_or_by_the_wrong_person_are_refused_and_change_nothing() {
     let mut desk = Desk::new();
     let id = dispatched(&mut desk);
-    let zhang = desk.officer("张三", CAOYANG);
+    let zhang = desk.supervisor("张三", CAOYANG);
     let stranger = desk.officer("钱七", CHANGZHENG);
     let wang = desk.desk_officer("王五");
     let before = desk.record(&id).clone();
@@ -452,7 +459,7 @@ fn accepting_in_time_moves_the_watch_to_the_deadline() {
     };
     desk.d.handle_warning(w, vec![None]);
     let id = published(&desk.step(T0))[0].2.clone();
-    let zhang = desk.officer("张三", CAOYANG);
+    let zhang = desk.supervisor("张三", CAOYANG);
     desk.take(
         &id,
         Step::Accept {
@@ -525,7 +532,7 @@ fn a_step_waits_for_a_failing_outbox_and_is_answered_once_durable() {
     let mut desk = Desk::new();
     let id = dispatched(&mut desk);
     desk.disk_full = true;
-    let zhang = desk.officer("张三", CAOYANG);
+    let zhang = desk.supervisor("张三", CAOYANG);
     let reply = desk.d.handle_step(
         id.clone(),
         Step::Accept {

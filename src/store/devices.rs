@@ -1,0 +1,172 @@
+//! The device registry and the maintenance windows as the hub keeps them:
+//! in memory for the dispatcher and the API, and in DATA_DIR/devices/
+//! (registry.json, maintenance.json, each replaced whole and durably on
+//! every change, so a restart has them). A registry can also be read from
+//! a CSV file (`id,kind,name,address,street,owner`, a header line first).
+
+use crate::dispatch::maintenance::Window;
+use crate::dispatch::registry::{DeviceInfo, Registry};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Why the registry or the windows could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum BookError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// Which.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A file or a body is not what it should be.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The registry and the windows.
+#[derive(Debug)]
+pub struct DeviceBook {
+    dir: PathBuf,
+    registry: RwLock<Arc<Registry>>,
+    windows: Mutex<Vec<Window>>,
+}
+
+impl DeviceBook {
+    /// Opens DATA_DIR/devices/, reading what it holds.
+    pub fn open(data_dir: &Path) -> Result<DeviceBook, BookError> {
+        let dir = data_dir.join("devices");
+        std::fs::create_dir_all(&dir).map_err(|source| BookError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let devices: Vec<DeviceInfo> = read_json(&dir.join("registry.json"))?;
+        let windows: Vec<Window> = read_json(&dir.join("maintenance.json"))?;
+        Ok(DeviceBook {
+            dir,
+            registry: RwLock::new(Arc::new(Registry::new(devices))),
+            windows: Mutex::new(windows),
+        })
+    }
+
+    /// The registry as it stands.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.read().expect("registry lock").clone()
+    }
+
+    /// Adds or replaces devices (`replace`: the registry becomes exactly
+    /// these), durably, after checking every entry.
+    pub fn register(&self, devices: Vec<DeviceInfo>, replace: bool) -> Result<usize, BookError> {
+        if let Some(why) = devices.iter().find_map(DeviceInfo::invalid) {
+            return Err(BookError::Invalid(why));
+        }
+        let mut guard = self.registry.write().expect("registry lock");
+        let mut next = if replace {
+            Registry::default()
+        } else {
+            Registry::clone(&guard)
+        };
+        next.upsert(devices);
+        self.save("registry.json", &next.devices())?;
+        let n = next.len();
+        *guard = Arc::new(next);
+        Ok(n)
+    }
+
+    /// The windows, with what each kept back.
+    pub fn windows(&self) -> Vec<Window> {
+        self.windows.lock().expect("windows lock").clone()
+    }
+
+    /// Changes the windows with `change`, durably; returns what it returned.
+    pub fn change_windows<T>(
+        &self,
+        change: impl FnOnce(&mut Vec<Window>) -> T,
+    ) -> Result<T, BookError> {
+        let mut guard = self.windows.lock().expect("windows lock");
+        let mut next = guard.clone();
+        let out = change(&mut next);
+        self.save("maintenance.json", &next)?;
+        *guard = next;
+        Ok(out)
+    }
+
+    /// Takes the dispatcher's view of the windows (counts, expiry) as the
+    /// one kept; written to disk with the next change.
+    pub fn windows_seen(&self, windows: &[Window]) {
+        let mut guard = self.windows.lock().expect("windows lock");
+        for w in guard.iter_mut() {
+            if let Some(seen) = windows.iter().find(|s| s.id == w.id) {
+                w.suppressed = w.suppressed.max(seen.suppressed);
+            }
+        }
+    }
+
+    fn save<T: serde::Serialize>(&self, file: &str, value: &T) -> Result<(), BookError> {
+        let path = self.dir.join(file);
+        let json = serde_json::to_vec_pretty(value).expect("serializes");
+        super::atomic::replace_file(&path, &json).map_err(|source| BookError::Io { path, source })
+    }
+}
+
+/// Reads a JSON file, or the default when there is none.
+fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T, BookError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| BookError::Invalid(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(source) => Err(BookError::Io {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Devices from CSV text with a header line naming the columns (`id` and
+/// `name` needed; `kind`, `address`, `street`, `owner` optional); the
+/// error names the line.
+pub fn parse_csv(text: &str) -> Result<Vec<DeviceInfo>, BookError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for (i, row) in reader.deserialize::<DeviceInfo>().enumerate() {
+        let d = row.map_err(|e| {
+            BookError::Invalid(format!(
+                "设备台账第 {} 行有误 / registry line {}: {e}",
+                i + 2,
+                i + 2
+            ))
+        })?;
+        out.push(d);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CSV: &str = "id,kind,name,address,street,owner\n\
+        7,烟感,3号楼烟感,曹杨路 1040 弄 3 号楼,310107005000,物业\n\
+        8,燃气报警器,食堂燃气,,,\n";
+
+    #[test]
+    fn a_registry_from_csv_survives_a_reopen_and_bad_lines_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = DeviceBook::open(dir.path()).unwrap();
+        let devices = parse_csv(CSV).unwrap();
+        assert_eq!(book.register(devices, true).unwrap(), 2);
+        let again = DeviceBook::open(dir.path()).unwrap();
+        assert_eq!(again.registry().get(7).unwrap().name, "3号楼烟感");
+        assert_eq!(again.registry().get(8).unwrap().street, "");
+        let e = parse_csv("id,name\nseven,x\n").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        let e = book
+            .register(parse_csv("id,name,street\n9,x,123\n").unwrap(), false)
+            .unwrap_err();
+        assert!(e.to_string().contains("12 digits"), "{e}");
+        assert_eq!(book.registry().len(), 2, "nothing of a refused change");
+    }
+}
