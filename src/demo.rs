@@ -381,6 +381,20 @@ pub async fn run(
     Ok(summary)
 }
 
+/// `place` moved by (`dlat`, `dlon`) degrees when that stays in the same
+/// street of `map`, else `place` itself: a simulated device belongs to
+/// the street whose inner point it was placed around.
+fn within_street(map: &RegionMap, place: (f64, f64), dlat: f64, dlon: f64) -> (f64, f64) {
+    let street =
+        |(lat, lon): (f64, f64)| crate::geo::cell_of(lat, lon).and_then(|c| map.street_of(c));
+    let moved = (place.0 + dlat, place.1 + dlon);
+    if street(moved).is_some() && street(moved) == street(place) {
+        moved
+    } else {
+        place
+    }
+}
+
 /// Steady readings at `rate`, in batches every 50 ms, and an incident
 /// every `incident_every`, for `duration` (zero: without end) or until
 /// `stop` completes. Returns whether `stop` ended it.
@@ -416,10 +430,13 @@ async fn send(
         for _ in 0..per_tick {
             let i = rng.u64(..count);
             let place = places[(i / DEVICES_PER_STREET) as usize];
-            // Sensors spread ~300 m around the street's inner point.
-            let at = (
-                place.0 + (rng.f64() - 0.5) * 0.006,
-                place.1 + (rng.f64() - 0.5) * 0.006,
+            // Sensors spread ~300 m around the street's inner point, kept
+            // inside that street (the real outlines are narrow in places).
+            let at = within_street(
+                &map,
+                place,
+                (rng.f64() - 0.5) * 0.006,
+                (rng.f64() - 0.5) * 0.006,
             );
             seqs[i as usize] += 1;
             let (category, value) = if i.is_multiple_of(2) {

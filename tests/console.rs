@@ -3,10 +3,17 @@
 //! installs): a street signs in, sees an order the test sent over QUIC
 //! appear live on the map and in the list, acknowledges it as a false
 //! alarm, and the hub's API shows the outcome; another street sees it
-//! nowhere; the district sees it and its street's figures. Screenshots are
-//! kept in target/tmp/console/ as the test's artefacts.
+//! nowhere; the district sees it and its street's figures. A shift of 100
+//! orders (console/shift.rs) and 2,000 open orders (console/load.rs) are
+//! in the modules beside this file; the helpers here drive the browser
+//! for all of them. Every screenshot checks the watermark first.
+//! Screenshots are kept in target/tmp/console/ as the test's artefacts.
 
 mod common;
+#[path = "console/load.rs"]
+mod load;
+#[path = "console/shift.rs"]
+mod shift;
 
 use common::*;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -58,7 +65,8 @@ async fn browser() -> Browser {
     let mut caps = serde_json::Map::new();
     let mut chrome = serde_json::json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--window-size=1440,900", "--lang=zh-CN"]
+                 "--disable-dev-shm-usage", "--window-size=1440,900", "--lang=zh-CN",
+                 "--autoplay-policy=no-user-gesture-required"]
     });
     if std::path::Path::new("/usr/bin/chromium").exists() {
         chrome["binary"] = "/usr/bin/chromium".into();
@@ -99,6 +107,71 @@ async fn sign_in(c: &Client, base: &str, token: &str) {
             .await
             .unwrap_or_else(|e| panic!("{ready} after signing in: {e}"));
     }
+    // The watermark names whoever signed in (the name the hub gives the
+    // token), from the first page on.
+    let addr = base.trim_start_matches("http://").parse().unwrap();
+    let (status, me) = http_get_as(addr, "/api/console/session", token).await;
+    assert_eq!(status, 200, "{me}");
+    let me: serde_json::Value = serde_json::from_str(&me).unwrap();
+    let name = me["name"].as_str().unwrap();
+    let text = watermark(c).await;
+    assert!(text.contains(name), "the watermark {text:?} names {name:?}");
+}
+
+/// The watermark's text, checked to be drawn: a visible layer over the
+/// whole page with an SVG tile of that text as its background.
+async fn watermark(c: &Client) -> String {
+    let found = c
+        .execute(
+            "const w = document.getElementById('watermark');
+             const style = getComputedStyle(w);
+             return [w.hidden, w.dataset.text || '', style.backgroundImage, style.position,
+                     style.pointerEvents, w.getBoundingClientRect().width];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [hidden, text, image, position, events, width] = found.as_array().unwrap().as_slice()
+    else {
+        panic!("watermark: {found}");
+    };
+    let text = text.as_str().unwrap().to_owned();
+    assert_eq!(hidden, false, "the watermark is shown");
+    assert!(!text.is_empty(), "the watermark has a text");
+    let image = image.as_str().unwrap();
+    assert!(image.starts_with("url(\"data:image/svg+xml"), "{image}");
+    // The tile carries the text itself (URL-encoded), not only the layer.
+    let first_word = text.split(' ').next().unwrap();
+    let encoded: String = url_encoded(first_word);
+    assert!(
+        image.contains(&encoded),
+        "the tile draws {first_word:?}: {image}"
+    );
+    assert_eq!(position, "fixed");
+    assert_eq!(events, "none", "the watermark takes no clicks");
+    assert!(width.as_f64().unwrap() >= 1000.0, "it covers the page");
+    text
+}
+
+/// `text` as encodeURIComponent writes it.
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Clicks the element matching `css`.
@@ -120,7 +193,16 @@ async fn sign_out(c: &Client) {
         .unwrap();
 }
 
+/// Keeps a screenshot as an artefact; every signed-in page carries the
+/// watermark, checked before the picture is taken.
 async fn screenshot(c: &Client, name: &str) {
+    let signed_in = c
+        .execute("return !document.getElementById('app').hidden", vec![])
+        .await
+        .unwrap();
+    if signed_in == true {
+        watermark(c).await;
+    }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console");
     std::fs::create_dir_all(&dir).unwrap();
     let png = c.screenshot().await.unwrap();
@@ -280,10 +362,7 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     .unwrap();
     button.click().await.unwrap();
     let shown = text_of(c, "#detail-ack").await;
-    assert!(
-        shown.contains("false alarm") && shown.contains(CAOYANG),
-        "{shown}"
-    );
+    assert!(shown.contains("误报") && shown.contains(CAOYANG), "{shown}");
     let detail = text_of(c, "#detail-pane").await;
     assert!(
         !detail.contains("null") && !detail.contains("undefined"),
@@ -409,4 +488,29 @@ async fn the_console_api_refuses_without_a_subscriber_token() {
     let (status, _) = ack_as_street(r#"{"outcome":"confirmed"}"#).await;
     assert_eq!(status, 404);
     hub.shutdown(Duration::from_secs(2)).await;
+}
+
+/// Runs `script` in the page and returns its answer.
+async fn js(c: &Client, script: &str) -> serde_json::Value {
+    c.execute(script, vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {e}"))
+}
+
+/// A figure the page measured itself: element `id`'s data attribute `key`.
+async fn figure(c: &Client, id: &str, key: &str) -> f64 {
+    let script = format!("return Number(document.getElementById('{id}').dataset.{key})");
+    let value = js(c, &script).await;
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{id} {key}: {value}"))
+}
+
+/// Waits until `script` answers true.
+async fn until(c: &Client, what: &str, script: &str) {
+    let started = std::time::Instant::now();
+    while js(c, script).await != true {
+        assert!(started.elapsed() < WAIT, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -15,10 +15,12 @@ pub(crate) const CELL_RESOLUTION: Resolution = Resolution::Nine;
 /// Resolution of the parent cell that picks an event's shard: about 5 km².
 pub(crate) const SHARD_RESOLUTION: Resolution = Resolution::Seven;
 
-/// The sample map of Putuo's streets and towns shipped with the hub.
-/// Boundaries are APPROXIMATE (rectangles inside the district); load a
-/// surveyed map with `hub.region_map` in the config for real use.
-const SAMPLE_MAP: &str = include_str!("../../../deploy/putuo-sample.geojson");
+/// The default map of Putuo's streets and towns shipped with the hub: the
+/// real outlines from OpenStreetMap (© OpenStreetMap contributors, ODbL
+/// 1.0; see deploy/putuo-streets.SOURCE.md). The border between 甘泉路 and
+/// 宜川路 is drawn, not surveyed, so those two are marked approximate; load
+/// a surveyed map with `hub.region_map` in the config for real use.
+const SAMPLE_MAP: &str = include_str!("../../../deploy/putuo-streets.geojson");
 
 /// The cell at resolution 9 (`CELL_RESOLUTION`) holding a position, or `None` if the
 /// position is not a valid latitude/longitude.
@@ -71,6 +73,10 @@ pub struct Street {
     /// first ring the outside. Routing uses the tiled cells, never this.
     #[serde(skip)]
     pub outline: Vec<Vec<Vec<[f64; 2]>>>,
+    /// Whether the map marks this boundary approximate (drawn, not
+    /// surveyed): the console draws it so. Not part of an order's place.
+    #[serde(skip)]
+    pub approximate: bool,
 }
 
 /// Index of a street in its [`RegionMap`].
@@ -107,7 +113,8 @@ pub struct RegionMap {
 }
 
 impl RegionMap {
-    /// The embedded sample map of Putuo (approximate boundaries).
+    /// The embedded default map of Putuo (OpenStreetMap outlines, two
+    /// streets' shared border approximate).
     pub fn sample() -> RegionMap {
         RegionMap::from_geojson(SAMPLE_MAP).expect("embedded sample map is valid")
     }
@@ -139,10 +146,11 @@ impl RegionMap {
             }
             let name = prop("name").ok_or_else(|| bad("no \"name\" property".into()))?;
             let name_en = prop("name_en").unwrap_or_else(|| name.clone());
-            approximate |= feature
+            let drawn = feature
                 .property("approximate")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false);
+            approximate |= drawn;
             let geometry = feature
                 .geometry
                 .as_ref()
@@ -183,6 +191,7 @@ impl RegionMap {
                 name_en,
                 kind,
                 outline,
+                approximate: drawn,
             });
         }
         if streets.is_empty() {
@@ -270,10 +279,19 @@ mod tests {
     #[test]
     fn points_route_to_their_street() {
         let map = RegionMap::sample();
-        // Near Caoyang Xincun's centre in the sample map.
+        // Inside Caoyang Xincun (the landmark the map's source checks).
         let caoyang = map.street_by_code("310107005000").unwrap();
-        let cell = cell_of(31.2575, 121.4125).unwrap();
+        let cell = cell_of(31.245, 121.405).unwrap();
         assert_eq!(map.street_of(cell), Some(caoyang));
+        // 宜川路 and 甘泉路 share the drawn border; 长寿路 is OSM's own.
+        for (code, approximate) in [
+            ("310107020000", true),
+            ("310107016000", true),
+            ("310107015000", false),
+        ] {
+            let id = map.street_by_code(code).unwrap();
+            assert_eq!(map.street(id).approximate, approximate, "{code}");
+        }
         // Far outside the district.
         assert_eq!(map.street_of(cell_of(39.9, 116.4).unwrap()), None);
     }

@@ -9,6 +9,17 @@ use axum::response::{IntoResponse, Response};
 
 const INDEX: &str = include_str!("assets/index.html");
 
+/// A script module of the console, as a [`FILES`] entry.
+macro_rules! script {
+    ($name:literal) => {
+        (
+            $name,
+            "text/javascript; charset=utf-8",
+            include_str!(concat!("assets/", $name)),
+        )
+    };
+}
+
 /// (name, content type, content) of every asset besides the page.
 const FILES: &[(&str, &str, &str)] = &[
     (
@@ -16,6 +27,19 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("assets/app.js"),
     ),
+    script!("alarms.js"),
+    script!("api.js"),
+    script!("connection.js"),
+    script!("detail.js"),
+    script!("district.js"),
+    script!("dom.js"),
+    script!("format.js"),
+    script!("i18n.js"),
+    script!("mapview.js"),
+    script!("messages.js"),
+    script!("stream.js"),
+    script!("triage.js"),
+    script!("watermark.js"),
     (
         "app.css",
         "text/css; charset=utf-8",

@@ -1,87 +1,60 @@
-// The console: sign in with a street or district token, draw the region
-// map as SVG with the open orders on it, list and show orders, acknowledge
-// them, and (for the district) show how each street keeps up. Plain
-// JavaScript without a build step or a library: the hub serves this file
-// as it is, and the page must work on a closed network.
+// The console: sign in with a street or district token; the open orders
+// most urgent first, with live countdowns, filters and search, on a map
+// of the real streets; one order whole, to acknowledge; alarms that
+// insist; a banner when the hub is away; for the district, how each
+// street keeps up. Chinese first, English by a switch. Plain JavaScript
+// modules without a build step or a library: the hub serves these files
+// as they are, and the page must work on a closed network. This file
+// holds the page's state and wires the parts together.
 
-const SVG = "http://www.w3.org/2000/svg";
-const SEVERITY_RANK = { critical: 4, major: 3, moderate: 2, minor: 1 };
-const SEVERITY_NAME = { critical: "特别重大", major: "重大", moderate: "较大", minor: "一般" };
-const STATUS_NAME = { open: "待处置", escalated: "已督办", acked: "已反馈" };
-const OUTCOME_NAME = { confirmed: "属实 confirmed", false_alarm: "误报 false alarm", resolved: "已处置 resolved" };
-const SOURCE_NAME = { sensor: "物联感知", video: "视频分析", hotline: "12345热线", patrol: "网格巡查" };
-const CATEGORY_NAME = {
-  smoke: "烟感", fire: "视频烟火", water_level: "水位", waterlogging: "积水", gas: "燃气",
-  manhole: "井盖", crowd_density: "人群密度", illegal_parking: "违停", garbage_overflow: "垃圾满溢",
-  structural_strain: "结构应力", noise_complaint: "噪声投诉",
-};
+import { Alarms } from "./alarms.js";
+import { api, session, Stale, Unauthorized } from "./api.js";
+import { Connection } from "./connection.js";
+import { showDetail, tickCountdown } from "./detail.js";
+import { loadDistrict } from "./district.js";
+import { $, el } from "./dom.js";
+import { time } from "./format.js";
+import { applyStatic, codes, lang, name, setLang, t } from "./i18n.js";
+import { MapView } from "./mapview.js";
+import { errorText } from "./messages.js";
+import { follow } from "./stream.js";
+import { byUrgency, isDone, knowledge, nextLimit, personOf, visible } from "./triage.js";
+import { Watermark } from "./watermark.js";
 
 const state = {
-  token: sessionStorage.getItem("tongguan-token") || "",
   session: null,
+  viewer: null,
   orders: new Map(),
   selected: null,
-  project: null,
+  // The selected order as last read whole (with its history).
+  detail: null,
+  hidden: 0,
   streamAbort: null,
-  detailTimer: null,
-  // Bumped at sign-out: an answer to a call of an earlier session is
-  // dropped, so one officer's orders never show on the next one's screen.
-  epoch: 0,
   districtTimer: null,
   sessionTimer: null,
+  renderQueued: false,
+  view: "all",
 };
 
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children) if (c !== null && c !== undefined) node.append(c);
-  return node;
-}
-
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  return node;
-}
-
-class Unauthorized extends Error {}
-
-class Stale extends Error {}
-
-async function api(path, options = {}) {
-  const epoch = state.epoch;
-  const res = await fetch(path, {
-    ...options,
-    headers: { Authorization: `Bearer ${state.token}`, "Content-Type": "application/json" },
-  });
-  const body = await res.json().catch(() => ({}));
-  if (epoch !== state.epoch) throw new Stale("signed out meanwhile");
-  if (res.status === 401) throw new Unauthorized(body.error || "signed out");
-  if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
-  return { status: res.status, body };
-}
+const connection = new Connection();
+const alarms = new Alarms((id) => select(id));
+const watermark = new Watermark($("watermark"));
+const map = new MapView($("map"), (id) => select(id));
 
 // ---------------------------------------------------------------- sign in
 
 async function signIn(token) {
-  state.token = token;
+  session.token = token;
   const { body } = await api("/api/console/session");
   state.session = body;
+  state.viewer = await viewer(body);
   sessionStorage.setItem("tongguan-token", token);
   $("login").hidden = true;
   $("app").hidden = false;
-  const district = body.scope === "district";
-  $("who").textContent = district
-    ? `区值班台 District duty desk · ${body.name}`
-    : `${body.street.name} ${body.street.name_en} · ${body.street.code}`;
+  showWho();
+  watermark.show(state.viewer);
   $("mode").hidden = !body.emergency;
-  $("tab-district").hidden = !district;
+  $("tab-district").hidden = body.scope !== "district";
   // The mode (平急转换) can change while the console is open.
   clearInterval(state.sessionTimer);
   state.sessionTimer = setInterval(() => {
@@ -91,25 +64,51 @@ async function signIn(token) {
   }, 30000);
   showTab("orders");
   await drawMap();
+  alarms.refresh();
   // The list is loaded when the stream says hello, so nothing committed
   // between the two is missed.
   startStream();
 }
 
+// Who is looking, for the header and the watermark: the person's name
+// when the hub knows people (GET /api/session), else the token's name.
+async function viewer(console_) {
+  const scope = console_.scope === "district" ? t("district_desk") : `${console_.street.name} ${console_.street.code}`;
+  let person = null;
+  try {
+    const { body } = await api("/api/session");
+    person = body.name || body.display_name || body.user || null;
+  } catch (err) {
+    if (err instanceof Stale) throw err;
+  }
+  return { name: person || console_.name, scope, scopeCode: console_.scope };
+}
+
+function showWho() {
+  const s = state.session;
+  if (!s) return;
+  $("who").textContent = s.scope === "district"
+    ? `${t("district_desk")} · ${state.viewer.name}`
+    : `${s.street.name}${lang() === "en" ? " " + s.street.name_en : ""} · ${s.street.code} · ${state.viewer.name}`;
+}
+
 function signOut(message = "") {
-  state.epoch += 1;
+  session.epoch += 1;
   if (state.streamAbort) state.streamAbort.abort();
-  clearInterval(state.detailTimer);
   clearInterval(state.sessionTimer);
   clearTimeout(state.districtTimer);
   sessionStorage.removeItem("tongguan-token");
+  session.token = "";
   Object.assign(state, {
-    token: "", session: null, selected: null, streamAbort: null, districtTimer: null, sessionTimer: null,
+    session: null, viewer: null, selected: null, detail: null, streamAbort: null, districtTimer: null, sessionTimer: null,
   });
   state.orders.clear();
+  alarms.clear();
+  connection.reset();
+  watermark.hide();
   $("order-list").replaceChildren();
   $("map").replaceChildren();
-  $("detail-pane").replaceChildren(el("p", { class: "empty" }, "选择一个工单 Select an order on the map or in the list."));
+  emptyDetail();
   $("app").hidden = true;
   $("login").hidden = false;
   $("token").value = "";
@@ -118,7 +117,7 @@ function signOut(message = "") {
 
 function failed(err) {
   if (err instanceof Stale) return;
-  if (err instanceof Unauthorized) signOut(err.message);
+  if (err instanceof Unauthorized) signOut(errorText(err.message));
   else console.error(err);
 }
 
@@ -126,80 +125,17 @@ function failed(err) {
 
 async function drawMap() {
   const { body } = await api("/api/console/map");
-  // A loop, not Math.min(...points): a surveyed map has more points than
-  // a call may take arguments.
-  let [minLon, maxLon, minLat, maxLat] = [Infinity, -Infinity, Infinity, -Infinity];
-  for (const s of body.streets) {
-    for (const polygon of s.outline) {
-      for (const ring of polygon) {
-        for (const [lon, lat] of ring) {
-          minLon = Math.min(minLon, lon); maxLon = Math.max(maxLon, lon);
-          minLat = Math.min(minLat, lat); maxLat = Math.max(maxLat, lat);
-        }
-      }
-    }
-  }
-  // Equirectangular with the longitude shrunk by cos(latitude): true
-  // enough over a district.
-  const kx = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);
-  const scale = 1000 / Math.max((maxLon - minLon) * kx, maxLat - minLat);
-  const pad = 20;
-  state.project = (lon, lat) => [pad + (lon - minLon) * kx * scale, pad + (maxLat - lat) * scale];
-  const width = (maxLon - minLon) * kx * scale + 2 * pad;
-  const height = (maxLat - minLat) * scale + 2 * pad;
-  const map = $("map");
-  map.setAttribute("viewBox", `0 0 ${width.toFixed(0)} ${height.toFixed(0)}`);
-  const streets = svg("g", { id: "streets" });
-  const labels = svg("g", { id: "labels" });
-  for (const s of body.streets) {
-    const d = s.outline
-      .flatMap((polygon) => polygon.map((ring) =>
-        "M" + ring.map(([lon, lat]) => state.project(lon, lat).map((v) => v.toFixed(1)).join(",")).join("L") + "Z"))
-      .join(" ");
-    const path = svg("path", { d, class: `street ${s.mine ? "mine" : "other"}`, "data-street": s.code });
-    const title = svg("title");
-    title.textContent = `${s.name} ${s.name_en} (${s.code})`;
-    path.append(title);
-    streets.append(path);
-    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-    for (const [lon, lat] of s.outline[0][0]) {
-      const [x, y] = state.project(lon, lat);
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-    }
-    const label = svg("text", { x: ((x0 + x1) / 2).toFixed(0), y: ((y0 + y1) / 2).toFixed(0), class: "street-label" });
-    label.textContent = s.name;
-    labels.append(label);
-  }
-  map.replaceChildren(streets, labels, svg("g", { id: "pins" }));
-  $("map-note").textContent = body.approximate
-    ? "边界为示意（近似） Boundaries are approximate: the sample map, not a surveyed one."
-    : "";
+  state.map = body;
+  map.draw(body);
+  // The embedded map is OpenStreetMap's: its licence asks for the credit
+  // on the map (a hub that does not send one still shows it).
+  $("attribution").textContent = body.attribution || "© OpenStreetMap contributors";
+  mapNote();
 }
 
-function drawPins() {
-  const pins = $("map").querySelector("#pins");
-  if (!pins || !state.project) return;
-  pins.replaceChildren();
-  const open = [...state.orders.values()]
-    .filter((o) => o.status !== "acked" && visible(o))
-    .sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
-  for (const o of open) {
-    const [x, y] = state.project(o.place.lon, o.place.lat);
-    const g = svg("g", { class: "order-pin", "data-order-id": o.id });
-    if (o.multi_source) {
-      g.append(svg("circle", { cx: x, cy: y, r: 22 + 2 * SEVERITY_RANK[o.severity], class: `pin-ring ring-${o.severity}` }));
-    }
-    const dot = svg("circle", {
-      cx: x, cy: y, r: 10 + 2 * SEVERITY_RANK[o.severity],
-      class: `pin sev-${o.severity}${o.id === state.selected ? " selected" : ""}`,
-    });
-    const title = svg("title");
-    title.textContent = `${SEVERITY_NAME[o.severity]} ${CATEGORY_NAME[o.category] || o.category} · ${o.id}`;
-    dot.append(title);
-    dot.addEventListener("click", () => select(o.id));
-    g.append(dot);
-    pins.append(g);
-  }
+function mapNote() {
+  const drawn = (state.map ? state.map.streets : []).filter((s) => s.approximate).map((s) => s.name);
+  $("map-note").textContent = drawn.length ? t("map.approximate", { names: drawn.join(lang() === "zh" ? "、" : ", ") }) : "";
 }
 
 // ------------------------------------------------------------------ orders
@@ -216,6 +152,7 @@ async function reloadOrders() {
   for (const o of state.orders.values()) if (fresh.has(o.id)) merge(fresh, o);
   state.orders = fresh;
   state.hidden = acked.body.count - acked.body.orders.length;
+  for (const o of fresh.values()) alarms.changed(o);
   render();
 }
 
@@ -223,212 +160,201 @@ async function reloadOrders() {
 // or the same revision already acknowledged (an ack never comes undone).
 function merge(orders, o) {
   const known = orders.get(o.id);
-  if (known && (known.revision > o.revision || (known.revision === o.revision && known.status === "acked" && o.status !== "acked"))) {
+  if (known && (known.revision > o.revision || (known.revision === o.revision && isDone(known) && !isDone(o)))) {
     return false;
   }
   orders.set(o.id, o);
   return true;
 }
 
-function visible(o) {
-  const sev = $("filter-severity").value;
-  const status = $("filter-status").value;
-  return (!sev || o.severity === sev) && (!status || o.status === status);
+function filters() {
+  return {
+    severity: $("filter-severity").value,
+    status: $("filter-status").value,
+    category: $("filter-category").value,
+    view: state.view,
+    query: $("search").value,
+  };
 }
 
+// Redraws once per frame however many updates arrive in it.
 function render() {
-  const all = [...state.orders.values()].sort((a, b) => b.created_ms - a.created_ms || (a.id < b.id ? 1 : -1));
-  const shown = all.filter(visible);
-  $("count").textContent = `${shown.length} / ${all.length}` +
-    (state.hidden > 0 ? ` (+${state.hidden} 更早已反馈 older acked not shown)` : "");
-  $("order-list").replaceChildren(...shown.map(listItem));
-  drawPins();
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  requestAnimationFrame(() => {
+    state.renderQueued = false;
+    renderNow();
+  });
 }
 
-function listItem(o) {
-  const li = el("li", {
-    class: `order border-${o.severity} ${o.status}${o.id === state.selected ? " selected" : ""}`,
-    "data-order-id": o.id,
-  },
-  el("div", { class: "item-top" },
-    el("strong", {}, `${SEVERITY_NAME[o.severity]} · ${CATEGORY_NAME[o.category] || o.category}`),
-    o.multi_source ? el("span", { class: "badge multi" }, "多源 multi-source") : null,
-    el("span", { class: `badge status-${o.status}` }, `${STATUS_NAME[o.status]} ${o.status}`),
-    o.status !== "acked" && o.deadline_ms < Date.now() ? el("span", { class: "badge overdue" }, "超时 overdue") : null),
-  el("div", { class: "item-sub" },
-    `${o.place.street ? o.place.street.name : "区外 outside streets"} · ${time(o.created_ms)} · ${o.id}` +
-    (o.revision > 1 ? ` · r${o.revision}` : "")));
-  li.addEventListener("click", () => select(o.id));
-  return li;
+function renderNow() {
+  const started = performance.now();
+  const all = [...state.orders.values()];
+  const known = knowledge(all);
+  const f = filters();
+  const shown = all.filter((o) => visible(o, f, state.viewer, known)).sort(byUrgency);
+  $("count").textContent = t("count", { shown: shown.length, all: all.length }) +
+    (state.hidden > 0 ? t("count.hidden", { n: state.hidden }) : "");
+  viewNote(known);
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.orderId : null;
+  const list = $("order-list");
+  list.innerHTML = shown.map(rowHtml).join("");
+  const now = Date.now();
+  for (const node of list.querySelectorAll(".countdown")) tickCountdown(node, now);
+  const listed = performance.now();
+  // A redraw must not take the keyboard's place away.
+  if (focused) {
+    const again = $("order-list").querySelector(`li[data-order-id="${CSS.escape(focused)}"]`);
+    if (again) again.focus({ preventScroll: true });
+  }
+  map.setOrders(shown.filter((o) => !isDone(o)), state.selected);
+  list.dataset.listMs = (listed - started).toFixed(1);
+  list.dataset.renderMs = (performance.now() - started).toFixed(1);
 }
 
-async function select(id) {
-  state.selected = id;
-  render();
-  try {
-    const { body } = await api(`/api/console/orders/${encodeURIComponent(id)}`);
-    if (state.selected === id) showDetail(body);
-  } catch (err) {
-    failed(err);
+function viewNote(known) {
+  const note = $("view-note");
+  let key = null;
+  if (state.view === "mine" && !known.people) {
+    key = state.viewer && state.viewer.scopeCode === "district" ? "view.mine_fallback_district" : "view.mine_fallback_street";
+  }
+  if (state.view === "unaccepted" && !known.stages) key = "view.unaccepted_fallback";
+  note.hidden = !key;
+  note.textContent = key ? t(key) : "";
+}
+
+// One row of the list as HTML: thousands of rows are built as one string
+// and parsed at once, many times faster than element by element. Every
+// value is escaped. A row's HTML is kept until the order, the language or
+// the selection changes (its countdown is kept current by the ticker).
+const rows = new Map();
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function rowHtml(o) {
+  const key = `${o.revision}|${o.status}|${o.stage}|${o.accepted_by}|${o.assignee}|${lang()}|${o.id === state.selected}`;
+  const kept = rows.get(o.id);
+  if (kept && kept.key === key) return kept.html;
+  const done = isDone(o);
+  const street = o.place.street ? o.place.street.name : t("outside");
+  const devices = [...new Set((o.events || []).map((e) => e.device))].slice(0, 2).join(", ");
+  const person = personOf(o);
+  const selected = o.id === state.selected;
+  const sev = name("severity", o.severity);
+  const cat = name("category", o.category);
+  const label = `${sev} ${cat} · ${name("status", o.status)} · ${street} · ${o.id}`;
+  const badge = (cls, text) => `<span class="badge ${cls}">${escapeHtml(text)}</span>`;
+  const limit = nextLimit(o);
+  const html = `<li class="order border-${escapeHtml(o.severity)} ${escapeHtml(o.status)}${selected ? " selected" : ""}" ` +
+    `data-order-id="${escapeHtml(o.id)}" tabindex="0" aria-label="${escapeHtml(label)}" aria-current="${selected}">` +
+    `<div class="item-top"><strong>${escapeHtml(`${sev} · ${cat}`)}</strong>` +
+    (o.multi_source ? badge("multi", t("legend.multi")) : "") +
+    (o.escalation_of ? badge("escalation", "督办") : "") +
+    badge(`status-${o.status}`, name("status", o.status)) +
+    (o.stage && o.stage !== "dispatched" ? badge("stage", name("status", o.stage)) : "") +
+    (done ? "" : `<span class="countdown" data-limit="${limit}"></span>`) +
+    `</div><div class="item-sub">${escapeHtml(`${street} · ${time(o.created_ms)} · ${o.id}` +
+      (devices ? ` · ${t("col.device")} ${devices}` : "") + (person ? ` · ${person}` : "") +
+      (o.revision > 1 ? ` · r${o.revision}` : ""))}</div></li>`;
+  rows.set(o.id, { key, html });
+  return html;
+}
+
+// Clicks and keys on rows, for the whole list at once: Enter or Space
+// opens the row, the arrows move between rows.
+function wireList(list) {
+  const rowOf = (ev) => ev.target.closest("li[data-order-id]");
+  list.addEventListener("click", (ev) => {
+    const li = rowOf(ev);
+    if (li) select(li.dataset.orderId);
+  });
+  list.addEventListener("keydown", (ev) => {
+    const li = rowOf(ev);
+    if (!li) return;
+    if (ev.key === "Enter" || ev.key === " ") {
+      ev.preventDefault();
+      select(li.dataset.orderId);
+    } else if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      const next = ev.key === "ArrowDown" ? li.nextElementSibling : li.previousElementSibling;
+      if (next) next.focus();
+    }
+  });
+}
+
+// Marks the chosen row without rebuilding the list.
+function markSelected(id) {
+  for (const li of $("order-list").querySelectorAll("li.selected")) {
+    li.classList.remove("selected");
+    li.setAttribute("aria-current", "false");
+  }
+  const li = $("order-list").querySelector(`li[data-order-id="${CSS.escape(id)}"]`);
+  if (li) {
+    li.classList.add("selected");
+    li.setAttribute("aria-current", "true");
   }
 }
 
-function showDetail(o) {
-  clearInterval(state.detailTimer);
-  const left = el("span", { id: "time-left" });
-  const tick = () => {
-    if (o.status === "acked") {
-      left.textContent = "已反馈 acknowledged";
-      left.className = "";
-      return;
-    }
-    const ms = o.deadline_ms - Date.now();
-    left.textContent = ms >= 0 ? `剩余 ${duration(ms)} left` : `已超时 ${duration(-ms)} overdue`;
-    left.className = ms >= 0 ? "" : "overdue";
-  };
-  tick();
-  state.detailTimer = setInterval(tick, 1000);
-
-  const events = el("table", {},
-    el("thead", {}, el("tr", {}, ...["设备 device", "来源 source", "类别 category", "值 value", "时间 time", "摄像头 camera"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, ...o.events.flatMap((e) => [
-      el("tr", {},
-        el("td", {}, String(e.device)), el("td", {}, SOURCE_NAME[e.source] || e.source),
-        el("td", {}, CATEGORY_NAME[e.category] || e.category), el("td", {}, String(e.value)),
-        el("td", {}, time(e.time_ms)), el("td", {}, e.camera || "")),
-      e.report ? el("tr", {}, el("td", { colSpan: 6, class: "item-sub" }, e.report)) : null,
-    ].filter(Boolean))));
-
-  const history = el("ul", { id: "history" }, ...(o.history || []).map((h) =>
-    el("li", {}, `${time(h.at_ms)} ${h.what}${h.detail ? ": " + h.detail : ""}`)));
-
-  const pane = $("detail-pane");
-  const parts = [
-    el("h2", { id: "detail-title" }, `${SEVERITY_NAME[o.severity]} ${CATEGORY_NAME[o.category] || o.category} · ${o.incident_kind}`),
-    el("div", { class: "item-sub" }, `${o.id} · 第 ${o.revision} 版 revision ${o.revision}`),
-    el("dl", {},
-      el("dt", {}, "状态 Status"), el("dd", { id: "detail-status" }, `${STATUS_NAME[o.status]} ${o.status}`),
-      el("dt", {}, "地点 Place"), el("dd", {}, `${o.place.street ? `${o.place.street.name} ${o.place.street.code}` : "区外"} · ${o.place.lat.toFixed(5)}, ${o.place.lon.toFixed(5)} · H3 ${o.place.cell}`),
-      el("dt", {}, "来源 Sources"), el("dd", {}, o.sources.map((s) => SOURCE_NAME[s] || s).join("、") + (o.multi_source ? " （多源预警 multi-source）" : "")),
-      el("dt", {}, "事件 Events"), el("dd", {}, `${o.event_count} (${time(o.first_seen_ms)} – ${time(o.last_seen_ms)})`),
-      el("dt", {}, "时限 Deadline"), el("dd", {}, `${time(o.deadline_ms)} · `, left),
-      el("dt", {}, "视频调阅 Camera"), el("dd", { id: "detail-camera" }, o.camera || "—"),
-      o.escalation_of ? el("dt", {}, "督办 Escalation of") : null,
-      o.escalation_of ? el("dd", {}, o.escalation_of) : null,
-      o.ack ? el("dt", {}, "反馈 Ack") : null,
-      o.ack ? el("dd", { id: "detail-ack" }, `${OUTCOME_NAME[o.ack.outcome]} · ${o.ack.by} · ${time(o.ack.at_ms)}${o.ack.note ? " · " + o.ack.note : ""}`) : null),
-    el("h3", {}, "处置方案 Disposal plan"),
-    el("div", { class: "plan" }, o.plan),
-    el("h3", {}, "事件 Events"),
-    events,
-    o.status === "acked" ? null : ackForm(o),
-    el("h3", {}, "经过 History"),
-    history];
-  pane.replaceChildren(...parts.filter(Boolean));
+async function select(id) {
+  const started = performance.now();
+  state.selected = id;
+  markSelected(id);
+  const known = state.orders.get(id);
+  map.selected = id;
+  if (known) map.centre(known);
+  if (!connection.isUp()) return known && detail(known, t("detail.offline"));
+  try {
+    const { body } = await api(`/api/console/orders/${encodeURIComponent(id)}`);
+    const read = performance.now();
+    if (state.selected !== id) return;
+    detail(body);
+    const pane = $("detail-pane");
+    pane.dataset.readMs = (read - started).toFixed(1);
+    pane.dataset.openMs = (performance.now() - started).toFixed(1);
+  } catch (err) {
+    if (err instanceof Unauthorized || err instanceof Stale) return failed(err);
+    // The list's copy, and why the whole order could not be read.
+    if (known && state.selected === id) detail(known, t("detail.load_failed", { why: errorText(err.message) }));
+  }
 }
 
-function ackForm(o) {
-  const outcome = el("select", { id: "ack-outcome", name: "outcome" },
-    ...Object.entries(OUTCOME_NAME).map(([v, label]) => el("option", { value: v }, label)));
-  const note = el("textarea", { id: "ack-note", name: "note", placeholder: "处置说明 note (personal data is masked)" });
-  const message = el("p", { id: "ack-message" });
-  const button = el("button", { id: "ack-button", type: "submit" }, "反馈 Acknowledge");
-  const form = el("form", { id: "ack-form" },
-    el("strong", {}, "反馈处置结果 Acknowledge"), outcome, note, button, message);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    button.disabled = true;
-    message.className = "";
-    message.textContent = "提交中 sending…";
-    try {
-      const { status, body } = await api(`/api/console/orders/${encodeURIComponent(o.id)}/ack`, {
-        method: "POST",
-        body: JSON.stringify({ outcome: outcome.value, note: note.value }),
-      });
-      if (status === 202) {
-        // The form goes: the order redraws when the stream brings the ack.
-        form.replaceWith(el("p", { id: "ack-message" }, "已排队，稍后生效 queued: it shows once recorded"));
-        return;
-      }
-      merge(state.orders, { ...body, history: undefined });
-      render();
-      if (state.selected === body.id) showDetail(body);
-    } catch (err) {
-      if (err instanceof Unauthorized || err instanceof Stale) return failed(err);
-      message.className = "error";
-      message.textContent = err.message;
-      button.disabled = false;
-    }
-  });
-  return form;
+function detail(o, offline = null) {
+  state.detail = { order: o, offline };
+  showDetail(o, { connection, offline, failed, onAcked });
+}
+
+function onAcked(body) {
+  merge(state.orders, { ...body, history: undefined });
+  alarms.changed(body);
+  render();
+  if (state.selected === body.id) detail(body);
+}
+
+function emptyDetail() {
+  state.detail = null;
+  $("detail-pane").replaceChildren(el("p", { class: "empty" }, t("detail.empty")));
+}
+
+function closeDetail() {
+  state.selected = null;
+  markSelected("");
+  emptyDetail();
+  render();
 }
 
 // ------------------------------------------------------------ live stream
 
-async function startStream() {
+function startStream() {
   const controller = new AbortController();
   state.streamAbort = controller;
-  let delay = 500;
-  while (!controller.signal.aborted) {
-    try {
-      const res = await fetch("/api/console/stream", {
-        headers: { Authorization: `Bearer ${state.token}`, Accept: "text/event-stream" },
-        signal: controller.signal,
-      });
-      if (res.status === 401) return signOut("令牌已失效 the token is no longer accepted");
-      if (!res.ok) throw new Error(`stream: ${res.status}`);
-      setLive(true);
-      delay = 500;
-      await readEvents(res.body, onEvent, controller.signal);
-    } catch (err) {
-      if (controller.signal.aborted) return;
-      console.warn("live updates interrupted", err);
-    }
-    setLive(false);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 10000);
-    // Whatever changed while disconnected comes with the next hello.
-  }
-}
-
-// The hub sends a keep-alive every 15 s: a stream silent for longer is
-// dead even if the connection does not say so.
-const STREAM_SILENCE_MS = 35000;
-
-// Server-sent events framing: "event:" and "data:" lines, a blank line
-// ends one event, ":" starts a comment (the keep-alive).
-async function readEvents(body, handle, signal) {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  let event = { type: "message", data: [] };
-  let watchdog;
-  const arm = () => {
-    clearTimeout(watchdog);
-    watchdog = setTimeout(() => reader.cancel("silent").catch(() => {}), STREAM_SILENCE_MS);
-  };
-  signal.addEventListener("abort", () => clearTimeout(watchdog), { once: true });
-  for (;;) {
-    arm();
-    const { value, done } = await reader.read().catch(() => ({ done: true }));
-    if (done) {
-      clearTimeout(watchdog);
-      return;
-    }
-    buffer += value;
-    let newline;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, newline).replace(/\r$/, "");
-      buffer = buffer.slice(newline + 1);
-      if (line === "") {
-        if (event.data.length) handle(event.type, event.data.join("\n"));
-        event = { type: "message", data: [] };
-      } else if (line.startsWith("event:")) {
-        event.type = line.slice(6).trim();
-      } else if (line.startsWith("data:")) {
-        event.data.push(line.slice(5).replace(/^ /, ""));
-      }
-    }
-  }
+  follow(controller.signal, {
+    token: () => session.token,
+    onEvent,
+    onLive: (up) => connection.set(up),
+    onUnauthorized: () => signOut(t("err.token")),
+  });
 }
 
 function onEvent(type, data) {
@@ -436,7 +362,8 @@ function onEvent(type, data) {
     const o = JSON.parse(data);
     const isNew = !state.orders.has(o.id);
     if (!merge(state.orders, o)) return;
-    if (isNew && o.status !== "acked") announce(o);
+    if (isNew) alarms.arrived(o);
+    else alarms.changed(o);
     render();
     if (state.selected === o.id && !typing()) select(o.id);
     if (!$("district-view").hidden) refreshDistrictSoon();
@@ -444,40 +371,6 @@ function onEvent(type, data) {
     reloadOrders().catch(failed);
   }
 }
-
-// A new order while the officer looks elsewhere: the tab's title counts
-// them until the page is looked at again, and a critical one beeps (the
-// sign-in click has allowed the page to play sound).
-let unseen = 0;
-const TITLE = document.title;
-function announce(o) {
-  if (document.hasFocus() && document.visibilityState === "visible") return beep(o);
-  unseen += 1;
-  document.title = `(${unseen}) 新工单 new orders · ${TITLE}`;
-  beep(o);
-}
-function seen() {
-  unseen = 0;
-  document.title = TITLE;
-}
-let audio = null;
-function beep(o) {
-  if (o.severity !== "critical") return;
-  try {
-    audio = audio || new AudioContext();
-    const tone = audio.createOscillator();
-    const gain = audio.createGain();
-    tone.frequency.value = 880;
-    gain.gain.value = 0.15;
-    tone.connect(gain).connect(audio.destination);
-    tone.start();
-    tone.stop(audio.currentTime + 0.4);
-  } catch (err) {
-    console.warn("no sound", err);
-  }
-}
-window.addEventListener("focus", seen);
-document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") seen(); });
 
 // The district figures scan the outbox: at most one refresh every few
 // seconds however many orders move.
@@ -496,71 +389,106 @@ function typing() {
   return !!form && (form.contains(document.activeElement) || $("ack-note").value !== "");
 }
 
-function setLive(on) {
-  $("live").className = on ? "live-on" : "live-off";
-  $("live").textContent = on ? "● 实时 live" : "○ 重连中 reconnecting";
-}
-
-// --------------------------------------------------------------- district
-
-async function loadDistrict() {
-  const { body } = await api("/api/console/district");
-  const pct = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(0)}%`);
-  const secs = (v) => (v === null || v === undefined ? "—" : duration(v * 1000));
-  $("street-table").tBodies[0].replaceChildren(...body.streets.map((s) =>
-    el("tr", { "data-street": s.code },
-      el("td", {}, `${s.name} ${s.name_en}`), el("td", {}, String(s.open)), el("td", {}, String(s.escalated)),
-      el("td", {}, String(s.acked)), el("td", {}, secs(s.ack_p50_s)), el("td", {}, secs(s.ack_p90_s)),
-      el("td", {}, pct(s.false_alarm_share)))));
-  $("district-summary").textContent =
-    `督办待处置 open escalations: ${body.escalations_open} · 离线设备总数 offline devices (all tracked): ${body.offline_devices_total}`;
-  $("flagged-table").tBodies[0].replaceChildren(...(body.flagged_devices.length ? body.flagged_devices.map((d) =>
-    el("tr", {}, el("td", {}, String(d.device)), el("td", {}, String(d.orders)), el("td", {}, String(d.false_alarms)),
-      el("td", {}, pct(d.false_alarm_rate)), el("td", {}, d.online ? "在线 online" : "离线 offline")))
-    : [el("tr", {}, el("td", { colSpan: 5, class: "empty" }, "无 none"))]));
-  $("offline-table").tBodies[0].replaceChildren(...(body.offline_devices.length ? body.offline_devices.map((d) =>
-    el("tr", {}, el("td", {}, String(d.device)), el("td", {}, String(d.orders)),
-      el("td", {}, d.last_seen_ms ? time(d.last_seen_ms) : "自启动未上报 not since the hub started")))
-    : [el("tr", {}, el("td", { colSpan: 3, class: "empty" }, "无 none"))]));
-}
-
 function showTab(name) {
   $("orders-view").hidden = name !== "orders";
   $("district-view").hidden = name !== "district";
   $("tab-orders").classList.toggle("active", name === "orders");
   $("tab-district").classList.toggle("active", name === "district");
+  $("tab-orders").setAttribute("aria-pressed", String(name === "orders"));
+  $("tab-district").setAttribute("aria-pressed", String(name === "district"));
   if (name === "district") loadDistrict().catch(failed);
 }
 
-// ---------------------------------------------------------------- helpers
+// ---------------------------------------------------------------- language
 
-function time(ms) {
-  const d = new Date(ms);
-  const p = (n) => String(n).padStart(2, "0");
-  return `${d.getMonth() + 1}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+// The filter menus, drawn from the codes so both languages list the same.
+function fillMenus() {
+  const menu = (id, all, kind, values) => {
+    const select = $(id);
+    const chosen = select.value;
+    select.replaceChildren(el("option", { value: "" }, t(all)), ...values.map((v) => el("option", { value: v }, name(kind, v))));
+    select.value = chosen;
+  };
+  menu("filter-severity", "filter.all_severities", "severity", ["critical", "major", "moderate", "minor"]);
+  menu("filter-status", "filter.all_statuses", "status",
+    ["open", "escalated", "acked", "dispatched", "accepted", "in_progress", "feedback", "resolved", "sent_back", "verified", "closed"]);
+  menu("filter-category", "filter.all_categories", "category", codes("category"));
 }
 
-function duration(ms) {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+function relabel() {
+  applyStatic(document);
+  for (const node of document.querySelectorAll("[data-sev]")) node.textContent = name("severity", node.dataset.sev);
+  fillMenus();
+  showWho();
+  mapNote();
+  if (state.viewer) watermark.show(state.viewer);
+  alarms.refresh();
+  if (state.session) connection.show();
+  if (state.detail) detail(state.detail.order, state.detail.offline && t("detail.offline"));
+  else emptyDetail();
+  render();
+  if (!$("district-view").hidden && state.session) loadDistrict().catch(failed);
+}
+
+// --------------------------------------------------------------- keyboard
+
+// Single keys, when not typing: "/" the search box, Esc closes the order.
+function pageKey(ev) {
+  const field = ev.target.closest && ev.target.closest("input, textarea, select");
+  if (ev.key === "Escape") {
+    if (field && field.id === "search" && field.value) return;
+    if (state.selected) closeDetail();
+    return;
+  }
+  if (field || ev.ctrlKey || ev.metaKey || ev.altKey || $("app").hidden) return;
+  if (ev.key === "/") {
+    ev.preventDefault();
+    $("search").focus();
+  }
 }
 
 // ------------------------------------------------------------------- wire
 
+function setView(view) {
+  state.view = view;
+  for (const b of document.querySelectorAll("#views button")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
+  render();
+}
+
 $("login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("login-error").textContent = "";
+  alarms.unlock();
   try {
     await signIn($("token").value.trim());
   } catch (err) {
-    signOut(err.message);
+    signOut(errorText(err.message));
   }
 });
 $("logout").addEventListener("click", () => signOut());
+$("lang").addEventListener("click", () => {
+  setLang(lang() === "zh" ? "en" : "zh");
+  relabel();
+});
+$("alarm-toggle").addEventListener("click", () => alarms.toggleMute());
 $("tab-orders").addEventListener("click", () => showTab("orders"));
 $("tab-district").addEventListener("click", () => showTab("district"));
-$("filter-severity").addEventListener("change", render);
-$("filter-status").addEventListener("change", render);
-if (state.token) signIn(state.token).catch((err) => signOut(err.message));
+for (const id of ["filter-severity", "filter-status", "filter-category"]) $(id).addEventListener("change", render);
+$("search").addEventListener("input", render);
+wireList($("order-list"));
+for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
+$("zoom-in").addEventListener("click", () => map.zoomBy(1.5));
+$("zoom-out").addEventListener("click", () => map.zoomBy(1 / 1.5));
+$("zoom-reset").addEventListener("click", () => map.reset());
+document.addEventListener("keydown", pageKey);
+window.addEventListener("focus", () => alarms.seen());
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") alarms.seen(); });
+// One ticker for every countdown on the page.
+setInterval(() => {
+  const now = Date.now();
+  for (const node of document.querySelectorAll(".countdown")) tickCountdown(node, now);
+}, 1000);
+
+relabel();
+const saved = sessionStorage.getItem("tongguan-token");
+if (saved) signIn(saved).catch((err) => signOut(errorText(err.message)));
