@@ -118,17 +118,20 @@ pub fn encode_record(out: &mut Vec<u8>, arrival_ms: i64, events: &[Event]) {
 }
 
 fn encode_event(out: &mut Vec<u8>, e: &Event) {
-    out.extend_from_slice(&e.device.to_le_bytes());
-    out.extend_from_slice(&e.seq.to_le_bytes());
-    out.extend_from_slice(&e.time_ms.to_le_bytes());
-    out.extend_from_slice(&e.value.to_le_bytes());
-    out.extend_from_slice(&e.lat.to_le_bytes());
-    out.extend_from_slice(&e.lon.to_le_bytes());
-    out.extend_from_slice(&e.cell.to_le_bytes());
-    out.extend_from_slice(&e.category.code().to_le_bytes());
-    out.push(e.source.code());
-    out.push(0);
-    out.extend_from_slice(&e.camera.0);
+    // One fixed array, one copy: the recording thread encodes a million
+    // events a second at full rate.
+    let mut b = [0u8; EVENT_LEN];
+    b[0..8].copy_from_slice(&e.device.to_le_bytes());
+    b[8..16].copy_from_slice(&e.seq.to_le_bytes());
+    b[16..24].copy_from_slice(&e.time_ms.to_le_bytes());
+    b[24..32].copy_from_slice(&e.value.to_le_bytes());
+    b[32..40].copy_from_slice(&e.lat.to_le_bytes());
+    b[40..48].copy_from_slice(&e.lon.to_le_bytes());
+    b[48..56].copy_from_slice(&e.cell.to_le_bytes());
+    b[56..58].copy_from_slice(&e.category.code().to_le_bytes());
+    b[58] = e.source.code();
+    b[60..80].copy_from_slice(&e.camera.0);
+    out.extend_from_slice(&b);
 }
 
 /// What [`decode_record`] found at the start of `bytes`.
