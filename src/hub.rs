@@ -71,11 +71,14 @@ pub struct Hub {
     pub cert_pem: String,
     /// Whether the HTTP port speaks HTTPS (`[http] tls`).
     pub https: bool,
-    endpoint: quinn::Endpoint,
+    endpoints: crate::quic::endpoints::Endpoints,
     shared: Arc<Shared>,
     engine: EngineThreads,
     http: crate::http::serve::HttpServer,
-    accept: tokio::task::JoinHandle<()>,
+    /// The plain monitoring port beside HTTPS (`http.monitoring_listen`).
+    monitoring: Option<crate::http::serve::HttpServer>,
+    /// Its address.
+    pub monitoring_addr: Option<SocketAddr>,
     /// Retention of closed orders, on its own thread until the hub goes.
     _retention: crate::runtime::retention::RetentionTask,
     /// The cluster node, in the cluster mode.
@@ -197,18 +200,18 @@ impl Hub {
             config.limits.quic_idle_timeout,
             client_ca.as_deref(),
         )?;
-        let endpoint = quinn::Endpoint::server(server, config.hub.listen).map_err(|source| {
-            StartError::Bind {
-                what: "QUIC",
-                addr: config.hub.listen,
-                source,
-            }
-        })?;
-        let quic_addr = endpoint.local_addr().map_err(|source| StartError::Bind {
-            what: "QUIC",
-            addr: config.hub.listen,
-            source,
-        })?;
+        let endpoint_count = match config.hub.endpoints {
+            0 => crate::quic::endpoints::default_count(config.shard_count()),
+            n => n,
+        };
+        let mut endpoints =
+            crate::quic::endpoints::Endpoints::bind(server, config.hub.listen, endpoint_count)
+                .map_err(|source| StartError::Bind {
+                    what: "QUIC",
+                    addr: config.hub.listen,
+                    source,
+                })?;
+        let quic_addr = endpoints.local_addr();
         let listener = tokio::net::TcpListener::bind(config.hub.admin)
             .await
             .map_err(|source| StartError::Bind {
@@ -240,16 +243,15 @@ impl Hub {
             }
         })?;
         let outbox_ok = Arc::new(AtomicBool::new(true));
-        let (dispatcher, flagged) = dispatch_thread::Dispatcher::open(
-            map.clone(),
-            subscribers.clone(),
-            metrics.clone(),
-            store.clone(),
-            details.clone(),
-            devices.clone(),
-            outbox_ok.clone(),
-            policy,
-        )?;
+        let wiring = dispatch_thread::Wiring {
+            subscribers: subscribers.clone(),
+            metrics: metrics.clone(),
+            store: store.clone(),
+            details: details.clone(),
+            book: devices.clone(),
+            outbox_ok: outbox_ok.clone(),
+        };
+        let (dispatcher, flagged) = dispatch_thread::Dispatcher::open(map.clone(), wiring, policy)?;
         let settings = config.engine.settings();
         let keep_ms = settings.correlation_window_ms + settings.allowed_lateness_ms;
         let dispatcher = dispatcher.with_journal_keep_ms(keep_ms);
@@ -312,6 +314,10 @@ impl Hub {
             &config.hub.data_dir,
             config.audit.queue_entries,
             clock.clone(),
+            crate::audit::AuditCounters {
+                written: metrics.audit_entries.clone(),
+                errors: metrics.audit_errors.clone(),
+            },
         )
         .map_err(|e| StartError::File {
             path: crate::audit::file::dir(&config.hub.data_dir)
@@ -347,6 +353,14 @@ impl Hub {
             }),
             recorder,
         });
+        let (monitoring_addr, monitoring) = crate::http::https::monitoring(&shared)
+            .await
+            .map_err(|(addr, source)| StartError::Bind {
+                what: "HTTP (monitoring)",
+                addr,
+                source,
+            })?
+            .unzip();
         let https = crate::http::https::settings(&shared.config.http, &identity)?;
         let http = crate::http::serve::HttpServer::spawn(
             listener,
@@ -355,7 +369,7 @@ impl Hub {
             (&shared.config.limits).into(),
             https,
         );
-        let accept = tokio::spawn(crate::quic::accept::serve(endpoint.clone(), shared.clone()));
+        endpoints.serve(&shared);
         let retention = crate::runtime::retention::RetentionTask::spawn(
             &shared.store,
             &shared.config.retention,
@@ -368,11 +382,12 @@ impl Hub {
             admin_addr,
             https: shared.config.http.tls,
             cert_pem: identity.pem,
-            endpoint,
+            endpoints,
             shared,
             engine,
             http,
-            accept,
+            monitoring,
+            monitoring_addr,
             _retention: retention,
             cluster,
         })
@@ -391,6 +406,11 @@ impl Hub {
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// How many QUIC endpoints share the listen port (`hub.endpoints`).
+    pub fn quic_endpoints(&self) -> usize {
+        self.endpoints.count()
+    }
+
     /// What the sessions share (metrics, subscribers, ...).
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
@@ -403,13 +423,13 @@ impl Hub {
     /// returns. Each wait is bounded by `grace`.
     pub async fn shutdown(self, grace: Duration) {
         self.shared.ready.store(false, Ordering::Release);
-        self.endpoint.set_server_config(None);
-        self.endpoint.close(
-            quinn::VarInt::from_u32(ErrorCode::GoingAway.code()),
-            b"the hub is shutting down; reconnect later",
-        );
-        let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
-        self.accept.abort();
+        self.endpoints
+            .close(
+                ErrorCode::GoingAway.code(),
+                b"the hub is shutting down; reconnect later",
+                grace,
+            )
+            .await;
         if let Some(node) = &self.cluster {
             // Its leases lapse and the other nodes take the partitions;
             // what is in flight here is delivered again to them.
@@ -434,6 +454,9 @@ impl Hub {
         // Last, so /readyz says "not ready" until the end: requests in
         // flight finish, event streams end, idle connections close.
         self.http.stop(grace).await;
+        if let Some(monitoring) = self.monitoring {
+            monitoring.stop(grace).await;
+        }
         // Every audit entry of those requests is on disk.
         let _ = tokio::time::timeout(grace, self.shared.audit.sync()).await;
         tracing::info!("stopped");

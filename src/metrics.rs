@@ -92,6 +92,8 @@ pub struct Metrics {
     pub rules_reloads: IntCounter,
     /// Connections refused by admission control, by reason.
     pub admission_refused: IntCounterVec,
+    /// Connections each QUIC endpoint accepted (`hub.endpoints`).
+    pub endpoint_connections: IntCounterVec,
     /// Engine state forgotten because a map reached its limit, by map.
     pub evictions: IntCounterVec,
     /// 1 in emergency mode, 0 in normal mode.
@@ -102,6 +104,14 @@ pub struct Metrics {
     pub http_connections_refused: IntCounter,
     /// HTTP request bodies that did not arrive within `limits.http_body_timeout`.
     pub http_body_timeouts: IntCounter,
+    /// Console sign-ins, by result (`ok`, or the refusal's reason).
+    pub sign_ins: IntCounterVec,
+    /// HTTP requests refused for who made them, by reason.
+    pub http_refused: IntCounterVec,
+    /// Audit entries written and synced.
+    pub audit_entries: IntCounter,
+    /// Audit batches that could not be written.
+    pub audit_errors: IntCounter,
     /// Shard checkpoints written.
     pub engine_checkpoints_ok: IntCounter,
     /// Shard checkpoints that could not be written.
@@ -443,11 +453,16 @@ impl Metrics {
             subscriber_catchups: counter(&r, "tongguan_subscriber_catchups_total", "Times a subscriber fell behind its queue and caught up from the outbox."),
             rules_reloads: counter(&r, "tongguan_rules_reloads_total", "Rules files put in force while running (API or SIGHUP)."),
             admission_refused: counter_vec(&r, "tongguan_admission_refused_total", "Connections refused by admission control: hub_full (max_connections) or token_connections (max_connections_per_token).", &["reason"]),
+            endpoint_connections: counter_vec(&r, "tongguan_quic_endpoint_connections_total", "Connections each QUIC endpoint (hub.endpoints, numbered from 0) accepted past admission control: how the kernel spread them over the SO_REUSEPORT sockets.", &["endpoint"]),
             evictions: counter_vec(&r, "tongguan_engine_evictions_total", "Engine state forgotten because its map reached the configured limit, by map.", &["map"]),
             emergency_mode: gauge(&r, "tongguan_emergency_mode", "1 when the emergency profile of the rules is in force, 0 in normal mode."),
             http_connections: gauge(&r, "tongguan_http_connections", "HTTP connections being served, at most limits.max_http_connections."),
             http_connections_refused: counter(&r, "tongguan_http_connections_refused_total", "HTTP connections accepted past limits.max_http_connections: only /healthz, /readyz and /metrics were answered on them (others got 503), or, past a small reserve, they were closed at once."),
             http_body_timeouts: counter(&r, "tongguan_http_body_timeouts_total", "HTTP requests whose body did not arrive within limits.http_body_timeout (answered 408, connection closed)."),
+            sign_ins: counter_vec(&r, "tongguan_sign_ins_total", "Console sign-ins (POST /api/session), by result: ok, or the refusal's reason (wrong_password, expired, bad_signature, ...).", &["result"]),
+            http_refused: counter_vec(&r, "tongguan_http_refused_total", "HTTP requests refused for who made them (no or bad credentials, a role that may not, a missing CSRF token), by reason.", &["reason"]),
+            audit_entries: counter(&r, "tongguan_audit_entries_total", "Audit trail entries written and synced to DATA_DIR/audit/audit.log."),
+            audit_errors: counter(&r, "tongguan_audit_errors_total", "Audit trail batches that could not be written (the hub logs them and goes on)."),
             record: RecordMetrics::new(&r),
             registry: r,
         };
@@ -463,6 +478,7 @@ impl Metrics {
                 m.order_steps.with_label_values(&[step.name(), result]);
             }
         }
+        m.sign_ins.with_label_values(&["ok"]);
         for reason in ["hub_full", "token_connections"] {
             m.admission_refused.with_label_values(&[reason]);
         }

@@ -476,6 +476,24 @@ async fn password_sign_in_and_a_change_needs_the_sessions_csrf_token() {
     .await;
     assert_eq!(back.status, 200, "{}", back.body);
 
+    // Counted for the SREs.
+    let scrape = request(addr, "GET", "/metrics", &[], "").await.body;
+    let count = |name, labels| common::metric(&scrape, name, labels);
+    assert_eq!(
+        count("tongguan_sign_ins_total", "result=\"wrong_password\""),
+        1.0
+    );
+    assert_eq!(
+        count("tongguan_sign_ins_total", "result=\"unknown_user\""),
+        1.0
+    );
+    assert_eq!(count("tongguan_sign_ins_total", "result=\"ok\""), 2.0);
+    assert_eq!(count("tongguan_http_refused_total", "reason=\"csrf\""), 2.0);
+    assert_eq!(
+        count("tongguan_http_refused_total", "reason=\"forbidden\""),
+        2.0
+    );
+
     // Signing out ends the session (the cookie is cleared, and refused if
     // kept).
     let out = request(
@@ -628,6 +646,7 @@ async fn the_audit_trail_has_every_step_and_verifies_until_one_byte_changes() {
     let keep = hub.stop_keeping_data().await;
     let (ok, said) = verify(&data);
     assert!(ok, "{said}");
+    assert!(said.contains(": 4 entries"), "{said}");
     assert!(said.contains("the chain holds"), "{said}");
 
     // One byte of the third entry changed (a letter of a name).
@@ -673,7 +692,9 @@ async fn the_audit_trail_has_every_step_and_verifies_until_one_byte_changes() {
 async fn https_serves_the_console_and_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let people = people_config(dir.path());
-    let config = format!("[http]\ntls = true\nhsts_max_age = \"1d\"\n{people}");
+    let config = format!(
+        "[http]\ntls = true\nhsts_max_age = \"1d\"\nmonitoring_listen = \"127.0.0.1:0\"\n{people}"
+    );
     let hub = start_hub_in(dir, &config).await;
     assert!(hub.https);
     let url = format!("https://127.0.0.1:{}", hub.admin_addr.port());
@@ -733,6 +754,17 @@ async fn https_serves_the_console_and_the_api() {
     assert_eq!(me["name"], "li.ming");
     assert_eq!(orders_status, 200, "{orders}");
     assert!(orders["orders"].is_array(), "{orders}");
+
+    // Scrapers without TLS have the plain monitoring port, and only that
+    // on it.
+    let plain = hub.monitoring_addr.expect("a monitoring port");
+    let scrape = request(plain, "GET", "/metrics", &[], "").await;
+    assert_eq!(scrape.status, 200);
+    assert!(scrape.body.contains("tongguan_"), "{}", scrape.body);
+    assert_eq!(
+        request(plain, "GET", "/api/session", &[], "").await.status,
+        404
+    );
 
     // Plain HTTP on the HTTPS port gets no answer.
     let mut plain = tokio::net::TcpStream::connect(hub.admin_addr)

@@ -12,4 +12,4 @@ pub mod file;
 pub mod writer;
 
 pub use entry::{Entry, Kind, Record};
-pub use writer::Audit;
+pub use writer::{Audit, AuditCounters};

@@ -9,9 +9,9 @@ use crate::audit::chain::Head;
 use crate::audit::entry::Record;
 use crate::audit::file;
 use crate::runtime::clock::Clock;
+use prometheus::IntCounter;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,16 +28,27 @@ pub struct Audit {
     tx: mpsc::Sender<Msg>,
     clock: Arc<dyn Clock>,
     data_dir: PathBuf,
-    /// Entries written and synced.
-    pub written: Arc<AtomicU64>,
-    /// Batches that could not be written (logged; the hub goes on).
-    pub errors: Arc<AtomicU64>,
+}
+
+/// What the writer counts: entries written and synced, batches that could
+/// not be written (logged; the hub goes on).
+#[derive(Clone)]
+pub struct AuditCounters {
+    /// `tongguan_audit_entries_total`.
+    pub written: IntCounter,
+    /// `tongguan_audit_errors_total`.
+    pub errors: IntCounter,
 }
 
 impl Audit {
     /// Opens DATA_DIR/audit/ (made if missing), goes on from the log's end,
     /// and starts the writer thread; it ends when the last handle goes.
-    pub fn open(data_dir: &Path, queue: usize, clock: Arc<dyn Clock>) -> std::io::Result<Audit> {
+    pub fn open(
+        data_dir: &Path,
+        queue: usize,
+        clock: Arc<dyn Clock>,
+        counters: AuditCounters,
+    ) -> std::io::Result<Audit> {
         std::fs::create_dir_all(file::dir(data_dir))?;
         let head = file::last_head(data_dir)?;
         let log = std::fs::OpenOptions::new()
@@ -45,15 +56,12 @@ impl Audit {
             .append(true)
             .open(file::log_path(data_dir))?;
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let written = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             rx,
             log,
             head,
             data_dir: data_dir.to_owned(),
-            written: written.clone(),
-            errors: errors.clone(),
+            counters,
         };
         std::thread::Builder::new()
             .name("tongguan-audit".into())
@@ -62,15 +70,18 @@ impl Audit {
             tx,
             clock,
             data_dir: data_dir.to_owned(),
-            written,
-            errors,
         })
     }
 
     /// Hands a record in, stamped now; waits only while the queue is full.
     pub async fn record(&self, record: Record) {
         let now = self.clock.now_ms();
-        if self.tx.send(Msg::Record(now, Box::new(record))).await.is_err() {
+        if self
+            .tx
+            .send(Msg::Record(now, Box::new(record)))
+            .await
+            .is_err()
+        {
             tracing::error!("the audit writer has stopped: an entry was not written");
         }
     }
@@ -94,8 +105,7 @@ struct Writer {
     log: std::fs::File,
     head: Head,
     data_dir: PathBuf,
-    written: Arc<AtomicU64>,
-    errors: Arc<AtomicU64>,
+    counters: AuditCounters,
 }
 
 impl Writer {
@@ -139,12 +149,12 @@ impl Writer {
             match done {
                 Ok(()) => {
                     self.head = head;
-                    self.written.fetch_add(n, Ordering::Relaxed);
+                    self.counters.written.inc_by(n);
                 }
                 Err(e) => {
                     // The chain goes on from what was written: the next
                     // start reads the log's end again.
-                    self.errors.fetch_add(1, Ordering::Relaxed);
+                    self.counters.errors.inc();
                     tracing::error!(error = %e, entries = n, "audit entries could not be written");
                     if let Ok(h) = file::last_head(&self.data_dir) {
                         self.head = h;

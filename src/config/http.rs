@@ -2,9 +2,12 @@
 //! development on loopback); on, the port speaks only TLS, with the hub's
 //! own certificate (`hub.cert`/`hub.key`, or the self-signed one of a
 //! development hub) or one of its own, and answers carry HSTS while session
-//! cookies are marked `Secure`.
+//! cookies are marked `Secure`. Beside HTTPS, a plain HTTP port for
+//! monitoring only (`/metrics`, `/healthz`, `/readyz`) can be kept, for
+//! scrapers that do not speak TLS.
 
 use serde::Deserialize;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +25,9 @@ pub struct HttpConfig {
     /// HSTS header.
     #[serde(with = "humantime_serde")]
     pub hsts_max_age: Duration,
+    /// With HTTPS on, a plain HTTP address serving only `/metrics`,
+    /// `/healthz` and `/readyz`; none: no such port.
+    pub monitoring_listen: Option<SocketAddr>,
 }
 
 impl Default for HttpConfig {
@@ -31,6 +37,7 @@ impl Default for HttpConfig {
             cert: None,
             key: None,
             hsts_max_age: Duration::from_secs(365 * 86_400),
+            monitoring_listen: None,
         }
     }
 }
@@ -40,6 +47,11 @@ impl HttpConfig {
     pub fn check(&self) -> Result<(), String> {
         if self.cert.is_some() != self.key.is_some() {
             return Err("http.cert and http.key go together".into());
+        }
+        if !self.tls && self.monitoring_listen.is_some() {
+            return Err("http.monitoring_listen needs http.tls = true \
+                        (without HTTPS the HTTP port serves /metrics itself)"
+                .into());
         }
         if !self.tls && self.cert.is_some() {
             return Err("http.cert is given but http.tls = false: set http.tls = true".into());

@@ -250,6 +250,11 @@ pub async fn refuse(
         },
     };
     shared.audit.record(record).await;
+    shared
+        .metrics
+        .http_refused
+        .with_label_values(&[refusal.code()])
+        .inc();
     answer(&refusal)
 }
 

@@ -108,6 +108,16 @@ async fn permit(parts: &Parts, shared: &Shared, action: Action) -> Result<Actor,
                 detail: message.to_owned(),
             };
             shared.audit.record(record).await;
+            let reason = if status == StatusCode::FORBIDDEN {
+                "no_admin_token"
+            } else {
+                "unknown_token"
+            };
+            shared
+                .metrics
+                .http_refused
+                .with_label_values(&[reason])
+                .inc();
             Err(error(status, message))
         }
     }

@@ -42,8 +42,19 @@ pub fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/audit", get(crate::http::audit::list))
         .route("/api/audit.csv", get(crate::http::audit::csv))
+        .route("/api/openapi.json", get(crate::http::openapi::serve))
         .merge(crate::http::disposal::router())
         .merge(crate::http::console::router())
+        .with_state(shared)
+}
+
+/// The monitoring router: `/metrics`, `/healthz` and `/readyz` only, for
+/// the plain HTTP port kept beside HTTPS (`http.monitoring_listen`).
+pub fn monitoring_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
         .with_state(shared)
 }
 

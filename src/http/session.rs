@@ -93,6 +93,7 @@ pub async fn sign_in(
         .audit
         .record(actor.record(Kind::SignIn, None, "ok", "", &shared))
         .await;
+    shared.metrics.sign_ins.with_label_values(&["ok"]).inc();
     let secure = shared.config.http.tls;
     let mut response = Json(describe(&shared, &actor)).into_response();
     let cookie = set_cookie(&cookie, shared.gate.ttl_s(), secure);
@@ -136,6 +137,11 @@ async fn refused(shared: &Shared, attempted: String, refusal: Refusal) -> Respon
         detail: refusal.to_string(),
     };
     shared.audit.record(record).await;
+    shared
+        .metrics
+        .sign_ins
+        .with_label_values(&[refusal.code()])
+        .inc();
     tracing::info!(reason = refusal.code(), "console sign-in refused");
     answer(&refusal)
 }

@@ -279,7 +279,18 @@ pub async fn ack(
         Err(resp) => return resp,
     };
     match answer {
-        AckAnswer::Recorded(_) => Json(OrderView::whole(record)).into_response(),
+        AckAnswer::Recorded(_) => {
+            let detail = format!("ack {}", body.outcome.name());
+            let step = viewer.actor.record(
+                crate::audit::Kind::OrderStep,
+                Some(&id),
+                "ok",
+                detail,
+                &shared,
+            );
+            shared.audit.record(step).await;
+            Json(OrderView::whole(record)).into_response()
+        }
         AckAnswer::Duplicate => {
             // Another ack (QUIC, another console) came first.
             let (by, outcome) = record

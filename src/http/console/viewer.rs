@@ -4,6 +4,7 @@
 //! token (what a scope may see is
 //! [`Scope::may_see`](crate::auth::tokens::Scope::may_see)).
 
+use crate::audit::{Kind, Record};
 use crate::auth::person::{Role, Via};
 use crate::auth::sso::looks_like_jwt;
 use crate::auth::tokens::{Principal, Scope};
@@ -57,11 +58,33 @@ impl FromRequestParts<Arc<Shared>> for Viewer {
                 };
                 Ok(Viewer { name, scope, actor })
             }
-            _ => Err(error(
-                StatusCode::UNAUTHORIZED,
-                "this token is not a street or district token of this hub",
-            )),
+            _ => {
+                let why = "this token is not a street or district token of this hub";
+                shared.audit.record(refused(parts, why)).await;
+                shared
+                    .metrics
+                    .http_refused
+                    .with_label_values(&["unknown_token"])
+                    .inc();
+                Err(error(StatusCode::UNAUTHORIZED, why))
+            }
         }
+    }
+}
+
+/// The audit record of a refused console token.
+fn refused(parts: &Parts, why: &str) -> Record {
+    Record {
+        action: Kind::Refused,
+        person: String::new(),
+        display_name: String::new(),
+        role: String::new(),
+        scope: String::new(),
+        via: "subscriber_token".into(),
+        request: request_line(parts),
+        order: None,
+        outcome: "unknown_token".into(),
+        detail: why.to_owned(),
     }
 }
 
