@@ -343,6 +343,28 @@ async fn a_street_sees_its_order_live_acknowledges_it_and_another_street_sees_it
     assert!(detail.contains(plan.lines().next().unwrap()), "the plan");
     screenshot(c, "street-order.png").await;
 
+    // Accept (签收) from the keyboard: the row has the focus, "a" takes it.
+    click(c, &format!("#order-list li[data-order-id='{id}']")).await;
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("#accept-button"))
+        .await
+        .expect("a street may accept its order");
+    c.active_element()
+        .await
+        .unwrap()
+        .send_keys("a")
+        .await
+        .unwrap();
+    let stage = text_of(c, "#detail-stage").await;
+    let started = std::time::Instant::now();
+    while text_of(c, "#detail-stage").await != "已签收" {
+        assert!(started.elapsed() < WAIT, "accepted: {stage}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let history = text_of(c, "#history").await;
+    assert!(history.contains("签收"), "{history}");
+
     // Acknowledge as a false alarm with a note holding a phone number.
     // Looked up by id each time: the detail may redraw before the officer
     // starts typing (once the form is touched it no longer does).

@@ -1,5 +1,6 @@
-//! 2,000 open orders in the console: the list and the map drawn, the
-//! list filtered and one order drawn whole, each within 200 ms as the page
+//! 2,000 open orders in the console: the list (its most urgent 200 rows,
+//! the rest drawn on scrolling) and the map drawn, the list filtered and
+//! one order drawn whole, each within 200 ms as the page
 //! measures it (performance.now() around its own work, kept in data
 //! attributes the test reads); the time to read the order from the hub
 //! is reported beside it.
@@ -61,15 +62,21 @@ async fn two_thousand_open_orders_render_and_open_within_200_ms() {
     let browser = browser().await;
     let c = &browser.client;
     sign_in(c, &base, DISTRICT_TOKEN).await;
+    // Every open order counted, the most urgent 200 drawn; the rest are
+    // drawn as the list scrolls down to them.
     until(
         c,
-        "every open order listed",
-        &format!("return document.querySelectorAll('#order-list li').length >= {open}"),
+        "every open order counted",
+        &format!(
+            "return document.getElementById('count').textContent.startsWith('{open} /')
+                    && document.querySelectorAll('#order-list li[data-order-id]').length === 200
+                    && !!document.getElementById('list-more')"
+        ),
     )
     .await;
     let render_ms = figure(c, "order-list", "renderMs").await;
     let list_ms = figure(c, "order-list", "listMs").await;
-    let row = order_id_of(c, "#order-list li:nth-child(1000)").await;
+    let row = order_id_of(c, "#order-list li:nth-child(150)").await;
     click(c, &format!("#order-list li[data-order-id='{row}']")).await;
     until(
         c,
@@ -82,6 +89,13 @@ async fn two_thousand_open_orders_render_and_open_within_200_ms() {
     .await;
     let open_ms = figure(c, "detail-pane", "openMs").await;
     let read_ms = figure(c, "detail-pane", "readMs").await;
+    js(c, "document.getElementById('list-pane').scrollTop = 1e7").await;
+    until(
+        c,
+        "more rows drawn on scrolling",
+        "return document.querySelectorAll('#order-list li[data-order-id]').length > 200",
+    )
+    .await;
     // Typing in the search box filters the whole list.
     let search = c.find(Locator::Css("#search")).await.unwrap();
     search.send_keys("烟感").await.unwrap();

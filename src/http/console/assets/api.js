@@ -1,5 +1,7 @@
-// Calls to the console's JSON API with the signed-in token. An answer to
-// a call made before the last sign-out is dropped (Stale), so one
+// Calls to the hub's JSON API as whoever signed in: with the street's or
+// district's token as a bearer, or with the person's session cookie (the
+// browser sends it) and, for changes, the session's CSRF token. An answer
+// to a call made before the last sign-out is dropped (Stale), so one
 // officer's orders never show on the next one's screen; a 401 is
 // Unauthorized, which signs out.
 
@@ -7,14 +9,24 @@ export class Unauthorized extends Error {}
 
 export class Stale extends Error {}
 
-// The token in use and the sign-in it belongs to (bumped at sign-out).
-export const session = { token: "", epoch: 0 };
+// How this sign-in reaches the hub (a token, or a cookie session and its
+// CSRF token) and which sign-in it is (bumped at sign-out).
+export const session = { token: "", csrf: "", epoch: 0 };
+
+// The headers every call carries.
+export function headers(extra = {}) {
+  const h = { ...extra };
+  if (session.token) h.Authorization = `Bearer ${session.token}`;
+  if (session.csrf) h["X-CSRF-Token"] = session.csrf;
+  return h;
+}
 
 export async function api(path, options = {}) {
   const epoch = session.epoch;
   const res = await fetch(path, {
     ...options,
-    headers: { Authorization: `Bearer ${session.token}`, "Content-Type": "application/json" },
+    credentials: "same-origin",
+    headers: headers({ "Content-Type": "application/json" }),
   });
   const body = await res.json().catch(() => ({}));
   if (epoch !== session.epoch) throw new Stale("signed out meanwhile");

@@ -8,7 +8,7 @@
 // holds the page's state and wires the parts together.
 
 import { Alarms } from "./alarms.js";
-import { api, session, Stale, Unauthorized } from "./api.js";
+import { api, headers, session, Stale, Unauthorized } from "./api.js";
 import { Connection } from "./connection.js";
 import { showDetail, tickCountdown } from "./detail.js";
 import { loadDistrict } from "./district.js";
@@ -34,6 +34,10 @@ const state = {
   sessionTimer: null,
   renderQueued: false,
   view: "all",
+  // The orders the filters let through, most urgent first, and how many
+  // of them the list has drawn.
+  shown: [],
+  drawn: 0,
 };
 
 const connection = new Connection();
@@ -43,12 +47,14 @@ const map = new MapView($("map"), (id) => select(id));
 
 // ---------------------------------------------------------------- sign in
 
+// Signs in with a street or district token, or (token "") with the
+// person's session cookie that POST /api/session set.
 async function signIn(token) {
   session.token = token;
   const { body } = await api("/api/console/session");
   state.session = body;
   state.viewer = await viewer(body);
-  sessionStorage.setItem("tongguan-token", token);
+  if (token) sessionStorage.setItem("tongguan-token", token);
   $("login").hidden = true;
   $("app").hidden = false;
   showWho();
@@ -71,13 +77,16 @@ async function signIn(token) {
 }
 
 // Who is looking, for the header and the watermark: the person's name
-// when the hub knows people (GET /api/session), else the token's name.
+// (GET /api/session), else the token's name; and the CSRF token that a
+// cookie session's changes must carry.
 async function viewer(console_) {
-  const scope = console_.scope === "district" ? t("district_desk") : `${console_.street.name} ${console_.street.code}`;
+  let scope = console_.scope === "district" ? t("district_desk") : `${console_.street.name} ${console_.street.code}`;
   let person = null;
   try {
     const { body } = await api("/api/session");
-    person = body.name || body.display_name || body.user || null;
+    person = body.display_name || body.name || null;
+    if (body.role_zh && body.scope_name) scope = `${body.scope_name} ${body.role_zh}`;
+    session.csrf = body.csrf_token || "";
   } catch (err) {
     if (err instanceof Stale) throw err;
   }
@@ -93,7 +102,10 @@ function showWho() {
 }
 
 function signOut(message = "") {
+  // A person's session ends at the hub too (a token has nothing to end).
+  if (session.csrf) fetch("/api/session", { method: "DELETE", credentials: "same-origin", headers: headers() }).catch(() => {});
   session.epoch += 1;
+  session.csrf = "";
   if (state.streamAbort) state.streamAbort.abort();
   clearInterval(state.sessionTimer);
   clearTimeout(state.districtTimer);
@@ -198,7 +210,9 @@ function renderNow() {
   viewNote(known);
   const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.orderId : null;
   const list = $("order-list");
-  list.innerHTML = shown.map(rowHtml).join("");
+  state.shown = shown;
+  state.drawn = Math.min(shown.length, Math.max(PAGE, state.drawn));
+  list.innerHTML = shown.slice(0, state.drawn).map(rowHtml).join("") + moreRow();
   const now = Date.now();
   for (const node of list.querySelectorAll(".countdown")) tickCountdown(node, now);
   const listed = performance.now();
@@ -207,9 +221,45 @@ function renderNow() {
     const again = $("order-list").querySelector(`li[data-order-id="${CSS.escape(focused)}"]`);
     if (again) again.focus({ preventScroll: true });
   }
+  watchMore();
   map.setOrders(shown.filter((o) => !isDone(o)), state.selected);
   list.dataset.listMs = (listed - started).toFixed(1);
   list.dataset.renderMs = (performance.now() - started).toFixed(1);
+}
+
+// Rows drawn at once: the most urgent first, the rest as the officer
+// scrolls down to them (or opens "more"), so a list of thousands draws
+// as fast as one of a few hundred. Filters and search cover every order.
+const PAGE = 200;
+
+function moreRow() {
+  const left = state.shown.length - state.drawn;
+  return left > 0 ? `<li id="list-more" class="more" tabindex="0" role="button">${escapeHtml(t("list.more", { n: left }))}</li>` : "";
+}
+
+// Draws the next rows below those drawn.
+function drawMore() {
+  const list = $("order-list");
+  const more = $("list-more");
+  if (!more) return;
+  const next = state.shown.slice(state.drawn, state.drawn + PAGE);
+  state.drawn += next.length;
+  more.insertAdjacentHTML("beforebegin", next.map(rowHtml).join(""));
+  const now = Date.now();
+  for (const node of list.querySelectorAll(".countdown:empty")) tickCountdown(node, now);
+  more.outerHTML = moreRow();
+  watchMore();
+}
+
+// "More" draws itself away when it scrolls into view.
+const moreSeen = new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) drawMore();
+}, { root: document.getElementById("list-pane"), rootMargin: "400px" });
+
+function watchMore() {
+  moreSeen.disconnect();
+  const more = $("list-more");
+  if (more) moreSeen.observe(more);
 }
 
 function viewNote(known) {
@@ -267,10 +317,15 @@ function rowHtml(o) {
 function wireList(list) {
   const rowOf = (ev) => ev.target.closest("li[data-order-id]");
   list.addEventListener("click", (ev) => {
+    if (ev.target.closest("#list-more")) return drawMore();
     const li = rowOf(ev);
     if (li) select(li.dataset.orderId);
   });
   list.addEventListener("keydown", (ev) => {
+    if (ev.target.closest("#list-more") && (ev.key === "Enter" || ev.key === " ")) {
+      ev.preventDefault();
+      return drawMore();
+    }
     const li = rowOf(ev);
     if (!li) return;
     if (ev.key === "Enter" || ev.key === " ") {
@@ -322,7 +377,9 @@ async function select(id) {
 
 function detail(o, offline = null) {
   state.detail = { order: o, offline };
-  showDetail(o, { connection, offline, failed, onAcked });
+  // Accepting (签收) is the street's step; the district supervises.
+  const canAccept = !!state.viewer && state.viewer.scopeCode !== "district";
+  showDetail(o, { connection, offline, failed, onAcked, canAccept, onStep: (id) => state.selected === id && select(id) });
 }
 
 function onAcked(body) {
@@ -350,7 +407,7 @@ function startStream() {
   const controller = new AbortController();
   state.streamAbort = controller;
   follow(controller.signal, {
-    token: () => session.token,
+    headers,
     onEvent,
     onLive: (up) => connection.set(up),
     onUnauthorized: () => signOut(t("err.token")),
@@ -432,7 +489,8 @@ function relabel() {
 
 // --------------------------------------------------------------- keyboard
 
-// Single keys, when not typing: "/" the search box, Esc closes the order.
+// Single keys, when not typing: "/" the search box, "a" accepts the open
+// order (签收), Esc closes it.
 function pageKey(ev) {
   const field = ev.target.closest && ev.target.closest("input, textarea, select");
   if (ev.key === "Escape") {
@@ -444,6 +502,9 @@ function pageKey(ev) {
   if (ev.key === "/") {
     ev.preventDefault();
     $("search").focus();
+  } else if (ev.key === "a" && $("accept-button") && !$("accept-button").disabled) {
+    ev.preventDefault();
+    $("accept-button").click();
   }
 }
 
@@ -452,7 +513,7 @@ function pageKey(ev) {
 function setView(view) {
   state.view = view;
   for (const b of document.querySelectorAll("#views button")) b.setAttribute("aria-pressed", String(b.dataset.view === view));
-  render();
+  refilter();
 }
 
 $("login-form").addEventListener("submit", async (ev) => {
@@ -465,6 +526,22 @@ $("login-form").addEventListener("submit", async (ev) => {
     signOut(errorText(err.message));
   }
 });
+$("person-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  alarms.unlock();
+  try {
+    session.token = "";
+    await api("/api/session", {
+      method: "POST",
+      body: JSON.stringify({ name: $("person-name").value.trim(), password: $("person-password").value }),
+    });
+    $("person-password").value = "";
+    await signIn("");
+  } catch (err) {
+    signOut(errorText(err.message));
+  }
+});
 $("logout").addEventListener("click", () => signOut());
 $("lang").addEventListener("click", () => {
   setLang(lang() === "zh" ? "en" : "zh");
@@ -473,8 +550,14 @@ $("lang").addEventListener("click", () => {
 $("alarm-toggle").addEventListener("click", () => alarms.toggleMute());
 $("tab-orders").addEventListener("click", () => showTab("orders"));
 $("tab-district").addEventListener("click", () => showTab("district"));
-for (const id of ["filter-severity", "filter-status", "filter-category"]) $(id).addEventListener("change", render);
-$("search").addEventListener("input", render);
+// A new filter starts the list again at its top rows.
+function refilter() {
+  state.drawn = 0;
+  render();
+}
+
+for (const id of ["filter-severity", "filter-status", "filter-category"]) $(id).addEventListener("change", refilter);
+$("search").addEventListener("input", refilter);
 wireList($("order-list"));
 for (const b of document.querySelectorAll("#views button")) b.addEventListener("click", () => setView(b.dataset.view));
 $("zoom-in").addEventListener("click", () => map.zoomBy(1.5));
@@ -490,5 +573,8 @@ setInterval(() => {
 }, 1000);
 
 relabel();
+// Signed in before this page loaded: the tab's token, else a person's
+// session cookie, if the hub still takes it.
 const saved = sessionStorage.getItem("tongguan-token");
 if (saved) signIn(saved).catch((err) => signOut(errorText(err.message)));
+else signIn("").catch(() => signOut());

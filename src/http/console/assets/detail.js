@@ -7,7 +7,7 @@ import { $, el } from "./dom.js";
 import { duration as fmt, time } from "./format.js";
 import { name, t } from "./i18n.js";
 import { errorText, historyDetail, historyStep } from "./messages.js";
-import { isDone, nextLimit } from "./triage.js";
+import { hasStage, isDone, nextLimit } from "./triage.js";
 
 // A countdown to `limit_ms`; the page's ticker keeps every one current.
 export function countdown(limitMs, id) {
@@ -27,7 +27,8 @@ export function tickCountdown(node, now) {
 }
 
 // Draws `o` in the detail pane. `ctx`: connection, onAcked(order),
-// failed(err), offline (the order comes from the list, not the hub).
+// onStep(id), failed(err), canAccept (a street's viewer), offline (the
+// order comes from the list, not the hub: why).
 export function showDetail(o, ctx) {
   const pane = $("detail-pane");
   const limit = nextLimit(o);
@@ -58,6 +59,7 @@ export function showDetail(o, ctx) {
     el("div", { class: "plan" }, o.plan),
     el("h3", {}, t("detail.events")),
     events(o),
+    ctx.canAccept && hasStage(o) && o.stage === "dispatched" && !isDone(o) ? acceptForm(o, ctx) : null,
     isDone(o) ? null : ackForm(o, ctx),
     el("h3", {}, t("detail.history")),
     el("ul", { id: "history" }, ...(o.history || []).map((h) =>
@@ -83,6 +85,33 @@ function events(o) {
         el("td", {}, time(e.time_ms)), el("td", {}, e.camera || "")),
       e.report ? el("tr", {}, el("td", { colSpan: 6, class: "item-sub" }, e.report)) : null,
     ].filter(Boolean))));
+}
+
+// 签收: the first step of the disposal loop (POST /api/orders/{id}/steps),
+// which also ends the order's alarm. `ctx.onStep(id)` reads it again.
+function acceptForm(o, ctx) {
+  const message = el("p", { id: "accept-message", role: "status" });
+  const button = el("button", { id: "accept-button", type: "submit", "data-needs-hub": "1", "aria-keyshortcuts": "a" }, t("accept.button"));
+  const form = el("form", { id: "accept-form" }, button, el("span", { class: "needs-hub-reason error" }), message);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!ctx.connection.isUp()) return;
+    button.dataset.busy = "1";
+    button.disabled = true;
+    message.className = "";
+    message.textContent = t("ack.sending");
+    try {
+      await api(`/api/orders/${encodeURIComponent(o.id)}/steps`, { method: "POST", body: JSON.stringify({ step: "accept" }) });
+      ctx.onStep(o.id);
+    } catch (err) {
+      if (err instanceof Unauthorized || err instanceof Stale) return ctx.failed(err);
+      message.className = "error";
+      message.textContent = errorText(err.message);
+      button.dataset.busy = "0";
+      ctx.connection.guard(form);
+    }
+  });
+  return form;
 }
 
 function ackForm(o, ctx) {

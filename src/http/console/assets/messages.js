@@ -75,6 +75,9 @@ const ERRORS = [
 
 export function errorText(message) {
   const text = String(message || "");
+  // The hub's newer errors come in both languages, "中文 / English".
+  const both = text.match(/^(.*[\u4e00-\u9fff].*?) \/ (.+)$/s);
+  if (both) return lang() === "zh" ? both[1] : both[2];
   for (const [pattern, zh, en] of ERRORS) {
     const m = text.match(pattern);
     if (m) return lang() === "zh" ? zh(m) : en(m);

@@ -8,14 +8,15 @@
 // dead even if the connection does not say so.
 const STREAM_SILENCE_MS = 35000;
 
-// Runs until `signal` aborts. `handlers`: token() the current token,
-// onEvent(type, data), onLive(up), onUnauthorized().
+// Runs until `signal` aborts. `handlers`: headers() those of the current
+// sign-in, onEvent(type, data), onLive(up), onUnauthorized().
 export async function follow(signal, handlers) {
   let delay = 500;
   while (!signal.aborted) {
     try {
       const res = await fetch("/api/console/stream", {
-        headers: { Authorization: `Bearer ${handlers.token()}`, Accept: "text/event-stream" },
+        headers: handlers.headers({ Accept: "text/event-stream" }),
+        credentials: "same-origin",
         signal,
       });
       if (res.status === 401) return handlers.onUnauthorized();
