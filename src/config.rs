@@ -96,6 +96,10 @@ pub struct HubConfig {
     pub data_dir: PathBuf,
     /// Engine shard threads; 0 means one per core.
     pub shards: usize,
+    /// QUIC endpoints on `listen` (SO_REUSEPORT), each on a thread of its
+    /// own; 0 means one per core, at most the shards.
+    #[serde(default)]
+    pub endpoints: usize,
     /// Region map (GeoJSON); the embedded sample map when absent.
     #[serde(default)]
     pub region_map: Option<PathBuf>,

@@ -309,7 +309,15 @@ impl Hub {
                 .to_string(),
             what: format!("cannot start the recording: {e}"),
         })?;
-        let gate = crate::auth::gate::Gate::open(&config, &map).map_err(ConfigError::Invalid)?;
+        // Reads the people file and may fetch the identity provider's JWKS
+        // (blocking, bounded): off the runtime's threads.
+        let (gate_config, gate_map) = (config.clone(), map.clone());
+        let gate = tokio::task::spawn_blocking(move || {
+            crate::auth::gate::Gate::open(&gate_config, &gate_map)
+        })
+        .await
+        .map_err(|e| ConfigError::Invalid(format!("opening the people file and the JWKS: {e}")))?
+        .map_err(ConfigError::Invalid)?;
         let audit = crate::audit::Audit::open(
             &config.hub.data_dir,
             config.audit.queue_entries,

@@ -5,6 +5,7 @@
 
 pub mod accept;
 pub mod close;
+pub mod endpoints;
 pub mod ingest;
 pub mod order_requests;
 pub mod session;
