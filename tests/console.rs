@@ -4,14 +4,17 @@
 //! appear live on the map and in the list, acknowledges it as a false
 //! alarm, and the hub's API shows the outcome; another street sees it
 //! nowhere; the district sees it and its street's figures. A shift of 100
-//! orders (console/shift.rs) and 2,000 open orders (console/load.rs) are
-//! in the modules beside this file; the helpers here drive the browser
+//! orders (console/shift.rs), 2,000 open orders (console/load.rs) and a
+//! named officer signing in with a password (console/person.rs) are in
+//! the modules beside this file; the helpers here drive the browser
 //! for all of them. Every screenshot checks the watermark first.
 //! Screenshots are kept in target/tmp/console/ as the test's artefacts.
 
 mod common;
 #[path = "console/load.rs"]
 mod load;
+#[path = "console/person.rs"]
+mod person;
 #[path = "console/shift.rs"]
 mod shift;
 
