@@ -46,6 +46,9 @@ use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+/// How many events ahead [`Shard::handle_events`] looks a device up.
+const LOOKAHEAD: usize = 4;
+
 /// How often (in processing time) stale state is swept, ms.
 const SWEEP_EVERY_MS: i64 = 10_000;
 
@@ -192,7 +195,14 @@ impl Shard {
     /// `arrival` is carried into detections untouched.
     pub fn handle_events(&mut self, now_ms: i64, arrival: u64, events: &[Event]) {
         self.generation += 1;
-        for e in events {
+        for (i, e) in events.iter().enumerate() {
+            // Look the device of a later event up now: its probe misses
+            // the cache (devices arrive in random order), and issued
+            // ahead it overlaps with this event's work instead of
+            // stalling the next one. Only reads; no decision changes.
+            if let Some(later) = events.get(i + LOOKAHEAD) {
+                std::hint::black_box(self.devices.contains_key(&later.device));
+            }
             self.handle_event(now_ms, arrival, e);
         }
     }
