@@ -105,7 +105,7 @@ street = "310107005000"
 values = "25x5 9"
 [[test.expect]]
 category = "gas"
-severity = "critical"
+severity = "major"
 at = "3s"
 
 [[test]]
@@ -128,11 +128,11 @@ values = "19x10"
     );
     assert!(out.contains("PASS gas below the limit"), "{out}");
     assert!(
-        out.contains("expected, did not come:\n      - order gas 燃气 critical at 3s (line 10)"),
+        out.contains("expected, did not come:\n      - order gas 燃气 major at 3s (line 10)"),
         "{out}"
     );
     assert!(
-        out.contains("came, not expected:\n      - order gas 燃气 critical at 5s street 310107005000 曹杨新村街道"),
+        out.contains("came, not expected:\n      - order gas 燃气 major at 5s street 310107005000 曹杨新村街道"),
         "{out}"
     );
     assert!(out.contains("FAILED: 1 passed, 1 failed"), "{out}");

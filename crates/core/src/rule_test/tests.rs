@@ -36,13 +36,13 @@ street = "310107005000"
 values = "25x5 9"
 [[test.expect]]
 category = "gas"
-severity = "critical"
+severity = "major"
 street = "310107005000"
 at = "5s"
 "#;
 
 #[test]
-fn gas_held_for_its_five_seconds_makes_the_expected_critical_order() {
+fn gas_held_for_its_five_seconds_makes_the_expected_major_order() {
     let results = run(GAS);
     assert_eq!(results.len(), 1);
     let r = &results[0];
@@ -52,7 +52,7 @@ fn gas_held_for_its_five_seconds_makes_the_expected_critical_order() {
     let c = &r.came[0];
     assert_eq!(
         (c.category, c.severity, c.at_ms),
-        (Category::Gas, Severity::Critical, 5_000)
+        (Category::Gas, Severity::Major, 5_000)
     );
     assert_eq!(c.street.as_ref().unwrap().0, CAOYANG);
     assert_eq!(c.street.as_ref().unwrap().1, "曹杨新村街道");
@@ -69,14 +69,14 @@ fn a_wrong_expectation_fails_naming_what_was_expected_and_what_came() {
     let msg = r.to_string();
     assert!(msg.starts_with("FAIL gas held 5 s (line 2)"), "{msg}");
     assert!(
-        msg.contains("expected, did not come:\n      - order gas 燃气 critical at 4s street 310107005000 (line 10)"),
+        msg.contains("expected, did not come:\n      - order gas 燃气 major at 4s street 310107005000 (line 10)"),
         "{msg}"
     );
     assert!(
-        msg.contains("came, not expected:\n      - order gas 燃气 critical at 5s street 310107005000 曹杨新村街道 kind gas sources sensor deadline 5m"),
+        msg.contains("came, not expected:\n      - order gas 燃气 major at 5s street 310107005000 曹杨新村街道 kind gas sources sensor deadline 5m"),
         "{msg}"
     );
-    assert!(msg.contains("1. order gas 燃气 critical at 5s"), "{msg}");
+    assert!(msg.contains("1. order gas 燃气 major at 5s"), "{msg}");
 }
 
 const GAS_NONE: &str = r#"
@@ -210,8 +210,8 @@ fn mistakes_are_named_with_their_line_and_column() {
     let (line, _, what) = invalid(&GAS.replace("at = \"5s\"", "at = \"5 parsecs\""));
     assert_eq!(line, 14, "{what}");
     let (line, _, what) = invalid(&GAS.replace(
-        "severity = \"critical\"",
-        "severity = \"critical\"\ncolour = \"red\"",
+        "severity = \"major\"",
+        "severity = \"major\"\ncolour = \"red\"",
     ));
     assert_eq!(line, 13, "{what}");
     assert!(what.contains("colour"), "{what}");
