@@ -36,6 +36,13 @@ struct Live {
 /// confirmed; smoke (9.0) with a camera's fire in the same cell, resolved.
 /// Incidents are two minutes apart in event time, an hour ago.
 async fn live_run() -> Live {
+    let (hub, orders) = live_hub().await;
+    let dir = hub.stop_keeping_data().await;
+    Live { dir, orders }
+}
+
+/// The live run's hub, still running, and its orders.
+async fn live_hub() -> (TestHub, Vec<(String, u64, Outcome)>) {
     let hub = start_hub("[record]\nmode = \"all\"\n").await;
     let opts = ClientOptions::dev(hub.quic_addr, DISTRICT_TOKEN);
     let mut desk = SubscriberClient::connect_with(&opts, "district", 0, &[Feature::OrderAckResult])
@@ -84,8 +91,7 @@ async fn live_run() -> Live {
         assert_eq!(answer, AckResult::Applied);
         orders.push((order.id, d, outcome));
     }
-    let dir = hub.stop_keeping_data().await;
-    Live { dir, orders }
+    (hub, orders)
 }
 
 /// Runs `tongguan replay --json` on the live run's recording and outbox.
@@ -235,4 +241,52 @@ async fn a_limit_above_a_confirmed_fire_reports_it_missed_with_its_delay() {
     // The smoke (9.0) and camera incident is still raised: not missed.
     assert_eq!(c["false_alarms_avoided"].as_array().unwrap().len(), 3);
     assert_eq!(c["total"]["candidate"]["orders"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backtest_api_replays_the_hubs_own_recording_in_the_background() {
+    let (hub, orders) = live_hub().await;
+    let addr = hub.admin_addr;
+    eventually("the six events recorded", || async move {
+        let (_, m) = http_get(addr, "/metrics").await;
+        metric(&m, "tongguan_record_events_total", "") == 6.0
+    })
+    .await;
+    let (status, body) = http_post(
+        addr,
+        "/api/rules/backtest",
+        "{\"rules\": \"[[rule]]\\nname = 1\"}",
+    )
+    .await;
+    assert_eq!(
+        status, 400,
+        "rules checked as PUT /api/rules checks them: {body}"
+    );
+    let request = serde_json::json!({ "rules": smoke_limit(5.0) }).to_string();
+    let (status, body) = http_post(addr, "/api/rules/backtest", &request).await;
+    assert_eq!(status, 202, "{body}");
+    let mut job = serde_json::Value::Null;
+    for _ in 0..200 {
+        job = api(addr, "/api/rules/backtest").await;
+        if job["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(job["state"], "done", "{job:#}");
+    assert_eq!(job["events"], 6);
+    assert_eq!(job["done_bytes"], job["total_bytes"]);
+    assert_eq!(job["rules"], smoke_limit(5.0).as_str(), "the text to apply");
+    let report = &job["report"];
+    let mut avoided = ids(&report["false_alarms_avoided"]);
+    avoided.sort();
+    let mut judged_false: Vec<String> = orders
+        .iter()
+        .filter(|o| o.2 == Outcome::FalseAlarm)
+        .map(|o| o.0.clone())
+        .collect();
+    judged_false.sort();
+    assert_eq!(avoided, judged_false);
+    assert_eq!(report["missed"].as_array().unwrap().len(), 0);
+    hub.shutdown(std::time::Duration::from_secs(5)).await;
 }

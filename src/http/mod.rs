@@ -9,6 +9,7 @@
 pub mod actor;
 pub mod audit;
 pub mod auth;
+pub mod backtest;
 pub mod console;
 pub mod devices;
 pub mod disposal;

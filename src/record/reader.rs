@@ -160,6 +160,23 @@ impl Recording {
     }
 }
 
+/// The hub's shard count, from the header of the segment at `path`.
+pub fn partitions_of(path: &Path) -> Result<usize, ReadError> {
+    use std::io::Read;
+    let mut head = [0u8; HEADER_LEN];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    let h = SegmentHeader::decode(&head).map_err(|source| ReadError::Format {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(usize::from(h.partitions).max(1))
+}
+
 /// How far out of order two batches' arrival times can be written.
 const SLACK_MS: i64 = 1_000;
 

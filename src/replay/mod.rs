@@ -10,7 +10,8 @@
 //! baseline of the rules the hub ran gives exactly its orders, ids and all.
 
 mod html;
-mod outcomes;
+pub mod outcomes;
+pub mod pass;
 mod table;
 
 use crate::config::Config;
@@ -23,7 +24,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tongguan_core::replay::compare::{compare, Comparison, DEFAULT_MATCH_WINDOW_MS};
-use tongguan_core::replay::{Replay, ReplayRun};
+use tongguan_core::replay::ReplayRun;
 
 /// Arguments of `tongguan replay`.
 #[derive(Args, Debug)]
@@ -135,39 +136,25 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
     let cand_rules = rules(&args.rules.display().to_string(), &read(&args.rules)?, mode)?;
     let recording = Recording::open(&args.recording)
         .with_context(|| format!("recording {}", args.recording.display()))?;
-    let segments = recording.in_range(args.from, args.to);
-    if segments.is_empty() {
-        bail!(
-            "{}: no recording segment in the range (is [record] mode on, and is this DATA_DIR/recordings?)",
-            args.recording.display()
-        );
-    }
-    let total: u64 = segments.iter().map(|s| s.bytes).sum();
-    let partitions = first_partitions(&segments[0].path)?;
+    let bar = progress(pass::range_bytes(&recording, args.from, args.to), args.json);
     let settings = config.engine.settings();
-    let mut base = Replay::new(base_rules, settings, partitions, map.clone());
-    let mut cand = Replay::new(cand_rules, settings, partitions, map.clone());
-    let bar = progress(total, args.json);
-    let started = std::time::Instant::now();
-    let mut last = i64::MIN;
-    let mut batches = 0u64;
-    let stats = recording.read(args.from, args.to, |arrival, events, done| {
-        base.handle_batch(arrival, events);
-        cand.handle_batch(arrival, events);
-        last = last.max(arrival);
-        batches += 1;
-        if batches.is_multiple_of(256) {
-            bar.set_position(done);
-        }
-    })?;
+    let pair = pass::replay_pair(
+        &recording,
+        args.from,
+        args.to,
+        base_rules,
+        cand_rules,
+        settings,
+        map.clone(),
+        |done| bar.set_position(done),
+    )?;
     bar.finish_and_clear();
-    // Past the lateness, the idle timeout and the window: incidents close.
-    let settle =
-        settings.allowed_lateness_ms + settings.idle_timeout_ms + settings.correlation_window_ms;
-    base.handle_timeout(last.saturating_add(settle));
-    cand.handle_timeout(last.saturating_add(settle));
-    let seconds = started.elapsed().as_secs_f64();
-    let (base, cand) = (base.finish(), cand.finish());
+    let pass::Pair {
+        baseline: base,
+        candidate: cand,
+        stats,
+        seconds,
+    } = pair;
     let judged = match &args.outbox {
         Some(p) => outcomes::read(p)?,
         None => Default::default(),
@@ -249,18 +236,6 @@ fn read(p: &Path) -> Result<String> {
 fn rules(name: &str, text: &str, mode: Mode) -> Result<Arc<crate::engine::RuleSet>> {
     let profiles = Profiles::from_toml(text).map_err(|e| anyhow::anyhow!("rules {name}: {e}"))?;
     Ok(profiles.get(mode).clone())
-}
-
-/// The shard count the hub had, from the first segment's header.
-fn first_partitions(path: &Path) -> Result<usize> {
-    use std::io::Read;
-    let mut head = [0u8; tongguan_core::replay::format::HEADER_LEN];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .with_context(|| format!("reading {}", path.display()))?;
-    let h = tongguan_core::replay::format::SegmentHeader::decode(&head)
-        .with_context(|| path.display().to_string())?;
-    Ok(usize::from(h.partitions).max(1))
 }
 
 fn progress(total: u64, hidden: bool) -> indicatif::ProgressBar {

@@ -30,9 +30,14 @@ pub fn read(file: &Path) -> Result<HashMap<String, Outcome>> {
     let orders = store
         .all_orders()
         .with_context(|| format!("reading {}", file.display()))?;
-    Ok(orders
+    Ok(judged(orders))
+}
+
+/// The outcome of each acknowledged order among `orders` (escalations aside).
+pub fn judged(orders: Vec<crate::dispatch::record::OrderRecord>) -> HashMap<String, Outcome> {
+    orders
         .into_iter()
         .filter(|r| r.order.escalation_of.is_none())
         .filter_map(|r| Some((r.order.id, r.ack?.outcome)))
-        .collect())
+        .collect()
 }
