@@ -20,6 +20,14 @@ pub struct KeyStore {
     fetched: Mutex<Option<Instant>>,
 }
 
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyStore")
+            .field("keys", &self.keys().len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl KeyStore {
     /// Fetches the keys once; an identity provider that cannot be reached
     /// at start is an error (the hub says why rather than refuse everyone
@@ -112,4 +120,51 @@ fn get(url: &str) -> Result<String, String> {
         .limit(1 << 20)
         .read_to_string()
         .map_err(|e| format!("{url}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A JWKS with one EC key (the public point of a P-256 key made here)
+    /// and one symmetric key, which must not be taken.
+    fn jwks_text() -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let point = pair.public_key().as_ref();
+        serde_json::json!({ "keys": [
+            { "kty": "EC", "crv": "P-256", "kid": "ec-1", "alg": "ES256",
+              "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..]) },
+            { "kty": "oct", "kid": "shared-secret", "k": URL_SAFE_NO_PAD.encode(b"0123456789abcdef") },
+        ]})
+        .to_string()
+    }
+
+    #[test]
+    fn a_jwks_file_gives_its_asymmetric_keys_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        std::fs::write(&path, jwks_text()).unwrap();
+        let config = SsoConfig {
+            issuer: Some("https://idp.test".into()),
+            audience: Some("tongguan".into()),
+            jwks: Some(path.display().to_string()),
+            ..SsoConfig::default()
+        };
+        let store = KeyStore::open(&config).unwrap();
+        assert_eq!(store.keys().len(), 1, "the oct key is left out");
+        assert!(!store.refresh(), "not again within jwks_refresh");
+        std::fs::write(&path, "{\"keys\": []}").unwrap();
+        let missing = SsoConfig {
+            jwks: Some(dir.path().join("none.json").display().to_string()),
+            ..config.clone()
+        };
+        assert!(KeyStore::open(&missing).unwrap_err().contains("none.json"));
+        assert!(KeyStore::open(&config).unwrap_err().contains("no usable"));
+    }
 }

@@ -134,3 +134,33 @@ impl Default for AuditConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_sign_on_needs_an_audience_and_keys() {
+        assert!(SsoConfig::default().check().is_ok(), "off by default");
+        let issuer = SsoConfig {
+            issuer: Some("https://idp.test".into()),
+            ..SsoConfig::default()
+        };
+        assert!(issuer.check().unwrap_err().contains("audience"));
+        let no_keys = SsoConfig {
+            audience: Some("tongguan".into()),
+            ..issuer.clone()
+        };
+        assert!(no_keys.check().unwrap_err().contains("jwks"));
+        let discovered = SsoConfig {
+            discovery: true,
+            ..no_keys.clone()
+        };
+        assert!(discovered.check().is_ok());
+        let stray = SsoConfig {
+            audience: Some("x".into()),
+            ..SsoConfig::default()
+        };
+        assert!(stray.check().unwrap_err().contains("need sso.issuer"));
+    }
+}
