@@ -178,13 +178,21 @@ fn url_encoded(text: &str) -> String {
 }
 
 /// Clicks the element matching `css`.
+/// The list redraws its rows as orders change, so a row found may be
+/// replaced before the click lands: it is then looked up again.
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+    let started = std::time::Instant::now();
+    loop {
+        let found = c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        match found.click().await {
+            Ok(_) => return,
+            Err(e) if e.to_string().contains("stale") && started.elapsed() < WAIT => {}
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    }
 }
 
 async fn sign_out(c: &Client) {

@@ -1,5 +1,6 @@
 //! A district duty desk's shift in the console: 100 orders arrive live
-//! (a critical gas leak, major smoke alarms, minor parking); the most
+//! (a critical fire seen by a sensor and a camera, major smoke alarms, minor
+//! parking); the most
 //! urgent leads the list, countdowns run, the alarm insists until muted,
 //! clusters on the map split as one zooms, the chosen order is centred,
 //! search finds an order by its device, English is kept across a reload;
@@ -10,9 +11,10 @@
 use super::*;
 
 /// 97 smoke alarms (major) spread over every street, minutes apart in
-/// event time so each is an order of its own; a gas leak held past its
-/// rule's hold (critical); two cars parked past the parking rule's hold
-/// (minor). 100 orders; returns the gas leak's device.
+/// event time so each is an order of its own; a fire seen by a smoke
+/// sensor and a camera at once (critical: two kinds of source agree); two
+/// cars parked past the parking rule's hold (minor). 100 orders; returns
+/// the fire's smoke sensor.
 async fn send_a_shift(hub: &Hub) -> u64 {
     let map = tongguan::geo::RegionMap::sample();
     let codes: Vec<String> = map.streets().iter().map(|s| s.code.clone()).collect();
@@ -26,20 +28,10 @@ async fn send_a_shift(hub: &Hub) -> u64 {
         );
         events.push(smoke_alarm(7000 + k, t0 + k as i64 * 120_000, at));
     }
-    let gas = 7500;
-    let here = point_in(CHANGSHOU);
-    let t = now_ms();
-    for (seq, dt, value) in [(1, 0, 45.0), (2, 6_000, 47.0)] {
-        events.push(event(
-            gas,
-            seq,
-            t + dt,
-            Category::Gas,
-            Source::Sensor,
-            value,
-            here,
-        ));
-    }
+    // A smoke sensor and a camera agree on one fire: the critical order.
+    let fire = 7500;
+    let (lat, lon) = point_in(CHANGSHOU);
+    events.extend(smoke_and_fire(fire, now_ms(), (lat + 0.001, lon + 0.001)));
     for (k, device) in [7600u64, 7601].into_iter().enumerate() {
         let (lat, lon) = point_in(CAOYANG);
         let at = (lat + k as f64 * 0.004, lon);
@@ -59,7 +51,7 @@ async fn send_a_shift(hub: &Hub) -> u64 {
     let mut dev = device(hub).await;
     let ack = dev.send_and_wait(&events).await.unwrap();
     assert_eq!((ack.accepted, ack.rejected), (events.len() as u32, 0));
-    gas
+    fire
 }
 
 /// The config of a hub started again on `dir`, answering HTTP where the
@@ -78,7 +70,7 @@ async fn a_shift_of_100_orders_most_urgent_first_counting_down_alarming_and_the_
     let browser = browser().await;
     let c = &browser.client;
     sign_in(c, &base, DISTRICT_TOKEN).await;
-    let gas = send_a_shift(&hub).await;
+    let fire = send_a_shift(&hub).await;
     until(
         c,
         "100 orders listed",
@@ -86,20 +78,20 @@ async fn a_shift_of_100_orders_most_urgent_first_counting_down_alarming_and_the_
     )
     .await;
     let all = api(admin, "/api/orders?limit=500").await;
-    let gas_order = all["orders"]
+    let fire_order = all["orders"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|o| o["category"] == "gas")
-        .expect("the gas leak's order")["id"]
+        .find(|o| o["severity"] == "critical")
+        .expect("the fire's order")["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    triage(c, &gas_order).await;
+    triage(c, &fire_order).await;
     alarms(c).await;
-    clusters_and_centre(c, &gas_order).await;
-    search(c, gas).await;
-    languages(c, &gas_order).await;
+    clusters_and_centre(c, &fire_order).await;
+    search(c, fire).await;
+    languages(c, &fire_order).await;
 
     // The hub goes away: a banner says since when and what still works,
     // the order still opens from the list, acknowledging is disabled.
@@ -115,7 +107,7 @@ async fn a_shift_of_100_orders_most_urgent_first_counting_down_alarming_and_the_
         banner.contains("断开") && banner.contains("自") && banner.contains("仍可"),
         "{banner}"
     );
-    click(c, &format!("#order-list li[data-order-id='{gas_order}']")).await;
+    click(c, &format!("#order-list li[data-order-id='{fire_order}']")).await;
     let note = text_of(c, "#detail-pane .offline-note").await;
     assert!(note.contains("断开"), "{note}");
     until(
@@ -133,7 +125,7 @@ async fn a_shift_of_100_orders_most_urgent_first_counting_down_alarming_and_the_
         .await
         .expect("the hub starts again");
     until(c, "the banner gone", "return document.getElementById('banner').hidden && document.getElementById('live').className === 'live-on'").await;
-    click(c, &format!("#order-list li[data-order-id='{gas_order}']")).await;
+    click(c, &format!("#order-list li[data-order-id='{fire_order}']")).await;
     until(c, "acknowledging enabled", "const b = document.getElementById('ack-button'); return !!b && !b.disabled && !document.querySelector('#detail-pane .offline-note')").await;
     // The README's picture (docs/console.png).
     screenshot(c, "console.png").await;
@@ -145,12 +137,12 @@ async fn a_shift_of_100_orders_most_urgent_first_counting_down_alarming_and_the_
 
 /// The critical order leads the list, severities never rise down it, and
 /// its countdown runs.
-async fn triage(c: &Client, gas_order: &str) {
+async fn triage(c: &Client, fire_order: &str) {
     until(
         c,
-        "the gas leak at the top",
+        "the critical fire at the top",
         &format!(
-            "return document.querySelector('#order-list li').dataset.orderId === '{gas_order}'"
+            "return document.querySelector('#order-list li').dataset.orderId === '{fire_order}'"
         ),
     )
     .await;
@@ -200,7 +192,7 @@ async fn alarms(c: &Client) {
 
 /// Clusters with counts hold every open order and split as one zooms in;
 /// the chosen order comes whole and centred.
-async fn clusters_and_centre(c: &Client, gas_order: &str) {
+async fn clusters_and_centre(c: &Client, fire_order: &str) {
     click(c, "#zoom-reset").await;
     let shapes = "return [document.querySelectorAll('#pins .cluster').length,
                          document.querySelectorAll('#pins .order-pin').length,
@@ -225,14 +217,17 @@ async fn clusters_and_centre(c: &Client, gas_order: &str) {
     );
 
     click(c, "#zoom-reset").await;
-    click(c, &format!("#order-list li[data-order-id='{gas_order}']")).await;
+    click(c, &format!("#order-list li[data-order-id='{fire_order}']")).await;
     let detail = text_of(c, "#detail-title").await;
-    assert!(detail.contains("燃气"), "{detail}");
+    assert!(
+        detail.contains("特别重大") && detail.contains("火情"),
+        "{detail}"
+    );
     let off_centre = js(
         c,
         &format!(
             "const map = document.getElementById('map').getBoundingClientRect();
-             const pin = document.querySelector(\"#pins g[data-order-id='{gas_order}'] .pin\").getBoundingClientRect();
+             const pin = document.querySelector(\"#pins g[data-order-id='{fire_order}'] .pin\").getBoundingClientRect();
              return Math.hypot(pin.x + pin.width / 2 - (map.x + map.width / 2), pin.y + pin.height / 2 - (map.y + map.height / 2));"
         ),
     )
@@ -284,7 +279,7 @@ async fn search(c: &Client, device: u64) {
 
 /// English by a switch, history lines included, kept across a reload;
 /// Chinese again.
-async fn languages(c: &Client, gas_order: &str) {
+async fn languages(c: &Client, fire_order: &str) {
     click(c, "#lang").await;
     assert_eq!(text_of(c, "#tab-orders").await, "Orders");
     let countdown = text_of(c, "#order-list li .countdown").await;
@@ -303,7 +298,7 @@ async fn languages(c: &Client, gas_order: &str) {
     screenshot(c, "shift-english.png").await;
     click(c, "#lang").await;
     assert_eq!(text_of(c, "#tab-orders").await, "工单");
-    click(c, &format!("#order-list li[data-order-id='{gas_order}']")).await;
+    click(c, &format!("#order-list li[data-order-id='{fire_order}']")).await;
     let history = text_of(c, "#history").await;
     assert!(history.contains("派遣"), "{history}");
 }

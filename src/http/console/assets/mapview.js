@@ -180,7 +180,9 @@ export class MapView {
     const devices = [...new Set((o.events || []).map((e) => e.device))].slice(0, 3).join(", ") || "—";
     const label = t("map.pin", { severity: name("severity", o.severity), category: name("category", o.category), street, devices, id: o.id });
     const g = svg("g", {
-      class: `order-pin${o.id === this.selected ? " selected" : ""}`, "data-order-id": o.id, "data-rank": rank,
+      // The chosen order is drawn above everything.
+      class: `order-pin${o.id === this.selected ? " selected" : ""}`, "data-order-id": o.id,
+      "data-rank": o.id === this.selected ? 10 : rank,
       tabindex: "0", role: "button", "aria-label": label,
     });
     const r = (PIN_PX + rank) * unit;
