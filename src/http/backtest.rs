@@ -14,6 +14,7 @@ use crate::http::error::error;
 use crate::record::reader::Recording;
 use crate::replay::{outcomes, pass};
 use crate::runtime::Shared;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -90,7 +91,7 @@ pub fn router() -> Router<Arc<Shared>> {
             async move { Json(job) }
         })
         .post(
-            move |state: State<Arc<Shared>>, who: MayChange, body: String| {
+            move |state: State<Arc<Shared>>, who: MayChange, body: Bytes| {
                 start(state, who, body, jobs.clone())
             },
         ),
@@ -101,10 +102,12 @@ pub fn router() -> Router<Arc<Shared>> {
 async fn start(
     State(shared): State<Arc<Shared>>,
     MayChange(actor): MayChange,
-    body: String,
+    body: Bytes,
     jobs: Jobs,
 ) -> Response {
-    let req: Request = match serde_json::from_str(&body) {
+    // Bytes, not a String: a body that is not UTF-8 is refused here in
+    // JSON like any other bad body, not by axum in plain text.
+    let req: Request = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("body: {e}")),
     };

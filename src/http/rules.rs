@@ -10,6 +10,7 @@ use crate::http::auth::MayChange;
 use crate::http::error::error;
 use crate::runtime::rules_control;
 use crate::runtime::Shared;
+use axum::extract::rejection::StringRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -66,8 +67,12 @@ pub async fn get_rules(State(shared): State<Arc<Shared>>) -> Response {
 pub async fn put_rules(
     State(shared): State<Arc<Shared>>,
     MayChange(actor): MayChange,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return not_text(e),
+    };
     let (answer, outcome, detail) = match rules_control::replace(&shared, body).await {
         Ok(n) => {
             tracing::warn!(rules = n, by = %actor.name, "rules replaced over HTTP");
@@ -88,6 +93,16 @@ pub async fn put_rules(
     answer
 }
 
+/// A body that is not UTF-8 text (or could not be read), refused in JSON
+/// like every other refusal rather than by axum in plain text.
+fn not_text(e: StringRejection) -> Response {
+    let why = e.body_text();
+    error(
+        e.status(),
+        format!("请求体须为 UTF-8 文本 / the body must be UTF-8 text: {why}"),
+    )
+}
+
 /// `GET /api/mode`.
 pub async fn get_mode(State(shared): State<Arc<Shared>>) -> Response {
     let mode = shared.rules.mode();
@@ -99,8 +114,12 @@ pub async fn get_mode(State(shared): State<Arc<Shared>>) -> Response {
 pub async fn put_mode(
     State(shared): State<Arc<Shared>>,
     MayChange(actor): MayChange,
-    body: String,
+    body: Result<String, StringRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return not_text(e),
+    };
     let word = body.trim().trim_matches('"');
     let mode = match word {
         "normal" => Mode::Normal,

@@ -18,9 +18,10 @@
 
 use super::queries::{AuditQuery, DevicesQuery, OrdersQuery};
 use super::schemas::{
-    AuditEntries, Binary, DeviceInfo, DeviceList, Error, EventsAccepted, EventsBody, EventsRefused,
-    ModeAnswer, NewWindow, OrderList, OrderView, Photo, Registered, Registry, Rules, RulesReplaced,
-    SignIn, SignedOut, StepBody, StepRefused, StepResult, Who, Window, WindowRemoved, Windows,
+    AuditEntries, BacktestJob, BacktestRequest, BacktestStarted, Binary, DeviceInfo, DeviceList,
+    Error, EventsAccepted, EventsBody, EventsRefused, ModeAnswer, NewWindow, OrderList, OrderView,
+    Photo, Registered, Registry, Rules, RulesReplaced, SignIn, SignedOut, StepBody, StepRefused,
+    StepResult, Who, Window, WindowRemoved, Windows,
 };
 use super::vocabulary::ModeName;
 
@@ -118,6 +119,30 @@ pub fn get_rules() {}
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn put_rules() {}
+
+/// The latest backtest job: its progress and, once done, its report
+#[utoipa::path(get, path = "/api/rules/backtest", tag = "rules",
+    responses(
+        (status = 200, description = "The job (idle when none ran)", body = BacktestJob),
+        (status = 401, description = "No or an unknown token", body = Error),
+        (status = 403, description = "A role that may not read every order", body = Error),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+pub fn get_backtest() {}
+
+/// Replays the hub's recording through proposed rules against the rules
+/// in force, in the background (one job at a time)
+#[utoipa::path(post, path = "/api/rules/backtest", tag = "rules",
+    request_body(content = BacktestRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Started: read GET /api/rules/backtest", body = BacktestStarted),
+        (status = 400, description = "Not a request, or rules refused", body = Error),
+        (status = 401, description = "No admin token", body = Error),
+        (status = 403, description = "Changes over HTTP are refused, or a role that may not", body = Error),
+        (status = 409, description = "Nothing recorded in that range, or a job runs", body = Error),
+    ),
+    security(("bearer" = []), ("session" = [], "csrf" = [])))]
+pub fn post_backtest() {}
 
 /// The mode (平急转换)
 #[utoipa::path(get, path = "/api/mode", tag = "rules",

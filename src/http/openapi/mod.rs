@@ -43,7 +43,7 @@ use utoipa::OpenApi;
         console::metrics, console::healthz, console::readyz, console::openapi,
         console::root, console::page, console::page_slash, console::asset,
         api::list_orders, api::get_order, api::post_step, api::list_devices,
-        api::post_events, api::get_rules, api::put_rules, api::get_mode, api::put_mode,
+        api::post_events, api::get_rules, api::put_rules, api::get_backtest, api::post_backtest, api::get_mode, api::put_mode,
         api::who, api::sign_in, api::sign_out, api::audit, api::audit_csv,
         api::post_photo, api::get_photo, api::get_registry, api::put_registry,
         api::post_registry, api::list_windows, api::add_window, api::remove_window,

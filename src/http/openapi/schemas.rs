@@ -327,6 +327,55 @@ pub struct RulesReplaced {
     rules: u64,
 }
 
+/// `POST /api/rules/backtest`: the rules proposed, over the recording.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestRequest {
+    /// A whole rules file (TOML).
+    rules: String,
+    /// Only batches that arrived at or after this time, Unix ms.
+    from_ms: Option<i64>,
+    /// Only batches that arrived at or before this time, Unix ms.
+    to_ms: Option<i64>,
+}
+
+/// A backtest started.
+#[derive(ToSchema)]
+pub struct BacktestStarted {
+    job: u64,
+    /// `running`.
+    state: String,
+    /// Bytes of the recording to read.
+    total_bytes: u64,
+}
+
+/// The hub's backtest job (`GET /api/rules/backtest`).
+#[derive(ToSchema)]
+pub struct BacktestJob {
+    /// Jobs started since the hub started; this is the latest.
+    job: u64,
+    /// idle, running, done or failed.
+    #[schema(pattern = "^(idle|running|done|failed)$")]
+    state: String,
+    /// Bytes of the recording read.
+    done_bytes: u64,
+    /// Bytes to read.
+    total_bytes: u64,
+    /// Events replayed (once done).
+    events: u64,
+    /// How long the replay took, seconds (once done).
+    seconds: f64,
+    /// The mode whose profiles ran.
+    mode: String,
+    /// The rules proposed, as sent.
+    rules: String,
+    /// Why it failed.
+    error: Option<String>,
+    /// The comparison of the rules in force and the rules proposed, once
+    /// done (docs/RECORDING.md).
+    report: Option<serde_json::Value>,
+}
+
 /// `GET` and `PUT /api/mode`.
 #[derive(ToSchema)]
 pub struct ModeAnswer {
