@@ -28,4 +28,5 @@ pub mod replay;
 pub mod rules_test_cli;
 pub(crate) mod runtime;
 pub mod store;
+pub mod time_text;
 pub mod tls;

@@ -23,3 +23,4 @@ pub mod router;
 pub mod rules;
 pub mod serve;
 pub mod session;
+pub mod shift;

@@ -44,6 +44,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/audit.csv", get(crate::http::audit::csv))
         .route("/api/openapi.json", get(crate::http::openapi::serve))
         .merge(crate::http::disposal::router())
+        .merge(crate::http::shift::router())
         .merge(crate::http::console::router())
         .merge(crate::http::backtest::router())
         .with_state(shared)

@@ -21,6 +21,7 @@ pub mod atomic;
 pub mod checkpoint;
 mod compact;
 pub mod devices;
+pub mod history;
 mod error;
 pub mod export;
 mod index;

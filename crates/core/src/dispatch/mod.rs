@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod dispatcher;
 pub(crate) mod escalation;
+pub mod handover;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod mask;
