@@ -3,7 +3,7 @@
 //! DATA_DIR/recordings/ for `tongguan replay`. Ingest hands each batch to
 //! [`Recorder::offer`] once, after validation and before the shards take
 //! it: a copy into a bounded queue, never a wait. The recording thread
-//! ([`writer`]) samples devices, encodes (the core's
+//! (`writer`) samples devices, encodes (the core's
 //! `tongguan_core::replay::format`), writes, rotates and deletes old
 //! segments; [`reader`] reads a time range back.
 //!

@@ -69,7 +69,7 @@ pub struct ReplayArgs {
 pub enum ModeArg {
     /// Everyday rules.
     Normal,
-    /// The [emergency] profile (平急转换).
+    /// The `[emergency]` profile (平急转换).
     Emergency,
 }
 
