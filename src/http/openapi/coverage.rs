@@ -117,7 +117,8 @@ fn every_route_of_the_router_is_described_and_nothing_else() {
     let missing: Vec<_> = routed.difference(&described).collect();
     assert!(
         missing.is_empty(),
-        "routes not in the description: {missing:?}"
+        "routes not in the description: {missing:?}; describe each on a stub in \
+         src/http/openapi/api.rs (or console.rs) and list it in the paths of its mod.rs"
     );
     let extra: Vec<_> = described.difference(&routed).collect();
     assert!(extra.is_empty(), "described but not routed: {extra:?}");
