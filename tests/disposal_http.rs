@@ -170,4 +170,13 @@ async fn registered_devices_are_named_and_a_maintenance_window_silences_one() {
     );
     let m = http_get(hub.admin_addr, "/metrics").await.1;
     assert_eq!(metric(&m, "tongguan_warnings_suppressed_total", ""), 1.0);
+    let devices = api(hub.admin_addr, "/api/devices").await;
+    let listed = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == 9_400)
+        .expect("the device of the order is listed");
+    assert_eq!(listed["registered"]["name"], "3号楼烟感");
+    assert_eq!(listed["registered"]["owner"], "曹杨物业");
 }

@@ -50,6 +50,13 @@ pub struct DeviceView {
     /// Its latest event was further ahead of the hub's clock than
     /// `engine.clock_skew_threshold`.
     pub clock_skewed: bool,
+    /// How long it has not been heard from, ms, when it is offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline_for_ms: Option<i64>,
+    /// What the device registry (设备台账) says of it, when registered:
+    /// name, kind, address, street, owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<crate::dispatch::registry::DeviceInfo>,
 }
 
 /// `GET /api/devices` answer.
@@ -101,11 +108,15 @@ pub(crate) async fn device_views(
     let activity = shared.runtime.query_devices(ids).await;
     let offline_after = shared.config.engine.device_offline_after.as_millis() as i64;
     let now = shared.clock.now_ms();
+    let registry = shared.devices.registry();
     let devices = records
         .into_iter()
         .map(|r| {
             let seen = activity.get(&r.device);
+            let online = seen.is_some_and(|s| now - s.last_seen_ms <= offline_after);
             DeviceView {
+                offline_for_ms: seen.filter(|_| !online).map(|s| now - s.last_seen_ms),
+                registered: registry.get(r.device).cloned(),
                 false_alarm_rate: r.false_alarm_rate(),
                 device: r.device,
                 orders: r.orders,
@@ -115,7 +126,7 @@ pub(crate) async fn device_views(
                 flagged: r.flagged,
                 events: seen.map(|s| s.events),
                 last_seen_ms: seen.map(|s| s.last_seen_ms),
-                online: seen.is_some_and(|s| now - s.last_seen_ms <= offline_after),
+                online,
                 clock_offset_ms: seen.map(|s| s.clock_offset_ms),
                 clock_skewed: seen.is_some_and(|s| s.clock_skewed),
             }
