@@ -4,7 +4,7 @@
 //! authenticated (bearer token; session cookie with `X-CSRF-Token`).
 //!
 //! Built here with utoipa, apart from the handlers: operations are
-//! described on stubs ([`api`], [`console`]), shapes on mirrors
+//! described on stubs ([`api`], [`shift`], [`console`]), shapes on mirrors
 //! ([`schemas`], [`queries`]) and vocabularies from the core's own enums
 //! ([`vocabulary`]). Two tests keep it true: `coverage` fails when a route
 //! of the router is not described (or a described one is not routed),
@@ -15,6 +15,7 @@ mod api;
 mod console;
 mod queries;
 mod schemas;
+mod shift;
 mod vocabulary;
 
 #[cfg(test)]
@@ -42,8 +43,9 @@ use utoipa::OpenApi;
     paths(
         console::metrics, console::healthz, console::readyz, console::openapi,
         console::root, console::page, console::page_slash, console::asset,
-        api::list_orders, api::get_order, api::post_step, api::list_devices,
-        api::post_events, api::get_rules, api::put_rules, api::get_backtest, api::post_backtest, api::get_mode, api::put_mode,
+        api::list_orders, api::get_order, shift::history, shift::handover, shift::export,
+        api::post_step, api::list_devices, api::post_events, api::get_rules, api::put_rules,
+        api::get_backtest, api::post_backtest, api::get_mode, api::put_mode,
         api::who, api::sign_in, api::sign_out, api::audit, api::audit_csv,
         api::post_photo, api::get_photo, api::get_registry, api::put_registry,
         api::post_registry, api::list_windows, api::add_window, api::remove_window,

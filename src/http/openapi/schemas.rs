@@ -244,6 +244,10 @@ pub struct DeviceView {
     /// Its clock less the hub's, ms.
     clock_offset_ms: Option<i64>,
     clock_skewed: bool,
+    /// How long it has not been heard from, ms, when offline.
+    offline_for_ms: Option<i64>,
+    /// What the device registry says of it, when registered.
+    registered: Option<DeviceInfo>,
 }
 
 /// `GET /api/devices`.

@@ -177,6 +177,14 @@ fn an_order_whole_and_in_a_list_is_as_described() {
 
 #[test]
 fn devices_windows_and_the_registry_are_as_described() {
+    let info = DeviceInfo {
+        id: 9,
+        kind: "烟感".into(),
+        name: "3号楼烟感".into(),
+        address: "曹杨路".into(),
+        street: "310107005000".into(),
+        owner: "物业".into(),
+    };
     let device = DeviceView {
         device: 9,
         orders: 3,
@@ -190,6 +198,8 @@ fn devices_windows_and_the_registry_are_as_described() {
         online: true,
         clock_offset_ms: Some(-3),
         clock_skewed: false,
+        offline_for_ms: Some(60_000),
+        registered: Some(info.clone()),
     };
     holds("DeviceView", &device);
     let targets = [
@@ -216,15 +226,7 @@ fn devices_windows_and_the_registry_are_as_described() {
         };
         holds("Window", window);
     }
-    let info = DeviceInfo {
-        id: 9,
-        kind: "烟感".into(),
-        name: "3号楼烟感".into(),
-        address: "曹杨路".into(),
-        street: "310107005000".into(),
-        owner: "物业".into(),
-    };
-    holds("DeviceInfo", info);
+    holds("DeviceInfo", &info);
     let street = StreetSummary {
         code: "310107005000".into(),
         name: "曹杨新村街道".into(),
