@@ -4,9 +4,9 @@
 //! authenticated (bearer token; session cookie with `X-CSRF-Token`).
 //!
 //! Built here with utoipa, apart from the handlers: operations are
-//! described on stubs ([`api`], [`shift`], [`console`]), shapes on mirrors
-//! ([`schemas`], [`queries`]) and vocabularies from the core's own enums
-//! ([`vocabulary`]). Two tests keep it true: `coverage` fails when a route
+//! described on stubs (`api`, `shift`, `console`), shapes on mirrors
+//! (`schemas`, `queries`) and vocabularies from the core's own enums
+//! (`vocabulary`). Two tests keep it true: `coverage` fails when a route
 //! of the router is not described (or a described one is not routed),
 //! `shapes` when a real answer has a field the mirror lacks or lacks one
 //! it requires; schemathesis fuzzes a live hub from it in the test suite.
