@@ -282,6 +282,11 @@ async fn search(c: &Client, device: u64) {
 async fn languages(c: &Client, fire_order: &str) {
     click(c, "#lang").await;
     assert_eq!(text_of(c, "#tab-orders").await, "Orders");
+    let mark = watermark(c).await;
+    assert!(
+        mark.contains("district desk, the district"),
+        "the watermark's scope in English: {mark}"
+    );
     let countdown = text_of(c, "#order-list li .countdown").await;
     assert!(
         countdown.ends_with("left") && countdown.contains("min"),

@@ -80,17 +80,25 @@ async function signIn(token) {
 // (GET /api/session), else the token's name; and the CSRF token that a
 // cookie session's changes must carry.
 async function viewer(console_) {
-  let scope = console_.scope === "district" ? t("district_desk") : `${console_.street.name} ${console_.street.code}`;
   let person = null;
   try {
     const { body } = await api("/api/session");
-    person = body.display_name || body.name || null;
-    if (body.role_zh && body.scope_name) scope = `${body.scope_name} ${body.role_zh}`;
+    person = body;
     session.csrf = body.csrf_token || "";
   } catch (err) {
     if (err instanceof Stale) throw err;
   }
-  return { name: person || console_.name, scope, scopeCode: console_.scope };
+  const name = (person && (person.display_name || person.name)) || console_.name;
+  return { name, scope: scopeLabel(console_, person), scopeCode: console_.scope, console: console_, person };
+}
+
+// The viewer's scope (and role, for a person) in the page's language.
+function scopeLabel(console_, person) {
+  if (person && person.role_zh && person.scope_name) {
+    const role = person.role.replace(/_/g, " ");
+    return lang() === "zh" ? `${person.scope_name} ${person.role_zh}` : `${role}, ${person.scope_name_en || person.scope_name}`;
+  }
+  return console_.scope === "district" ? t("district_desk") : `${console_.street.name} ${console_.street.code}`;
 }
 
 function showWho() {
@@ -478,7 +486,10 @@ function relabel() {
   fillMenus();
   showWho();
   mapNote();
-  if (state.viewer) watermark.show(state.viewer);
+  if (state.viewer) {
+    state.viewer.scope = scopeLabel(state.viewer.console, state.viewer.person);
+    watermark.show(state.viewer);
+  }
   alarms.refresh();
   if (state.session) connection.show();
   if (state.detail) detail(state.detail.order, state.detail.offline && t("detail.offline"));
