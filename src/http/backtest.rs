@@ -6,7 +6,10 @@
 //! while one runs answers 409. Its progress (bytes of the recording read)
 //! and, once done, its report (the core's comparison) are read with GET.
 //! The rules are checked as `PUT /api/rules` checks them: a bad file
-//! answers 400 and nothing runs.
+//! answers 400 and nothing runs. The district's page that drives it is
+//! in `page`, at `/console/backtest`.
+
+mod page;
 
 use crate::engine::rules::Profiles;
 use crate::http::auth::{MayChange, MayRead};
@@ -84,7 +87,7 @@ type Jobs = Arc<Mutex<Job>>;
 pub fn router() -> Router<Arc<Shared>> {
     let jobs: Jobs = Arc::default();
     let read = jobs.clone();
-    Router::new().route(
+    Router::new().merge(page::router()).route(
         "/api/rules/backtest",
         get(move |_: MayRead| {
             let job = read.lock().expect("job lock").clone();
