@@ -159,3 +159,20 @@ pub fn district() {}
     ),
     security(("bearer" = []), ("session" = [])))]
 pub fn stream() {}
+
+/// The district's page to try rules on the hub's own recording (科学阈值)
+#[utoipa::path(get, path = "/console/backtest", tag = "console",
+    responses((status = 200, description = "The page", body = String, content_type = "text/html")),
+    security(()))]
+pub fn backtest_page() {}
+
+/// A script or style of the backtest page, built into the binary
+#[utoipa::path(get, path = "/console/backtest/{file}", tag = "console",
+    params(("file" = String, Path, description = "page.js, page.css, ...")),
+    responses(
+        (status = 200, description = "The file", content(
+            (String = "text/javascript"), (String = "text/css"))),
+        (status = 404, description = "No such file", body = Error),
+    ),
+    security(()))]
+pub fn backtest_asset() {}

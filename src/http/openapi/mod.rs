@@ -43,6 +43,7 @@ use utoipa::OpenApi;
     paths(
         console::metrics, console::healthz, console::readyz, console::openapi,
         console::root, console::page, console::page_slash, console::asset,
+        console::backtest_page, console::backtest_asset,
         api::list_orders, api::get_order, shift::history, shift::handover, shift::export,
         api::post_step, api::list_devices, api::post_events, api::get_rules, api::put_rules,
         api::get_backtest, api::post_backtest, api::get_mode, api::put_mode,
