@@ -37,6 +37,7 @@ const FILES: &[(&str, &str, &str)] = &[
     script!("i18n.js"),
     script!("mapview.js"),
     script!("messages.js"),
+    script!("steps.js"),
     script!("stream.js"),
     script!("triage.js"),
     script!("watermark.js"),

@@ -34,3 +34,33 @@ export async function api(path, options = {}) {
   if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
   return { status: res.status, body };
 }
+
+// Sends a file as the body (POST /api/photos), with its own Content-Type.
+export async function upload(path, file) {
+  const epoch = session.epoch;
+  const res = await fetch(path, {
+    method: "POST",
+    body: file,
+    credentials: "same-origin",
+    headers: headers({ "Content-Type": file.type || "application/octet-stream" }),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (epoch !== session.epoch) throw new Stale("signed out meanwhile");
+  if (res.status === 401) throw new Unauthorized(body.error || "signed out");
+  if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
+  return { status: res.status, body };
+}
+
+// An image the hub keeps (GET /api/photos/{sha256}) as a data: URL, read
+// with this sign-in's headers (an <img> alone could not send a token).
+export async function imageUrl(path) {
+  const res = await fetch(path, { credentials: "same-origin", headers: headers() });
+  if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+  const blob = await res.blob();
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}

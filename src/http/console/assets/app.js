@@ -385,9 +385,19 @@ async function select(id) {
 
 function detail(o, offline = null) {
   state.detail = { order: o, offline };
-  // Accepting (签收) is the street's step; the district supervises.
-  const canAccept = !!state.viewer && state.viewer.scopeCode !== "district";
-  showDetail(o, { connection, offline, failed, onAcked, canAccept, onStep: (id) => state.selected === id && select(id) });
+  const streets = state.map ? state.map.streets : [];
+  showDetail(o, { connection, offline, failed, onAcked, viewer: stepper(), streets, onStep: (id) => state.selected === id && select(id) });
+}
+
+// Who takes the disposal steps: the person signed in, else what the
+// token acts as (PROTOCOL 15.1: a street's token its supervisor, the
+// district's the desk).
+function stepper() {
+  const v = state.viewer;
+  if (!v) return { role: "", scope: "", person: false };
+  const p = v.person && v.person.role ? v.person : null;
+  const role = p ? p.role : v.scopeCode === "district" ? "district_desk" : "street_supervisor";
+  return { role, scope: p ? p.scope : v.scopeCode, person: !!p && p.via !== "subscriber_token" && p.via !== "admin_token" };
 }
 
 function onAcked(body) {
@@ -450,8 +460,11 @@ function refreshDistrictSoon() {
 // Whether the duty officer is filling in the ack form: an update of the
 // order then must not wipe what they typed (the list and map still move).
 function typing() {
-  const form = $("ack-form");
-  return !!form && (form.contains(document.activeElement) || $("ack-note").value !== "");
+  for (const form of document.querySelectorAll("#ack-form, #steps form")) {
+    if (form.contains(document.activeElement) && document.activeElement.tagName !== "BUTTON") return true;
+    for (const f of form.querySelectorAll("textarea, input")) if (f.value !== "") return true;
+  }
+  return false;
 }
 
 function showTab(name) {

@@ -1,12 +1,15 @@
 // One order whole: its place, sources, events, plan, deadline with a live
-// countdown, history in the officer's language, and the form to
-// acknowledge it (disabled, with the reason, while the hub is away).
+// countdown, stage, who accepted and handles it, the field feedback with
+// its photos, history (with who took each step) in the officer's
+// language, the disposal steps this viewer may take (steps.js) and the
+// form to acknowledge it (disabled, with the reason, while the hub is away).
 
-import { api, Stale, Unauthorized } from "./api.js";
+import { api, imageUrl, Stale, Unauthorized } from "./api.js";
 import { $, el } from "./dom.js";
 import { duration as fmt, time } from "./format.js";
 import { name, t } from "./i18n.js";
 import { errorText, historyDetail, historyStep } from "./messages.js";
+import { stepForms } from "./steps.js";
 import { hasStage, isDone, nextLimit } from "./triage.js";
 
 // A countdown to `limit_ms`; the page's ticker keeps every one current.
@@ -27,8 +30,8 @@ export function tickCountdown(node, now) {
 }
 
 // Draws `o` in the detail pane. `ctx`: connection, onAcked(order),
-// onStep(id), failed(err), canAccept (a street's viewer), offline (the
-// order comes from the list, not the hub: why).
+// onStep(id), failed(err), viewer ({role, scope, person}), streets (the
+// map's), offline (the order comes from the list, not the hub: why).
 export function showDetail(o, ctx) {
   const pane = $("detail-pane");
   const limit = nextLimit(o);
@@ -59,8 +62,9 @@ export function showDetail(o, ctx) {
     el("div", { class: "plan" }, o.plan),
     el("h3", {}, t("detail.events")),
     events(o),
-    ctx.canAccept && hasStage(o) && o.stage === "dispatched" && !isDone(o) ? acceptForm(o, ctx) : null,
-    isDone(o) ? null : ackForm(o, ctx),
+    feedback(o),
+    ctx.offline ? null : stepForms(o, ctx),
+    isDone(o) || (ctx.viewer.person && hasStage(o)) ? null : ackForm(o, ctx),
     el("h3", {}, t("detail.history")),
     el("ul", { id: "history" }, ...(o.history || []).map((h) =>
       el("li", {}, `${time(h.at_ms)} ${historyStep(h.what)}${h.by ? " · " + h.by : ""}${h.detail ? "：" + historyDetail(h.detail) : ""}`))),
@@ -87,31 +91,21 @@ function events(o) {
     ].filter(Boolean))));
 }
 
-// 签收: the first step of the disposal loop (POST /api/orders/{id}/steps),
-// which also ends the order's alarm. `ctx.onStep(id)` reads it again.
-function acceptForm(o, ctx) {
-  const message = el("p", { id: "accept-message", role: "status" });
-  const button = el("button", { id: "accept-button", type: "submit", "data-needs-hub": "1", "aria-keyshortcuts": "a" }, t("accept.button"));
-  const form = el("form", { id: "accept-form" }, button, el("span", { class: "needs-hub-reason error" }), message);
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    if (!ctx.connection.isUp()) return;
-    button.dataset.busy = "1";
-    button.disabled = true;
-    message.className = "";
-    message.textContent = t("ack.sending");
-    try {
-      await api(`/api/orders/${encodeURIComponent(o.id)}/steps`, { method: "POST", body: JSON.stringify({ step: "accept" }) });
-      ctx.onStep(o.id);
-    } catch (err) {
-      if (err instanceof Unauthorized || err instanceof Stale) return ctx.failed(err);
-      message.className = "error";
-      message.textContent = errorText(err.message);
-      button.dataset.busy = "0";
-      ctx.connection.guard(form);
-    }
-  });
-  return form;
+// 现场反馈: each report's time, who, note and photos as thumbnails.
+function feedback(o) {
+  if (!o.feedback || !o.feedback.length) return null;
+  return el("section", {},
+    el("h3", {}, t("detail.feedback")),
+    el("ul", { id: "feedback" }, ...o.feedback.map((f) =>
+      el("li", {}, `${time(f.at_ms)} · ${f.by}${f.note ? "：" + f.note : ""}`,
+        ...(f.photos || []).map(thumbnail)))));
+}
+
+function thumbnail(p) {
+  const img = el("img", { class: "thumb", alt: `${t("step.photo")} ${p.sha256.slice(0, 8)}`, "data-sha256": p.sha256 });
+  const link = el("a", { href: `/api/photos/${p.sha256}`, target: "_blank", rel: "noopener" }, img);
+  imageUrl(`/api/photos/${encodeURIComponent(p.sha256)}`).then((url) => { img.src = url; }).catch(() => img.classList.add("missing"));
+  return link;
 }
 
 function ackForm(o, ctx) {
