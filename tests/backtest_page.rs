@@ -179,6 +179,11 @@ async fn the_district_tries_a_higher_smoke_limit_reads_the_report_and_applies_it
     .collect();
     avoided.sort();
     assert_eq!(avoided, false_alarms, "the false alarms avoided");
+    let listed = text_of(c, "#avoided").await;
+    assert!(
+        listed.contains("避免的误报（3）") && listed.contains("误报"),
+        "{listed}"
+    );
     assert_eq!(
         js(c, "return document.querySelectorAll('#missed li').length").await,
         0

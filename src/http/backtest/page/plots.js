@@ -8,7 +8,7 @@
 import { t } from "/console/backtest/words.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 460;
+const W = 400;
 const H = 230;
 const PAD = { left: 40, right: 12, top: 12, bottom: 40 };
 
@@ -103,8 +103,8 @@ export function delays(report) {
   const all = values.baseline.concat(values.candidate);
   if (!all.length) return empty(svg);
   const bins = 8;
-  const top = Math.max(1, Math.ceil(Math.max(...all)));
-  const width = top / bins;
+  // Whole seconds a bin, at least one.
+  const width = Math.max(1, Math.ceil(Math.max(...all) / bins));
   const count = (list) => {
     const n = new Array(bins).fill(0);
     for (const v of list) n[Math.min(bins - 1, Math.floor(v / width))] += 1;
@@ -119,7 +119,7 @@ export function delays(report) {
       const n = counts[side][i];
       if (n) svg.append(el("rect", { class: cls, x: x + dx, y: y(n), width: slot / 2 - 3, height: y(0) - y(n) }));
     }
-    svg.append(el("text", { x, y: H - PAD.bottom + 14, "text-anchor": "start" }, `${(i * width).toFixed(0)}s`));
+    svg.append(el("text", { x, y: H - PAD.bottom + 14, "text-anchor": "start" }, `${i * width}s`));
   }
   return svg;
 }

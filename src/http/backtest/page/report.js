@@ -55,7 +55,7 @@ function table(id, rows) {
 
 function order(o, extra = "") {
   const street = o.street ?? "-";
-  const outcome = o.outcome ? ` · ${o.outcome}` : "";
+  const outcome = o.outcome ? ` · ${t(`outcome.${o.outcome}`)}` : "";
   return node("li", { "data-order-id": o.id },
     `${o.id} · ${o.rule} · ${o.kind} · ${o.severity} · ${street} · ${clock(o.ordered_ms)} · ${t("report.delay", { s: seconds(o.delay_ms) })}${outcome}${extra}`);
 }

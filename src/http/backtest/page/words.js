@@ -59,6 +59,9 @@ const WORDS = {
     "plot.delays": "时延分布（首个越限事件到工单）",
     "plot.empty": "无数据",
     "col.key": "项",
+    "outcome.false_alarm": "误报",
+    "outcome.confirmed": "属实",
+    "outcome.resolved": "已处置",
   },
   en: {
     title: "Tuning thresholds · rules backtest",
@@ -112,6 +115,9 @@ const WORDS = {
     "plot.delays": "Delay distribution (first breaching event to order)",
     "plot.empty": "no data",
     "col.key": "",
+    "outcome.false_alarm": "false alarm",
+    "outcome.confirmed": "confirmed",
+    "outcome.resolved": "resolved",
   },
 };
 
