@@ -113,6 +113,12 @@ impl Profiles {
                 "emergency.deadline_scale must be in (0, 1], not {scale}"
             )));
         }
+        if file.rules.is_empty() {
+            // An empty body would silence every alarm of the district.
+            return Err(RulesError::Parse(
+                "规则文件中没有规则 / the rules file has no [[rule]]: a hub with no rules raises no alarm".into(),
+            ));
+        }
         let normal = RuleSet::compile(&file.rules)?;
         let emergency_specs: Vec<RuleSpec> = file
             .rules
@@ -502,6 +508,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(emergency.deadline_ms < normal.deadline_ms);
+        let empty = Profiles::from_toml("").unwrap_err().to_string();
+        assert!(empty.contains("no [[rule]]"), "{empty}");
         let bad = "[emergency]\ndeadline_scale = 2.0\n";
         assert!(Profiles::from_toml(bad)
             .unwrap_err()
