@@ -13,6 +13,8 @@
 mod common;
 #[path = "console/load.rs"]
 mod load;
+#[path = "console/loop.rs"]
+mod loop_;
 #[path = "console/person.rs"]
 mod person;
 #[path = "console/shift.rs"]

@@ -8,7 +8,7 @@ use super::*;
 use std::io::Write;
 
 /// Adds an account to the people file with `tongguan users add`.
-fn add_user(
+pub(crate) fn add_user(
     file: &std::path::Path,
     name: &str,
     display: &str,
