@@ -26,8 +26,15 @@ const RULES = {
   transfer: [BEFORE_RESOLVED, "supervisor_or_district"],
 };
 
-// The answer to the last step taken, kept across the redraw it causes.
+// The answer to the last step taken, kept across the redraw it causes
+// (and drawn in the page's language then): {id, step, stage} or
+// {id, error: the hub's message}.
 let last = null;
+
+function answerText(a) {
+  if (a.error) return errorText(a.error);
+  return t("step.applied", { step: t(`step.${a.step}`), stage: name("status", a.stage) });
+}
 
 // The steps `viewer` ({role, scope}) may take on `o` now, in loop order.
 export function allowedSteps(o, viewer) {
@@ -45,7 +52,7 @@ export function allowedSteps(o, viewer) {
 export function stepForms(o, ctx) {
   const steps = allowedSteps(o, ctx.viewer);
   const shown = last && last.id === o.id ? last : null;
-  const message = el("p", { id: "step-message", role: "status", class: shown && shown.error ? "error" : "" }, shown ? shown.text : "");
+  const message = el("p", { id: "step-message", role: "status", class: shown && shown.error ? "error" : "" }, shown ? answerText(shown) : "");
   if (!steps.length && !shown) return null;
   return el("section", { id: "steps", "aria-label": t("step.heading") },
     el("h3", {}, t("step.heading")),
@@ -69,13 +76,13 @@ function form(o, step, ctx, message) {
     try {
       const body = { step, ...(await values(node, step, message)) };
       const { body: answer } = await api(`/api/orders/${encodeURIComponent(o.id)}/steps`, { method: "POST", body: JSON.stringify(body) });
-      last = { id: o.id, error: false, text: t("step.applied", { step: t(`step.${step}`), stage: name("status", answer.stage) }) };
+      last = { id: o.id, step, stage: answer.stage };
       ctx.onStep(o.id);
     } catch (err) {
       if (err instanceof Unauthorized || err instanceof Stale) return ctx.failed(err);
-      last = { id: o.id, error: true, text: errorText(err.message) };
+      last = { id: o.id, error: String(err.message || "?") };
       message.className = "error";
-      message.textContent = last.text;
+      message.textContent = answerText(last);
       button.dataset.busy = "0";
       ctx.connection.guard(node);
     }
