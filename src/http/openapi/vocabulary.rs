@@ -21,7 +21,7 @@ fn names(description: &str, names: impl IntoIterator<Item = &'static str>) -> Re
 }
 
 /// Declares a schema type that stands for a vocabulary enum in the
-/// mirrors of [`super::schemas`], named as the component `$name`.
+/// mirrors of the schemas of schemas.rs, named as the component `$name`.
 macro_rules! vocabulary_schema {
     ($(#[$doc:meta])* $ty:ident = $enum:ty, $name:literal, $description:literal) => {
         $(#[$doc])*

@@ -123,7 +123,19 @@ impl OrderRecord {
 
     /// The next time limit it can miss (see [`super::lifecycle::limits`]).
     pub fn next_limit_ms(&self) -> Option<i64> {
-        super::lifecycle::limits::next_limit(self)
+        // Escalated, resolved, or an escalation itself: nothing to watch.
+        if self.status != Status::Open || self.order.escalation_of.is_some() {
+            return None;
+        }
+        let resolve_by = self
+            .disposal
+            .resolve_by_ms
+            .unwrap_or(self.order.deadline_ms);
+        super::lifecycle::limits::next_limit(
+            self.disposal.stage,
+            self.order.accept_by_ms,
+            resolve_by,
+        )
     }
 
     /// The latest log entry of this order in a scope's log.

@@ -95,7 +95,11 @@ pub fn decide(
             let reason = mask::mask_text(reason);
             r.status = Status::Open;
             r.disposal.stage = Stage::SentBack;
-            r.disposal.resolve_by_ms = Some(limits::rework_by(record, now_ms));
+            r.disposal.resolve_by_ms = Some(limits::rework_by(
+                record.order.created_ms,
+                record.order.deadline_ms,
+                now_ms,
+            ));
             publish = true;
             note_on(&mut r, StepKind::SendBack, &by, &reason, now_ms);
             reason

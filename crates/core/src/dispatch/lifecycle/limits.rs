@@ -4,33 +4,21 @@
 //! whole span again from the moment it returns. A missed limit escalates
 //! the order to the district, once.
 
-use crate::dispatch::record::{OrderRecord, Status};
+use super::Stage;
 
-/// When work sent back at `now_ms` must be resolved again by.
-pub fn rework_by(r: &OrderRecord, now_ms: i64) -> i64 {
-    let span = r
-        .order
-        .deadline_ms
-        .saturating_sub(r.order.created_ms)
-        .max(0);
-    now_ms.saturating_add(span)
+/// When work sent back at `now_ms` must be resolved again by: the span
+/// the rule gave the order (`created_ms` to `deadline_ms`) from now.
+pub fn rework_by(created_ms: i64, deadline_ms: i64, now_ms: i64) -> i64 {
+    now_ms.saturating_add(deadline_ms.saturating_sub(created_ms).max(0))
 }
 
-/// The next limit the order can miss, if one is still watched: to accept
-/// while dispatched, to resolve while the street handles it. None once it
-/// escalated, is resolved, or is itself an escalation.
-pub fn next_limit(r: &OrderRecord) -> Option<i64> {
-    if r.status != Status::Open || r.order.escalation_of.is_some() {
-        return None;
-    }
-    let resolve_by = r.disposal.resolve_by_ms.unwrap_or(r.order.deadline_ms);
-    match r.disposal.stage {
-        super::Stage::Dispatched => Some(
-            r.order
-                .accept_by_ms
-                .map_or(resolve_by, |a| a.min(resolve_by)),
-        ),
-        s if s.is_with_street() => Some(resolve_by),
+/// The next limit an open order at `stage` can miss: to accept while
+/// dispatched (when the rule set an accept limit), to resolve while the
+/// street handles it; none once resolved.
+pub fn next_limit(stage: Stage, accept_by_ms: Option<i64>, resolve_by_ms: i64) -> Option<i64> {
+    match stage {
+        Stage::Dispatched => Some(accept_by_ms.map_or(resolve_by_ms, |a| a.min(resolve_by_ms))),
+        s if s.is_with_street() => Some(resolve_by_ms),
         _ => None,
     }
 }
