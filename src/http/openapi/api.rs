@@ -33,7 +33,7 @@ use super::vocabulary::ModeName;
         (status = 200, description = "The orders that match", body = OrderList),
         (status = 400, description = "A parameter that is not one of these", body = Error),
         (status = 401, description = "No or an unknown token", body = Error),
-        (status = 403, description = "A role that may not read every order", body = Error),
+        (status = 403, description = "A refused session (its CSRF token, a signed-out session)", body = Error),
         (status = 503, description = "The outbox cannot be read", body = Error),
     ),
     security(("bearer" = []), ("session" = [])))]
@@ -47,7 +47,7 @@ pub fn list_orders() {}
     responses(
         (status = 200, description = "The order", body = OrderView),
         (status = 401, description = "No or an unknown token", body = Error),
-        (status = 403, description = "A role that may not read every order", body = Error),
+        (status = 403, description = "A refused session (its CSRF token, a signed-out session)", body = Error),
         (status = 404, description = "No such order", body = Error),
         (status = 503, description = "The outbox cannot be read", body = Error),
     ),
@@ -125,7 +125,7 @@ pub fn put_rules() {}
     responses(
         (status = 200, description = "The job (idle when none ran)", body = BacktestJob),
         (status = 401, description = "No or an unknown token", body = Error),
-        (status = 403, description = "A role that may not read every order", body = Error),
+        (status = 403, description = "A refused session (its CSRF token, a signed-out session)", body = Error),
     ),
     security(("bearer" = []), ("session" = [])))]
 pub fn get_backtest() {}
@@ -240,7 +240,7 @@ pub fn post_photo() {}
         (status = 200, description = "The image", content(
             (Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp"))),
         (status = 401, description = "No or an unknown token", body = Error),
-        (status = 403, description = "A role that may not read every order", body = Error),
+        (status = 403, description = "A refused session (its CSRF token, a signed-out session)", body = Error),
         (status = 404, description = "No such photo", body = Error),
     ),
     security(("bearer" = []), ("session" = [])))]
