@@ -87,6 +87,11 @@ async fn steps_over_http_say_what_became_of_them_and_feedback_carries_a_photo() 
     )
     .await;
     assert_eq!((s, bytes.as_str()), (200, "not really a jpeg"));
+    let path = format!("/api/photos/{sha}");
+    let (s, _) = http_get_as(hub.admin_addr, &path, &token).await;
+    assert_eq!(s, 200, "the street sees the photos of its own feedback");
+    let (s, _) = http_get(hub.admin_addr, &path).await;
+    assert_eq!(s, 401, "not without signing in");
 
     let detail = api(hub.admin_addr, &format!("/api/orders/{id}")).await;
     assert_eq!(detail["stage"], "feedback");
