@@ -2,7 +2,7 @@
 //! order's detail, every change through HTTP and every refused request,
 //! appended to a hash-chained log in DATA_DIR/audit/ by a writer off the
 //! request path. [`entry`] and [`chain`] are pure (the format, the
-//! hashing, the check); [`file`] reads, checks and searches the files;
+//! hashing, the check); [`file`](mod@file) reads, checks and searches the files;
 //! [`writer`] appends.
 
 pub mod chain;
