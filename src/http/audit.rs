@@ -37,19 +37,6 @@ pub struct AuditQuery {
     limit: Option<usize>,
 }
 
-/// A time as ms or RFC 3339.
-fn time_ms(name: &str, text: &str) -> Result<i64, String> {
-    if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
-    }
-    let t = humantime::parse_rfc3339_weak(text)
-        .map_err(|e| format!("{name}={text:?}: not ms since the epoch nor RFC 3339 ({e})"))?;
-    let since = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| format!("{name}: {e}"))?;
-    Ok(since.as_millis() as i64)
-}
-
 fn filter(q: AuditQuery) -> Result<Filter, String> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_LIMIT {
@@ -58,8 +45,16 @@ fn filter(q: AuditQuery) -> Result<Filter, String> {
     Ok(Filter {
         person: q.person.filter(|p| !p.is_empty()),
         order: q.order.filter(|o| !o.is_empty()),
-        from_ms: q.from.as_deref().map(|t| time_ms("from", t)).transpose()?,
-        to_ms: q.to.as_deref().map(|t| time_ms("to", t)).transpose()?,
+        from_ms: q
+            .from
+            .as_deref()
+            .map(|t| crate::time_text::parse_time_ms("from", t))
+            .transpose()?,
+        to_ms: q
+            .to
+            .as_deref()
+            .map(|t| crate::time_text::parse_time_ms("to", t))
+            .transpose()?,
         limit,
     })
 }
@@ -199,8 +194,16 @@ mod tests {
 
     #[test]
     fn times_are_ms_or_rfc3339() {
-        assert_eq!(time_ms("from", "1000").unwrap(), 1000);
-        assert_eq!(time_ms("from", "1970-01-01T00:00:01Z").unwrap(), 1000);
-        assert!(time_ms("from", "yesterday").unwrap_err().contains("from"));
+        assert_eq!(
+            crate::time_text::parse_time_ms("from", "1000").unwrap(),
+            1000
+        );
+        assert_eq!(
+            crate::time_text::parse_time_ms("from", "1970-01-01T00:00:01Z").unwrap(),
+            1000
+        );
+        assert!(crate::time_text::parse_time_ms("from", "yesterday")
+            .unwrap_err()
+            .contains("from"));
     }
 }

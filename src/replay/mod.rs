@@ -74,15 +74,7 @@ pub enum ModeArg {
 }
 
 fn parse_time(s: &str) -> Result<i64, String> {
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    humantime::parse_rfc3339_weak(s)
-        .map_err(|e| format!("{s:?} is neither RFC 3339 (2026-06-01T08:00:00Z) nor Unix ms: {e}"))
-        .map(|t| {
-            t.duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64)
-        })
+    crate::time_text::parse_time_ms("time", s)
 }
 
 /// What `--json` prints.
