@@ -73,9 +73,20 @@ function haystack(o) {
   return o._haystack;
 }
 
+// A number typed is a device id or a code: it matches the start of a
+// number in the order, never the middle of a hexadecimal order id or cell
+// (device 7500 must not find an order whose id happens to hold "7500").
+// Any other term matches anywhere, so part of a street's name finds it.
 export function matches(o, query) {
   const terms = query.trim().toLowerCase().split(/\s+/).filter(Boolean);
-  return terms.every((term) => haystack(o).includes(term));
+  return terms.every((term) => (/^\d+$/.test(term) ? numbers(o).some((n) => n.startsWith(term)) : haystack(o).includes(term)));
+}
+
+// The order's words that are all digits (device ids, street codes).
+function numbers(o) {
+  if (o._numbers) return o._numbers;
+  Object.defineProperty(o, "_numbers", { value: haystack(o).split(/[^0-9a-z]+/).filter((w) => /^\d+$/.test(w)) });
+  return o._numbers;
 }
 
 // What the orders in view can tell: whether any records a person, and
