@@ -130,6 +130,30 @@ pub struct Metrics {
     pub cluster_ownership_changes: IntCounterVec,
     /// Failed reads and writes of the cluster's buckets, by operation.
     pub cluster_errors: IntCounterVec,
+    /// Partitions the map is split into (`cluster.partitions`; 0 embedded).
+    pub cluster_partitions: IntGauge,
+    /// 1 while this node holds the dispatch lease and dispatches.
+    pub cluster_dispatch_owner: IntGauge,
+    /// Writes of a stale lease holder refused, by what (detections, orders).
+    pub cluster_fenced: IntCounterVec,
+    /// Orders-stream messages this node applied to its outbox.
+    pub cluster_orders_applied: IntCounter,
+    /// Time from a part's first publish to JetStream's acknowledgement.
+    pub cluster_publish_seconds: Histogram,
+    /// Parts JetStream did not store within the retry time: not acknowledged.
+    pub cluster_publish_failed: IntCounter,
+    /// Messages not yet delivered to this node's partition consumers.
+    pub cluster_consumer_pending: IntGauge,
+    /// Messages delivered to this node's partition consumers, not yet acknowledged.
+    pub cluster_consumer_ack_pending: IntGauge,
+    /// Seconds the oldest saved state of this node's partitions is behind.
+    pub cluster_checkpoint_age: IntGauge,
+    /// Bytes of the latest saved states of this node's partitions, summed.
+    pub cluster_checkpoint_bytes: IntGauge,
+    /// Messages of this node's partitions in the stream not yet run here.
+    pub cluster_replay_lag: IntGauge,
+    /// Partition states saved, loaded, refused or not written, by result.
+    pub cluster_checkpoints: IntCounterVec,
     /// The recording's counts (`[record]`).
     pub record: RecordMetrics,
 }
@@ -292,8 +316,71 @@ impl Metrics {
             cluster_errors: counter_vec(
                 &r,
                 "tongguan_cluster_errors_total",
-                "Cluster mode: failed reads and writes of the members and leases buckets, by operation (read, renew, release).",
+                "Cluster mode: failed operations against NATS, by operation: read, renew, release (the members and leases buckets), publish (an attempt to store a batch's part in the events stream), consume (a partition consumer restarted), pending (a partition consumer's info not read).",
                 &["operation"],
+            ),
+            cluster_dispatch_owner: gauge(
+                &r,
+                "tongguan_cluster_dispatch_owner",
+                "Cluster mode: 1 while this node holds the dispatch lease and runs the district's correlation and dispatch, else 0 (the nodes' sum should be 1).",
+            ),
+            cluster_fenced: counter_vec(
+                &r,
+                "tongguan_cluster_fenced_total",
+                "Cluster mode: writes of a node whose lease had moved on (its epoch lower than the newest seen), refused, by what: detections (of a partition), orders (of the dispatch).",
+                &["what"],
+            ),
+            cluster_orders_applied: counter(
+                &r,
+                "tongguan_cluster_orders_applied_total",
+                "Cluster mode: messages of the orders stream this node applied to its own outbox (orders and dispatcher state written by the dispatch owner), so /api/orders and SUBSCRIBE answer alike on every node.",
+            ),
+            cluster_partitions: gauge(
+                &r,
+                "tongguan_cluster_partitions",
+                "Cluster mode: the partitions the map is split into (cluster.partitions), the sum the nodes' tongguan_cluster_partitions_owned should reach; 0 in the embedded hub.",
+            ),
+            cluster_publish_seconds: histogram(
+                &r,
+                "tongguan_cluster_publish_seconds",
+                "Cluster mode: time from the first publish of a batch's part to the events stream to JetStream's acknowledgement (stored on a quorum), publishes again after errors included.",
+                vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            ),
+            cluster_publish_failed: counter(
+                &r,
+                "tongguan_cluster_publish_failed_total",
+                "Cluster mode: parts of batches the events stream did not store within 10 s of publishing again: their batches were not acknowledged (the devices send them again). Each failed attempt counts in tongguan_cluster_errors_total{operation=\"publish\"}.",
+            ),
+            cluster_consumer_pending: gauge(
+                &r,
+                "tongguan_cluster_consumer_pending",
+                "Cluster mode: events stream messages not yet delivered to the consumers of the partitions this node owns, summed over them (polled every 5 s): the backlog of this node's partitions.",
+            ),
+            cluster_consumer_ack_pending: gauge(
+                &r,
+                "tongguan_cluster_consumer_ack_pending",
+                "Cluster mode: events stream messages delivered to this node's partition consumers and not yet acknowledged (being run, or waiting for their orders to be durable), summed over its partitions (polled every 5 s).",
+            ),
+            cluster_checkpoint_age: gauge(
+                &r,
+                "tongguan_cluster_checkpoint_age_seconds",
+                "Cluster mode: how far the saved engine state (bucket tg_engine) of this node's partitions is behind what they ran, the oldest of them, seconds (0 when every saved state is current): what a new owner would replay.",
+            ),
+            cluster_checkpoint_bytes: gauge(
+                &r,
+                "tongguan_cluster_checkpoint_bytes",
+                "Cluster mode: size of the latest saved engine state of each of this node's partitions, summed, bytes (a value must stay under the NATS servers' max_payload).",
+            ),
+            cluster_replay_lag: gauge(
+                &r,
+                "tongguan_cluster_replay_lag_messages",
+                "Cluster mode: messages of this node's partitions in the events stream not yet run here, summed over them (after a partition moves here: the replay still to do).",
+            ),
+            cluster_checkpoints: counter_vec(
+                &r,
+                "tongguan_cluster_checkpoints_total",
+                "Cluster mode: partition engine states, by result: saved, loaded (by a new owner), refused (a saved state this node cannot read: the partition replays the stream from its start), failed (not written; tried again an interval later), fenced (another node wrote the partition's state since: this node stops the partition).",
+                &["result"],
             ),
             engine_checkpoints_ok: checkpoints.with_label_values(&["ok"]),
             engine_checkpoints_failed: checkpoints.with_label_values(&["failed"]),
@@ -498,8 +585,11 @@ impl Metrics {
         for status in crate::dispatch::record::Status::ALL {
             m.outbox_orders.with_label_values(&[status.name()]);
         }
-        for op in ["read", "renew", "release", "publish", "consume"] {
+        for op in ["read", "renew", "release", "publish", "consume", "pending"] {
             m.cluster_errors.with_label_values(&[op]);
+        }
+        for result in ["saved", "loaded", "refused", "failed", "fenced"] {
+            m.cluster_checkpoints.with_label_values(&[result]);
         }
         for change in ["gained", "lost"] {
             m.cluster_ownership_changes.with_label_values(&[change]);
