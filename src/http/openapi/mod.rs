@@ -13,6 +13,7 @@
 
 mod api;
 mod console;
+mod efficiency;
 mod queries;
 mod schemas;
 mod shift;
@@ -45,6 +46,7 @@ use utoipa::OpenApi;
         console::root, console::page, console::page_slash, console::asset,
         console::backtest_page, console::backtest_asset,
         api::list_orders, api::get_order, shift::history, shift::handover, shift::export,
+        efficiency::efficiency,
         api::post_step, api::list_devices, api::post_events, api::get_rules, api::put_rules,
         api::get_backtest, api::post_backtest, api::get_mode, api::put_mode,
         api::who, api::sign_in, api::sign_out, api::audit, api::audit_csv,

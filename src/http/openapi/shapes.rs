@@ -242,6 +242,19 @@ fn devices_windows_and_the_registry_are_as_described() {
 }
 
 #[test]
+fn the_efficiency_figures_are_as_described() {
+    let mut record = full_record();
+    // A street's own order (an escalation is left out of the figures).
+    record.order.escalation_of = None;
+    let now = record.order.created_ms + 60_000;
+    let map = crate::geo::RegionMap::sample();
+    holds(
+        "Efficiency",
+        crate::http::efficiency::figures(&map, &[record], now, 24),
+    );
+}
+
+#[test]
 fn step_answers_and_audit_entries_are_as_described() {
     for answer in [
         StepAnswer::Applied(Stage::Accepted),

@@ -3,7 +3,7 @@
 // browser sends it) and, for changes, the session's CSRF token. An answer
 // to a call made before the last sign-out is dropped (Stale), so one
 // officer's orders never show on the next one's screen; a 401 is
-// Unauthorized, which signs out.
+// Unauthorized, which signs out. Files (exports) come down the same way.
 
 export class Unauthorized extends Error {}
 
@@ -63,4 +63,29 @@ export async function imageUrl(path) {
     reader.onerror = () => reject(reader.error);
     reader.readAsDataURL(blob);
   });
+}
+
+// Fetches a file with this sign-in's headers and hands it to the browser
+// as a download named `file` (a plain link could not send a token).
+// Resolves with its size in bytes.
+export async function download(path, file) {
+  const epoch = session.epoch;
+  const res = await fetch(path, { credentials: "same-origin", headers: headers() });
+  if (epoch !== session.epoch) throw new Stale("signed out meanwhile");
+  if (res.status === 401) throw new Unauthorized("signed out");
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    throw new Error(body.error || `${res.status} ${res.statusText}`);
+  }
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = file;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return blob.size;
 }

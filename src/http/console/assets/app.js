@@ -2,7 +2,9 @@
 // most urgent first, with live countdowns, filters and search, on a map
 // of the real streets; one order whole, to acknowledge; alarms that
 // insist; a banner when the hub is away; for the district, how each
-// street keeps up. Chinese first, English by a switch. Plain JavaScript
+// street keeps up (with the efficiency plots), the history with its
+// exports, the shift handover and the devices needing attention.
+// Chinese first, English by a switch. Plain JavaScript
 // modules without a build step or a library: the hub serves these files
 // as they are, and the page must work on a closed network. This file
 // holds the page's state and wires the parts together.
@@ -11,12 +13,15 @@ import { Alarms } from "./alarms.js";
 import { api, headers, session, Stale, Unauthorized } from "./api.js";
 import { Connection } from "./connection.js";
 import { showDetail, tickCountdown } from "./detail.js";
+import { loadDevices } from "./devices.js";
 import { loadDistrict } from "./district.js";
+import { loadEfficiency } from "./efficiency.js";
 import { $, el } from "./dom.js";
 import { time } from "./format.js";
 import { applyStatic, codes, lang, name, setLang, t } from "./i18n.js";
 import { MapView } from "./mapview.js";
 import { errorText } from "./messages.js";
+import { exportList, loadHandover, nextPage, prepareHistory, previousPage, searchHistory, setStreets } from "./shift.js";
 import { follow } from "./stream.js";
 import { byUrgency, isDone, knowledge, nextLimit, personOf, visible } from "./triage.js";
 import { Watermark } from "./watermark.js";
@@ -60,7 +65,7 @@ async function signIn(token) {
   showWho();
   watermark.show(state.viewer);
   $("mode").hidden = !body.emergency;
-  $("tab-district").hidden = body.scope !== "district";
+  for (const tab of DISTRICT_TABS) $(`tab-${tab}`).hidden = body.scope !== "district";
   // The mode (平急转换) can change while the console is open.
   clearInterval(state.sessionTimer);
   state.sessionTimer = setInterval(() => {
@@ -128,6 +133,10 @@ function signOut(message = "") {
   watermark.hide();
   $("order-list").replaceChildren();
   $("map").replaceChildren();
+  // Nothing of this sign-in stays for the next one to see.
+  for (const id of ["efficiency", "hand-parts", "device-groups"]) $(id).replaceChildren();
+  $("hist-table").tBodies[0].replaceChildren();
+  for (const id of ["hist-page", "hist-message", "hand-summary", "hand-message", "devices-summary"]) $(id).textContent = "";
   emptyDetail();
   $("app").hidden = true;
   $("login").hidden = false;
@@ -146,6 +155,7 @@ function failed(err) {
 async function drawMap() {
   const { body } = await api("/api/console/map");
   state.map = body;
+  setStreets(body.streets);
   map.draw(body);
   // The embedded map is OpenStreetMap's: its licence asks for the credit
   // on the map (a hub that does not send one still shows it).
@@ -453,7 +463,7 @@ function refreshDistrictSoon() {
   if (state.districtTimer) return;
   state.districtTimer = setTimeout(() => {
     state.districtTimer = null;
-    if (!$("district-view").hidden) loadDistrict().catch(failed);
+    if (!$("district-view").hidden) loadDistrictView().catch(failed);
   }, 3000);
 }
 
@@ -467,14 +477,39 @@ function typing() {
   return false;
 }
 
+// The district's own tabs besides the orders.
+const DISTRICT_TABS = ["district", "history", "handover", "devices"];
+
+function currentTab() {
+  return ["orders", ...DISTRICT_TABS].find((tab) => !$(`${tab}-view`).hidden) || "orders";
+}
+
+// The street table, then the plots (each draws as soon as it is read).
+function loadDistrictView() {
+  return Promise.all([loadDistrict(), loadEfficiency()]);
+}
+
+// Draws a tab's content anew (after a sign-in, a switch or a language
+// change).
+function loadTab(name) {
+  if (!state.session) return;
+  if (name === "district") loadDistrictView().catch(failed);
+  else if (name === "history") {
+    prepareHistory();
+    searchHistory().catch(failed);
+  } else if (name === "handover") {
+    prepareHistory();
+    loadHandover().catch(failed);
+  } else if (name === "devices") loadDevices(state.map ? state.map.streets : []).catch(failed);
+}
+
 function showTab(name) {
-  $("orders-view").hidden = name !== "orders";
-  $("district-view").hidden = name !== "district";
-  $("tab-orders").classList.toggle("active", name === "orders");
-  $("tab-district").classList.toggle("active", name === "district");
-  $("tab-orders").setAttribute("aria-pressed", String(name === "orders"));
-  $("tab-district").setAttribute("aria-pressed", String(name === "district"));
-  if (name === "district") loadDistrict().catch(failed);
+  for (const tab of ["orders", ...DISTRICT_TABS]) {
+    $(`${tab}-view`).hidden = name !== tab;
+    $(`tab-${tab}`).classList.toggle("active", name === tab);
+    $(`tab-${tab}`).setAttribute("aria-pressed", String(name === tab));
+  }
+  loadTab(name);
 }
 
 // ---------------------------------------------------------------- language
@@ -495,6 +530,8 @@ function fillMenus() {
 
 function relabel() {
   applyStatic(document);
+  // The switch names the other language in that language.
+  $("lang").lang = lang() === "zh" ? "en" : "zh-CN";
   for (const node of document.querySelectorAll("[data-sev]")) node.textContent = name("severity", node.dataset.sev);
   fillMenus();
   showWho();
@@ -508,7 +545,8 @@ function relabel() {
   if (state.detail) detail(state.detail.order, state.detail.offline && t("detail.offline"));
   else emptyDetail();
   render();
-  if (!$("district-view").hidden && state.session) loadDistrict().catch(failed);
+  const tab = currentTab();
+  if (tab !== "orders") loadTab(tab);
 }
 
 // --------------------------------------------------------------- keyboard
@@ -573,7 +611,30 @@ $("lang").addEventListener("click", () => {
 });
 $("alarm-toggle").addEventListener("click", () => alarms.toggleMute());
 $("tab-orders").addEventListener("click", () => showTab("orders"));
-$("tab-district").addEventListener("click", () => showTab("district"));
+for (const tab of DISTRICT_TABS) $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
+$("hist-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  searchHistory().catch(failed);
+});
+// An order's id in the history or the handover opens it in the orders tab.
+for (const id of ["hist-table", "hand-parts"]) {
+  $(id).addEventListener("click", (ev) => {
+    const button = ev.target.closest("[data-open-order]");
+    if (!button) return;
+    showTab("orders");
+    select(button.dataset.openOrder);
+  });
+}
+$("hist-next").addEventListener("click", () => nextPage().catch(failed));
+$("hist-prev").addEventListener("click", () => previousPage().catch(failed));
+$("hist-csv").addEventListener("click", () => exportList("history", "csv").catch(failed));
+$("hist-xlsx").addEventListener("click", () => exportList("history", "xlsx").catch(failed));
+$("hand-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  loadHandover().catch(failed);
+});
+$("hand-csv").addEventListener("click", () => exportList("handover", "csv").catch(failed));
+$("hand-xlsx").addEventListener("click", () => exportList("handover", "xlsx").catch(failed));
 // A new filter starts the list again at its top rows.
 function refilter() {
   state.drawn = 0;

@@ -30,6 +30,29 @@ export function time(ms) {
   return `${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
+// "23:00": the hour of day in the district, for a plot's axis.
+export function hourOfDay(ms) {
+  const p = parts(clock, ms);
+  return `${p.hour}:00`;
+}
+
+// "2026-12-01T23:05": to the minute in the district, as a
+// datetime-local field holds it.
+export function fieldTime(ms) {
+  const p = parts(minute, ms);
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+// A datetime-local field's value, read in the district's zone
+// (UTC+8 all year: Shanghai keeps no summer time), as Unix ms; "" when
+// empty or not a time.
+export function fieldToMs(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(value || "");
+  if (!m) return "";
+  const [y, mo, d, h, mi, s] = m.slice(1).map((v) => Number(v || 0));
+  return String(Date.UTC(y, mo - 1, d, h, mi, s) - 8 * 3_600_000);
+}
+
 // "2026-12-01 23:05": to the minute, for the watermark.
 export function timeToMinute(ms) {
   const p = parts(minute, ms);
