@@ -457,11 +457,7 @@ async fn devices(c: &Client) {
         group.contains("曹杨新村街道") && group.contains("离线 4 台"),
         "{group}"
     );
-    let offline_for = text_of(
-        c,
-        &format!("#device-groups tr[data-device='8104'] .offline-for"),
-    )
-    .await;
+    let offline_for = text_of(c, "#device-groups tr[data-device='8104'] .offline-for").await;
     assert!(
         offline_for.ends_with('秒') || offline_for.contains('分'),
         "{offline_for}"
