@@ -5,9 +5,10 @@
 //! the false-alarm share, overdue counts) as the hub counts them; the
 //! history lists them a page at a time and by state and street, and an
 //! id opens the order; the handover says what came, what was done and
-//! what is left; the list is exported as CSV and XLSX, downloaded and
-//! read back; the devices gone quiet are shown by street with their
-//! registry names and addresses and how long they are offline.
+//! what is left; the history's list, the live list and a part of the
+//! handover are exported as CSV and XLSX, downloaded and read back; the
+//! devices gone quiet are shown by street with their registry names and
+//! addresses and how long they are offline.
 
 use super::*;
 
@@ -401,6 +402,25 @@ async fn exports(c: &Client, dir: &std::path::Path, all: &[String]) {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("xl/worksheets/sheet1.xml"), "with its sheet");
     screenshot(c, "desk-exported.png").await;
+
+    // The live list as it stands, saved by the page itself: the same
+    // columns; the workbook's entries are stored, so its cells read as
+    // they are.
+    click(c, "#tab-orders").await;
+    click(c, "#list-csv").await;
+    let (name, bytes) = downloaded(dir, ".csv").await;
+    assert!(name.starts_with("tongguan-orders-"), "{name}");
+    assert_eq!(csv_ids(&bytes), want, "the live list");
+    click(c, "#list-xlsx").await;
+    let (_, bytes) = downloaded(dir, ".xlsx").await;
+    assert!(bytes.starts_with(b"PK"), "a zip");
+    let text = String::from_utf8_lossy(&bytes);
+    for part in ["[Content_Types].xml", "xl/workbook.xml", "工单号 id"] {
+        assert!(text.contains(part), "{part} in the workbook");
+    }
+    for id in &want {
+        assert!(text.contains(&format!(">{id}</t>")), "{id} in the workbook");
+    }
 }
 
 /// The last eight hours: nothing open at the start; seven came, three
@@ -423,7 +443,12 @@ async fn handover(c: &Client, dir: &std::path::Path) {
     click(c, "#hand-csv").await;
     let (name, bytes) = downloaded(dir, ".csv").await;
     assert!(name.starts_with("tongguan-handover-"), "{name}");
-    assert_eq!(csv_ids(&bytes).len(), 7);
+    assert_eq!(csv_ids(&bytes).len(), 7, "the shift's new orders");
+    // A part of the handover, as the page shows it.
+    click(c, "#hand-left button[data-format='csv']").await;
+    let (name, bytes) = downloaded(dir, ".csv").await;
+    assert!(name.starts_with("tongguan-handover-left-"), "{name}");
+    assert_eq!(csv_ids(&bytes).len(), 4, "what is left");
 }
 
 /// Every device has been quiet past the offline limit: each street's are

@@ -36,6 +36,7 @@ const FILES: &[(&str, &str, &str)] = &[
     script!("district.js"),
     script!("dom.js"),
     script!("efficiency.js"),
+    script!("exportfile.js"),
     script!("format.js"),
     script!("i18n.js"),
     script!("mapview.js"),
@@ -96,8 +97,11 @@ mod tests {
             );
         }
         for (_, _, body) in FILES.iter().chain([&("index.html", "", INDEX)]) {
-            // The SVG namespace is a name, not something loaded.
-            let body = body.replace("http://www.w3.org/2000/svg", "");
+            // The SVG and Office Open XML namespaces are names, not
+            // something loaded.
+            let body = body
+                .replace("http://www.w3.org/2000/svg", "")
+                .replace("http://schemas.openxmlformats.org/", "");
             assert!(
                 !body.contains("http://") && !body.contains("https://"),
                 "nothing external"

@@ -5,6 +5,8 @@
 // officer's orders never show on the next one's screen; a 401 is
 // Unauthorized, which signs out. Files (exports) come down the same way.
 
+import { save } from "./exportfile.js";
+
 export class Unauthorized extends Error {}
 
 export class Stale extends Error {}
@@ -78,14 +80,6 @@ export async function download(path, file) {
     throw new Error(body.error || `${res.status} ${res.statusText}`);
   }
   const blob = await res.blob();
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = file;
-  a.hidden = true;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  save(blob, file);
   return blob.size;
 }

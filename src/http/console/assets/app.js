@@ -21,7 +21,7 @@ import { time } from "./format.js";
 import { applyStatic, codes, lang, name, setLang, t } from "./i18n.js";
 import { MapView } from "./mapview.js";
 import { errorText } from "./messages.js";
-import { exportList, loadHandover, nextPage, prepareHistory, previousPage, searchHistory, setStreets } from "./shift.js";
+import { exportList, exportPart, loadHandover, nextPage, prepareHistory, previousPage, saveList, searchHistory, setStreets } from "./shift.js";
 import { follow } from "./stream.js";
 import { byUrgency, isDone, knowledge, nextLimit, personOf, visible } from "./triage.js";
 import { Watermark } from "./watermark.js";
@@ -633,6 +633,14 @@ $("hand-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   loadHandover().catch(failed);
 });
+$("hand-parts").addEventListener("click", (ev) => {
+  const button = ev.target.closest("[data-export-part]");
+  if (button) exportPart(button.dataset.exportPart, button.dataset.format);
+});
+// The live list as filtered, every order of it (not only the rows drawn).
+for (const format of ["csv", "xlsx"]) {
+  $(`list-${format}`).addEventListener("click", () => saveList(state.shown, "orders", format, null));
+}
 $("hand-csv").addEventListener("click", () => exportList("handover", "csv").catch(failed));
 $("hand-xlsx").addEventListener("click", () => exportList("handover", "xlsx").catch(failed));
 // A new filter starts the list again at its top rows.

@@ -2,12 +2,14 @@
 // history (orders made in a date range, of a state and street, a page at
 // a time through GET /api/orders/history), the shift handover (交接班:
 // open at the start, came, done, left, from GET /api/orders/handover),
-// and the export of either list as CSV or XLSX (GET /api/orders/export,
-// downloaded with this sign-in's headers). Times are typed and shown in
+// and the export of the history's list as CSV or XLSX (GET
+// /api/orders/export, downloaded with this sign-in's headers) and of
+// each part of the handover as the page holds it (exportfile.js). Times are typed and shown in
 // the district's zone.
 
 import { api, download } from "./api.js";
 import { $, el } from "./dom.js";
+import { csv, save, xlsx } from "./exportfile.js";
 import { fieldTime, fieldToMs, time } from "./format.js";
 import { lang, name, t } from "./i18n.js";
 
@@ -126,6 +128,9 @@ function orderRow(o) {
 
 const PARTS = ["open_at_start", "came", "done", "left"];
 
+// The handover as last read, for the exports of its parts.
+let handed = null;
+
 export async function loadHandover() {
   const p = new URLSearchParams();
   const from = fieldToMs($("hand-from").value);
@@ -140,12 +145,18 @@ export async function loadHandover() {
     $("hand-message").textContent = err.message;
     throw err;
   }
+  handed = body;
   $("hand-summary").textContent = t("hand.summary", {
     from: time(body.from_ms), to: time(body.to_ms), ...body.counts,
   });
   $("hand-parts").replaceChildren(...PARTS.map((part) =>
     el("section", { class: "hand-part", id: `hand-${part}`, "data-count": String(body.counts[part]) },
-      el("h3", {}, `${t(`hand.${part}`)} (${body.counts[part]})`),
+      el("div", { class: "part-head" },
+        el("h3", {}, `${t(`hand.${part}`)} (${body.counts[part]})`),
+        ...["csv", "xlsx"].map((format) => el("button", {
+          type: "button", class: "small", "data-export-part": part, "data-format": format,
+          "aria-label": `${t(`export.${format}`)}: ${t(`hand.${part}`)}`,
+        }, t(`export.${format}`)))),
       body[part].length ? handoverTable(body[part]) : el("p", { class: "empty" }, t("none")))));
   return body;
 }
@@ -158,6 +169,21 @@ function handoverTable(orders) {
 }
 
 // ------------------------------------------------------------------ export
+
+// Saves `orders` (a list as the page shows it) as `format`, named after
+// `which` and the time; says so in `message`.
+export function saveList(orders, which, format, message) {
+  const stamp = fieldTime(Date.now()).replace(/[-:T]/g, "");
+  const file = `tongguan-${which}-${stamp}.${format}`;
+  const blob = format === "xlsx" ? xlsx(orders) : csv(orders);
+  save(blob, file);
+  if (message) message.textContent = t("export.done", { file, kb: (blob.size / 1024).toFixed(1) });
+}
+
+// Saves a part of the handover as read last.
+export function exportPart(part, format) {
+  if (handed) saveList(handed[part], `handover-${part.replace(/_/g, "-")}`, format, $("hand-message"));
+}
 
 // Downloads the history's list (its filters, up to 10,000 orders) or the
 // orders that came during the handover's shift, as `format`.
