@@ -1,6 +1,6 @@
 // Plain SVG charts for the district's efficiency plots: bars (a row of
 // values over labelled slots, e.g. hours or time bins), a line of shares
-// with its points, and horizontal grouped bars per street. No library:
+// with its points, and horizontal stacked bars per street. No library:
 // each chart is an <svg role="img"> with a title and a description the
 // screen reader reads, and every mark carries its value in data-n (and a
 // <title> for the pointer), so the page's test reads what is drawn.
@@ -92,25 +92,28 @@ export function shareLine(shares, { labels, label, summary, width = 520, height 
   return svg;
 }
 
-// Horizontal bars, one group per row (a street), one bar per series:
-// `rows` are {label, values: [..]}, `series` are {name, cls}.
-export function groupedBars(rows, series, { label, summary, width = 520 }) {
-  const pad = { l: 130, r: 34, t: 6, b: 6 };
-  const rowH = 8 + series.length * 9;
+// Horizontal stacked bars, one per row (a street), a segment per series:
+// `rows` are {label, values: [..]}, `series` are {name, cls}; the values
+// are written after the bar, "a / b / c" in the series' order.
+export function stackedBars(rows, series, { label, summary, width = 520 }) {
+  const pad = { l: 130, r: 70, t: 4, b: 4 };
+  const rowH = 18;
   const height = pad.t + pad.b + rows.length * rowH;
   const svg = frame(width, height, label, summary);
-  const max = ceiling(Math.max(0, ...rows.flatMap((r) => r.values)));
+  const max = ceiling(Math.max(1, ...rows.map((r) => r.values.reduce((a, b) => a + b, 0))));
   const w = width - pad.l - pad.r;
   rows.forEach((r, k) => {
-    const top = pad.t + k * rowH;
-    svg.append(svgEl("text", { x: pad.l - 6, y: top + rowH / 2 + 4, class: "tick end" }, r.label));
+    const y = pad.t + k * rowH;
+    svg.append(svgEl("text", { x: pad.l - 6, y: y + 13, class: "tick end" }, r.label));
+    let x = pad.l;
     r.values.forEach((v, j) => {
       const bw = (v / max) * w;
-      const y = top + 4 + j * 9;
-      svg.append(svgEl("rect", { x: pad.l, y, width: Math.max(v > 0 ? 1 : 0, bw).toFixed(1), height: 7, class: series[j].cls, "data-n": v, "data-row": k },
+      svg.append(svgEl("rect", { x: x.toFixed(1), y: y + 3, width: bw.toFixed(1), height: 12, class: series[j].cls, "data-n": v, "data-row": k },
         title(`${r.label} · ${series[j].name}: ${v}`)));
-      svg.append(svgEl("text", { x: (pad.l + bw + 4).toFixed(1), y: y + 7, class: "tick" }, String(v)));
+      x += bw;
     });
+    const total = r.values.reduce((a, b) => a + b, 0);
+    svg.append(svgEl("text", { x: (x + 6).toFixed(1), y: y + 13, class: total ? "tick value" : "tick" }, r.values.join(" / ")));
   });
   return svg;
 }

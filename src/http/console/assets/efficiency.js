@@ -5,7 +5,7 @@
 // plain SVG (charts.js) from GET /api/orders/efficiency.
 
 import { api } from "./api.js";
-import { bars, groupedBars, shareLine } from "./charts.js";
+import { bars, shareLine, stackedBars } from "./charts.js";
 import { $, el } from "./dom.js";
 import { duration, hourOfDay } from "./format.js";
 import { lang, t } from "./i18n.js";
@@ -69,10 +69,11 @@ export async function loadEfficiency() {
   ];
   const rows = body.streets.map((s) => ({ label: streetName(s), values: [s.overdue_open, s.resolved_late, s.escalated] }));
   const overdueN = rows.reduce((n, r) => n + r.values[0], 0);
-  const overdue = groupedBars(rows, series, {
+  const overdue = stackedBars(rows, series, {
     label: t("eff.overdue"), summary: t("eff.overdue_summary", { n: overdueN }),
   });
-  const legend = el("p", { class: "plot-legend" }, ...series.flatMap((s) => [el("span", { class: `swatch ${s.cls}` }), s.name + " "]));
+  const legend = el("p", { class: "plot-legend" }, ...series.flatMap((s) => [el("span", { class: `swatch ${s.cls}` }), s.name + " "]),
+    t("eff.overdue_order"));
 
   box.replaceChildren(...[
     el("h2", {}, t("eff.heading", { n: body.orders })),
@@ -83,8 +84,7 @@ export async function loadEfficiency() {
       figure("plot-resolve", t("eff.resolve", { p50: secs(body.resolve.p50_s), p90: secs(body.resolve.p90_s), n: body.resolve.n }), resolve)),
     el("div", { class: "plot-row" },
       figure("plot-false", t("eff.false_share"), share, acked ? null : t("eff.no_acks")),
-      figure("plot-overdue", t("eff.overdue"), overdue, null)),
-    legend,
+      el("figure", { id: "plot-overdue", class: "plot" }, el("figcaption", {}, t("eff.overdue")), overdue, legend)),
   ].filter(Boolean));
   box.dataset.orders = String(body.orders);
   return body;
