@@ -238,6 +238,11 @@ async fn plots(c: &Client, hub: &Hub) {
         caption.contains("签收用时") && caption.contains("3 件"),
         "{caption}"
     );
+    let row = text_of(c, &format!("#eff-streets tr[data-street='{CAOYANG}']")).await;
+    assert!(
+        row.contains("曹杨新村街道 4") && row.contains("100% (2/2)"),
+        "{row}"
+    );
     js(c, "document.getElementById('efficiency').scrollIntoView()").await;
     screenshot(c, "desk-plots.png").await;
 }

@@ -75,6 +75,17 @@ export async function loadEfficiency() {
   const legend = el("p", { class: "plot-legend" }, ...series.flatMap((s) => [el("span", { class: `swatch ${s.cls}` }), s.name + " "]),
     t("eff.overdue_order"));
 
+  // Per street, the same figures as numbers (the streets with orders).
+  const pct = (n, of) => (of ? `${((n / of) * 100).toFixed(0)}% (${n}/${of})` : "—");
+  const perStreet = el("table", { class: "list-table", id: "eff-streets" },
+    el("thead", {}, el("tr", {}, ...["th.street", "th.orders", "eff.th_accept", "eff.th_resolve", "eff.th_false", "eff.overdue_open"]
+      .map((k) => el("th", { scope: "col" }, t(k))))),
+    el("tbody", {}, ...shown.map((s) => el("tr", { "data-street": s.code },
+      el("td", {}, streetName(s)), el("td", {}, String(s.orders)),
+      el("td", {}, `${secs(s.accept.p50_s)} / ${secs(s.accept.p90_s)}`),
+      el("td", {}, `${secs(s.resolve.p50_s)} / ${secs(s.resolve.p90_s)}`),
+      el("td", {}, pct(s.false_alarms, s.acked)), el("td", {}, String(s.overdue_open))))));
+
   box.replaceChildren(...[
     el("h2", {}, t("eff.heading", { n: body.orders })),
     body.truncated ? el("p", { class: "plot-note" }, t("eff.truncated")) : null,
@@ -82,6 +93,7 @@ export async function loadEfficiency() {
     el("div", { class: "plot-row" },
       figure("plot-accept", t("eff.accept", { p50: secs(body.accept.p50_s), p90: secs(body.accept.p90_s), n: body.accept.n }), accept),
       figure("plot-resolve", t("eff.resolve", { p50: secs(body.resolve.p50_s), p90: secs(body.resolve.p90_s), n: body.resolve.n }), resolve)),
+    figure("plot-streets", t("eff.streets"), perStreet),
     el("div", { class: "plot-row" },
       figure("plot-false", t("eff.false_share"), share, acked ? null : t("eff.no_acks")),
       el("figure", { id: "plot-overdue", class: "plot" }, el("figcaption", {}, t("eff.overdue")), overdue, legend)),
