@@ -74,21 +74,30 @@ done
 dir=$(mktemp -d "${TMPDIR:-/tmp}/tongguan-cluster.XXXXXX")
 nats_pids=()
 hub_pids=()
+# SIGTERM to the given pids, SIGKILL to those still running 20 s later.
+end() {
+    local pid left
+    for pid in "$@"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for _ in $(seq 1 100); do
+        left=0
+        for pid in "$@"; do
+            kill -0 "$pid" 2>/dev/null && left=1
+        done
+        [ "$left" -eq 0 ] && break
+        sleep 0.2
+    done
+    for pid in "$@"; do
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
 stop() {
     trap - INT TERM EXIT
     # The hub nodes first (they let their leases go), then the servers.
-    for pid in "${hub_pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${hub_pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    for pid in "${nats_pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${nats_pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
+    end "${hub_pids[@]}"
+    end "${nats_pids[@]}"
     rm -rf "$dir"
     echo "stopped the ${#hub_pids[@]} hub nodes and ${#nats_pids[@]} nats-servers it started, removed $dir"
 }
