@@ -21,7 +21,7 @@ import { time } from "./format.js";
 import { applyStatic, codes, lang, name, setLang, t } from "./i18n.js";
 import { MapView } from "./mapview.js";
 import { errorText } from "./messages.js";
-import { exportList, exportPart, loadHandover, nextPage, prepareHistory, previousPage, saveList, searchHistory, setStreets } from "./shift.js";
+import { clearShift, exportList, exportPart, loadHandover, nextPage, prepareHistory, previousPage, saveList, searchHistory, setStreets } from "./shift.js";
 import { follow } from "./stream.js";
 import { byUrgency, isDone, knowledge, nextLimit, personOf, visible } from "./triage.js";
 import { Watermark } from "./watermark.js";
@@ -136,6 +136,7 @@ function signOut(message = "") {
   // Nothing of this sign-in stays for the next one to see.
   for (const id of ["efficiency", "hand-parts", "device-groups"]) $(id).replaceChildren();
   $("hist-table").tBodies[0].replaceChildren();
+  clearShift();
   for (const id of ["hist-page", "hist-message", "hand-summary", "hand-message", "devices-summary"]) $(id).textContent = "";
   emptyDetail();
   $("app").hidden = true;

@@ -20,13 +20,23 @@ function pageSize() {
 
 // The history's filters as last applied, and the cursors of the pages
 // before the one shown (the first page has none).
-const history = { params: null, cursors: [], next: null, count: 0 };
+const history = { params: null, cursors: [], next: null, count: 0, before: null };
 
 // The streets of the map, for the street menu and the names.
 let streets = [];
 
 export function setStreets(list) {
   streets = list || [];
+}
+
+// Forgets what this sign-in searched and read (at sign-out): the next one
+// starts from the default ranges.
+export function clearShift() {
+  Object.assign(history, { params: null, cursors: [], next: null, count: 0, before: null });
+  handed = null;
+  for (const id of ["hist-from", "hist-to", "hand-from", "hand-to"]) $(id).value = "";
+  $("hist-status").value = "";
+  $("hist-street").value = "";
 }
 
 function streetName(o) {
