@@ -8,7 +8,8 @@
 //! what is left; the history's list, the live list and a part of the
 //! handover are exported as CSV and XLSX, downloaded and read back; the
 //! devices gone quiet are shown by street with their registry names and
-//! addresses and how long they are offline.
+//! addresses and how long they are offline; and all of it in English by
+//! the switch.
 
 use super::*;
 
@@ -155,6 +156,7 @@ async fn the_district_plots_its_orders_pages_their_history_hands_over_exports_an
     exports(c, downloads.path(), &all).await;
     handover(c, downloads.path()).await;
     devices(c).await;
+    english(c).await;
 
     c.clone().close().await.unwrap();
     hub.shutdown(Duration::from_secs(2)).await;
@@ -493,4 +495,47 @@ async fn devices(c: &Client) {
         "{offline_for}"
     );
     screenshot(c, "desk-devices.png").await;
+}
+
+/// The same views in English, by the switch; Chinese again.
+async fn english(c: &Client) {
+    click(c, "#lang").await;
+    until(
+        c,
+        "the devices in English",
+        "return document.querySelector('#devices-view h2').textContent.startsWith('Devices needing attention')
+                && document.getElementById('devices-summary').textContent.includes('7 offline')",
+    )
+    .await;
+    let group = text_of(
+        c,
+        &format!("#device-groups section[data-street='{CAOYANG}'] h3"),
+    )
+    .await;
+    assert!(
+        group.contains("Caoyang") && group.contains("4 offline"),
+        "{group}"
+    );
+    click(c, "#tab-district").await;
+    until(
+        c,
+        "the plots in English",
+        "const c = document.querySelector('#plot-accept figcaption');
+         return !!c && c.textContent.startsWith('Time to accept') && c.textContent.includes('3 orders')",
+    )
+    .await;
+    js(c, "document.getElementById('plot-streets').scrollIntoView()").await;
+    screenshot(c, "desk-plots-english.png").await;
+    click(c, "#tab-history").await;
+    history_shows(c, 1, 7).await;
+    assert!(text_of(c, "#hist-page")
+        .await
+        .starts_with("Page 1 of 1, 7 orders"));
+    click(c, "#lang").await;
+    until(
+        c,
+        "Chinese again",
+        "return document.getElementById('hist-page').textContent.startsWith('第 1 / 1 页')",
+    )
+    .await;
 }

@@ -95,8 +95,12 @@ export function shareLine(shares, { labels, label, summary, width = 520, height 
 // Horizontal stacked bars, one per row (a street), a segment per series:
 // `rows` are {label, values: [..]}, `series` are {name, cls}; the values
 // are written after the bar, "a / b / c" in the series' order.
-export function stackedBars(rows, series, { label, summary, width = 520 }) {
-  const pad = { l: 130, r: 70, t: 4, b: 4 };
+export function stackedBars(rows, series, { label, summary, barWidth = 320 }) {
+  // Room for the longest label: a CJK character is about as wide as the
+  // font is high, a Latin one about half of it (10 px text).
+  const textWidth = (s) => [...s].reduce((w, ch) => w + (ch.charCodeAt(0) > 0x2e80 ? 10.5 : 5.8), 0);
+  const pad = { l: Math.ceil(12 + Math.max(0, ...rows.map((r) => textWidth(r.label)))), r: 70, t: 4, b: 4 };
+  const width = pad.l + barWidth + pad.r;
   const rowH = 18;
   const height = pad.t + pad.b + rows.length * rowH;
   const svg = frame(width, height, label, summary);

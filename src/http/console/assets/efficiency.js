@@ -78,7 +78,7 @@ export async function loadEfficiency() {
   // Per street, the same figures as numbers (the streets with orders).
   const pct = (n, of) => (of ? `${((n / of) * 100).toFixed(0)}% (${n}/${of})` : "—");
   const perStreet = el("table", { class: "list-table", id: "eff-streets" },
-    el("thead", {}, el("tr", {}, ...["th.street", "th.orders", "eff.th_accept", "eff.th_resolve", "eff.th_false", "eff.overdue_open"]
+    el("thead", {}, el("tr", {}, ...["th.street", "th.orders", "eff.th_accept", "eff.th_resolve", "eff.th_false", "eff.th_overdue"]
       .map((k) => el("th", { scope: "col" }, t(k))))),
     el("tbody", {}, ...shown.map((s) => el("tr", { "data-street": s.code },
       el("td", {}, streetName(s)), el("td", {}, String(s.orders)),
