@@ -96,6 +96,11 @@ impl Names {
     pub fn leases_bucket(&self) -> String {
         format!("{}_leases", self.prefix)
     }
+
+    /// The bucket of the partitions' saved engine state.
+    pub fn engine_bucket(&self) -> String {
+        format!("{}_engine", self.prefix)
+    }
 }
 
 impl Nats {

@@ -1,34 +1,67 @@
-//! Partitions this node owns, processed from the events stream: for each
-//! partition gained, a task pulls its subject through the partition's
-//! durable consumer and hands the events to the local shard that runs it;
-//! a message is acknowledged to JetStream once the shard has run it and
-//! what it made is durable, so one that was in flight on a node that died
-//! is delivered again to the next owner. A partition lost stops its task
-//! at once, and before each message a consumer checks that its lease is
-//! surely still the node's by the node's own clock, so a node woken from a
-//! stop runs nothing it took in before, even before its ownership task has
-//! looked at the leases again.
+//! Partitions this node owns, processed from the events stream, with
+//! their engine state moving between owners. For each partition gained a
+//! task loads the state its last owner saved (bucket `<prefix>_engine`,
+//! [`super::partition_state`]) into the local shard that runs it, replays
+//! the partition's messages after the sequence that state covers up to
+//! where the partition's durable consumer (`<prefix>_p<n>`) had got, then
+//! goes on through the durable consumer. Once an interval it saves the
+//! partition's state with the sequence it covers, written only once what
+//! those messages made is durable ([`crate::cluster::partition_state`]
+//! decides which and when).
+//!
+//! The engine's time for a message is the arrival time ingest stamped in
+//! it (event times are in the events), never this node's clock: a replay
+//! here makes the detections the last owner made, under the same order
+//! ids. A message is acknowledged to JetStream once what it made is
+//! durable; one in flight on a node that died is delivered again to the
+//! next owner, and one run twice is a retransmit to the engine's dedup.
+//!
+//! A partition lost stops its task at once, and before each message a
+//! consumer checks that its lease is surely still the node's by the
+//! node's own clock, so a node woken from a stop runs nothing it took in
+//! before, even before its ownership task has looked at the leases again.
 
 use super::connect::Nats;
 use super::ownership::Validity;
+use super::partition_state::{self as saved, StateError};
 use crate::cluster::lease::Ownership;
+use crate::cluster::partition_state::{resume_from, Coverage, PartitionState, SaveSchedule};
 use crate::metrics::Metrics;
 use crate::runtime::clock::Clock;
 use crate::runtime::handle::Handle;
-use crate::runtime::transport::EventTransport;
+use crate::runtime::shard_msg::{PartitionMsg, ShardBatch, ShardMsg};
 use crate::wire::event_log;
-use async_nats::jetstream::consumer::{pull, AckPolicy};
-use futures_util::StreamExt;
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::{kv, Message};
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{Stream, StreamExt};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// How long a message may stay unacknowledged before JetStream delivers
 /// it again (to whoever owns its partition by then).
 const ACK_WAIT: Duration = Duration::from_secs(5);
 /// Messages in flight per partition.
 const MAX_ACK_PENDING: i64 = 256;
+/// A replay that receives nothing for this long has read the stream to
+/// its end (what it was to reach is gone: aged out of the stream).
+const REPLAY_QUIET: Duration = Duration::from_secs(5);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How the partitions' state is saved.
+#[derive(Debug, Clone, Copy)]
+pub struct StatePlan {
+    /// Partitions of the map (`cluster.partitions`).
+    pub partitions: u32,
+    /// Save each partition's state this often, when it ran messages
+    /// (`engine.checkpoint_interval`).
+    pub every: Duration,
+}
 
 /// Starts and stops partition consumers as ownership changes.
 pub fn spawn(
@@ -36,29 +69,42 @@ pub fn spawn(
     handle: Handle,
     metrics: Arc<Metrics>,
     guard: Guard,
+    plan: StatePlan,
     mut changes: mpsc::UnboundedReceiver<Ownership>,
 ) -> tokio::task::JoinHandle<()> {
+    let ctx = Arc::new(Ctx {
+        nats,
+        handle,
+        metrics,
+        guard,
+        plan,
+        gauges: Gauges::new(plan.partitions),
+    });
     tokio::spawn(async move {
         let mut running: HashMap<u32, tokio::task::JoinHandle<()>> = HashMap::new();
-        while let Some(change) = changes.recv().await {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let change = tokio::select! {
+                change = changes.recv() => change,
+                _ = tick.tick() => {
+                    ctx.gauges.publish(&ctx.metrics, running.keys(), ctx.guard.clock.now_ms());
+                    continue;
+                }
+            };
             match change {
-                Ownership::Gained { partition, .. } => {
-                    let task = tokio::spawn(consume(
-                        nats.clone(),
-                        handle.clone(),
-                        metrics.clone(),
-                        guard.clone(),
-                        partition as usize,
-                    ));
+                Some(Ownership::Gained { partition, .. }) => {
+                    ctx.gauges.clear(partition);
+                    let task = tokio::spawn(consume(ctx.clone(), partition as usize));
                     if let Some(old) = running.insert(partition, task) {
                         old.abort();
                     }
                 }
-                Ownership::Lost { partition } => {
+                Some(Ownership::Lost { partition }) => {
                     if let Some(task) = running.remove(&partition) {
                         task.abort();
                     }
                 }
+                None => break,
             }
         }
         for task in running.into_values() {
@@ -77,37 +123,108 @@ pub struct Guard {
     pub clock: Arc<dyn Clock>,
 }
 
+/// What every partition task of the node shares.
+struct Ctx {
+    nats: Nats,
+    handle: Handle,
+    metrics: Arc<Metrics>,
+    guard: Guard,
+    plan: StatePlan,
+    gauges: Gauges,
+}
+
+impl Ctx {
+    fn allows(&self, p: usize) -> bool {
+        self.guard.validity.allows(p, self.guard.clock.now_ms())
+    }
+
+    fn count(&self, result: &str) {
+        self.metrics
+            .cluster_checkpoints
+            .with_label_values(&[result])
+            .inc();
+    }
+}
+
 /// Processes partition `p` until aborted, starting again after errors.
-async fn consume(nats: Nats, handle: Handle, metrics: Arc<Metrics>, guard: Guard, p: usize) {
+async fn consume(ctx: Arc<Ctx>, p: usize) {
     loop {
-        if !guard.validity.allows(p, guard.clock.now_ms()) {
+        if !ctx.allows(p) {
             // Lapsed (the node was stopped?): the ownership task says
             // Lost or Gained again; until then, nothing.
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        if let Err(e) = pull_partition(&nats, &handle, &guard, p).await {
-            metrics.cluster_errors.with_label_values(&["consume"]).inc();
+        if let Err(e) = pull_partition(&ctx, p).await {
+            ctx.metrics
+                .cluster_errors
+                .with_label_values(&["consume"])
+                .inc();
             tracing::warn!(partition = p, error = %e, "partition consumer stopped; starting again");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
-async fn pull_partition(
-    nats: &Nats,
-    handle: &Handle,
-    guard: &Guard,
-    p: usize,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let stream = nats.js.get_stream(nats.names.events_stream()).await?;
-    let name = nats.names.events_consumer(p);
-    let consumer = stream
+/// Loads partition `p`'s saved state, replays what it does not cover,
+/// then runs the partition's new messages; returns when the lease is no
+/// longer surely the node's.
+async fn pull_partition(ctx: &Ctx, p: usize) -> Result<(), BoxError> {
+    let (partition, partitions) = (p as u32, ctx.plan.partitions);
+    let bucket = saved::open(&ctx.nats).await?;
+    let found = saved::load(&bucket, partition, partitions).await?;
+    if let Some(why) = &found.refused {
+        ctx.count("refused");
+        tracing::error!(partition, error = %why, "saved engine state not loaded: the partition replays the stream from its start");
+    }
+    let covers = found.state.as_ref().map_or(0, |s| s.covers_seq);
+    let first = resume_from(found.state.as_ref());
+    let shard = p % ctx.handle.shard_count();
+    let loaded = found.state.is_some();
+    let (reply, restored) = oneshot::channel();
+    let load = PartitionMsg::Load {
+        partition,
+        partitions,
+        saved: found.state.map(|s| Box::new(s.engine)),
+        reply,
+    };
+    submit(ctx, shard, load).await?;
+    let restored = restored.await?;
+    if loaded {
+        ctx.count("loaded");
+        tracing::info!(
+            partition,
+            covers,
+            devices = restored.devices,
+            conditions = restored.conditions,
+            "partition engine state loaded"
+        );
+    }
+    let now = ctx.guard.clock.now_ms();
+    let mut run = Run {
+        ctx,
+        p,
+        shard,
+        bucket,
+        revision: found.revision,
+        run_seq: covers,
+        coverage: Coverage::new(covers),
+        schedule: SaveSchedule::new(ctx.plan.every.as_millis() as i64, now, covers),
+        snapshot: None,
+        in_flight: FuturesUnordered::new(),
+    };
+    let stream = ctx
+        .nats
+        .js
+        .get_stream(ctx.nats.names.events_stream())
+        .await?;
+    let name = ctx.nats.names.events_consumer(p);
+    let mut durable = stream
         .get_or_create_consumer(
             &name,
             pull::Config {
                 durable_name: Some(name.clone()),
-                filter_subject: nats.names.events_subject(p),
+                filter_subject: ctx.nats.names.events_subject(p),
                 ack_policy: AckPolicy::Explicit,
                 ack_wait: ACK_WAIT,
                 max_ack_pending: MAX_ACK_PENDING,
@@ -115,34 +232,282 @@ async fn pull_partition(
             },
         )
         .await?;
-    let mut messages = consumer.messages().await?;
-    // The shard that runs the partition here: partitions are finer than
-    // shards, and every rule about one place stays inside one partition.
-    let shard = p % handle.shard_count();
-    while let Some(msg) = messages.next().await {
-        let msg = msg?;
-        if !guard.validity.allows(p, guard.clock.now_ms()) {
-            // Taken in before a stop, handed out after it: not ours to
-            // run any more. Unacknowledged, it goes to the owner.
+    // What the durable consumer has handed out (to the last owner) and
+    // the saved state does not cover: replayed from the stream.
+    let delivered = durable.info().await?.delivered.stream_sequence;
+    if delivered >= first {
+        tracing::info!(partition, from = first, to = delivered, "replaying");
+        let replay = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: ctx.nats.names.events_subject(p),
+                deliver_policy: DeliverPolicy::ByStartSequence {
+                    start_sequence: first,
+                },
+                ..Default::default()
+            })
+            .await?;
+        if !run.drive(replay.messages().await?, Some(delivered)).await? {
             return Ok(());
         }
-        let mut events = Vec::new();
-        if let Err(e) = event_log::decode(&msg.payload, &mut events) {
-            // Not ours to read (a newer node's format?): leave it for one
-            // that can, and say so.
-            tracing::error!(partition = p, error = %e, "events in the stream this node cannot read");
-            continue;
+    }
+    run.drive(durable.messages().await?, None).await?;
+    Ok(())
+}
+
+async fn submit(ctx: &Ctx, shard: usize, msg: PartitionMsg) -> Result<(), BoxError> {
+    ctx.handle
+        .submit(shard, ShardMsg::Partition(msg))
+        .await
+        .map_err(|_| "the engine stopped".into())
+}
+
+/// One partition's run on this node, from its saved state on.
+struct Run<'a> {
+    ctx: &'a Ctx,
+    p: usize,
+    shard: usize,
+    bucket: kv::Store,
+    /// The state key's revision this node last read or wrote.
+    revision: u64,
+    /// The last stream sequence run (or covered by the state loaded).
+    run_seq: u64,
+    coverage: Coverage,
+    schedule: SaveSchedule,
+    /// The state of the save in flight, waiting for its coverage.
+    snapshot: Option<(i64, Vec<u8>)>,
+    /// Per message run: told once what it made is durable (and then
+    /// acknowledged, from the durable consumer), with its sequence.
+    in_flight: FuturesUnordered<BoxFuture<'static, (u64, bool)>>,
+}
+
+impl Run<'_> {
+    /// Runs `messages` (a replay up to `until`, or the durable consumer's
+    /// for ever), saving the state as it goes; `false`: the lease is no
+    /// longer surely this node's.
+    async fn drive<S, E>(&mut self, mut messages: S, until: Option<u64>) -> Result<bool, BoxError>
+    where
+        S: Stream<Item = Result<Message, E>> + Unpin,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let ack = until.is_none();
+        loop {
+            let clock = &self.ctx.guard.clock;
+            let wake = self
+                .schedule
+                .poll_timeout(self.run_seq)
+                .map(|at| tokio::time::Instant::from_std(clock.instant_of_ms(at)));
+            let next = async {
+                match until {
+                    Some(_) => tokio::time::timeout(REPLAY_QUIET, messages.next())
+                        .await
+                        .ok()
+                        .flatten(),
+                    None => messages.next().await,
+                }
+            };
+            tokio::select! {
+                m = next => {
+                    let Some(msg) = m else {
+                        // The replay read to the stream's end, or the
+                        // consumer ended: the caller goes on or restarts.
+                        return Ok(true);
+                    };
+                    let pending = match self.take(msg?, ack).await? {
+                        Some(pending) => pending,
+                        None => return Ok(false),
+                    };
+                    if until.is_some_and(|last| self.run_seq >= last || pending == 0) {
+                        return Ok(true);
+                    }
+                }
+                Some((seq, ok)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    if ok {
+                        self.coverage.durable(seq);
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => {}
+            }
+            if !self.save_when_due().await? {
+                return Ok(false);
+            }
         }
-        let arrival = crate::runtime::clock::stamp_ns();
-        let durable = handle
-            .publish_events(shard, arrival, events)
-            .await
-            .map_err(|_| "the engine stopped")?;
-        tokio::spawn(async move {
-            if durable.await.is_ok() {
+    }
+
+    /// Hands one message to the shard; the messages the stream still
+    /// holds after it, or `None` when the lease is no longer surely ours.
+    async fn take(&mut self, msg: Message, ack: bool) -> Result<Option<u64>, BoxError> {
+        if !self.ctx.allows(self.p) {
+            // Taken in before a stop, handed out after it: not ours to
+            // run any more. Unacknowledged, it goes to the owner.
+            return Ok(None);
+        }
+        let info = msg.info()?;
+        let (seq, pending) = (info.stream_sequence, info.pending);
+        let stored_ms = (info.published.unix_timestamp_nanos() / 1_000_000) as i64;
+        let gauge = &self.ctx.gauges.parts[self.p];
+        gauge.lag.store(pending as i64, Ordering::Relaxed);
+        if seq <= self.run_seq {
+            // In the state loaded, or run in the replay: done.
+            if ack {
+                self.in_flight.push(Box::pin(async move {
+                    let _ = msg.ack().await;
+                    (seq, false)
+                }));
+            }
+            return Ok(Some(pending));
+        }
+        let mut events = Vec::new();
+        let part = match event_log::decode(&msg.payload, &mut events) {
+            Ok(part) => part,
+            Err(e) => {
+                // Not ours to read (a newer node's format?): nothing this
+                // node can run; said and counted, and passed over.
+                self.ctx
+                    .metrics
+                    .cluster_errors
+                    .with_label_values(&["consume"])
+                    .inc();
+                tracing::error!(partition = self.p, seq, error = %e, "events in the stream this node cannot read: passed over");
+                self.coverage.skipped(seq);
+                self.run_seq = seq;
+                return Ok(Some(pending));
+            }
+        };
+        // The engine's time: the arrival ingest stamped (format 1 had
+        // none: the time the stream stored it).
+        let now_ms = part.arrival_ms.unwrap_or(stored_ms);
+        let (done, durable) = oneshot::channel();
+        let batch = ShardBatch {
+            arrival: crate::runtime::clock::stamp_ns(),
+            events,
+            done: Some(done),
+        };
+        submit(self.ctx, self.shard, PartitionMsg::Events { now_ms, batch }).await?;
+        self.coverage.handed(seq);
+        self.run_seq = seq;
+        if gauge.behind_since_ms.load(Ordering::Relaxed) == 0 {
+            let now = self.ctx.guard.clock.now_ms();
+            gauge.behind_since_ms.store(now, Ordering::Relaxed);
+        }
+        self.in_flight.push(Box::pin(async move {
+            let ok = durable.await.is_ok();
+            if ok && ack {
                 let _ = msg.ack().await;
             }
-        });
+            (seq, ok)
+        }));
+        Ok(Some(pending))
     }
-    Ok(())
+
+    /// Takes the partition's state once an interval, and writes it once
+    /// what it covers is durable; `false`: the partition is not ours.
+    async fn save_when_due(&mut self) -> Result<bool, BoxError> {
+        let (partition, partitions) = (self.p as u32, self.ctx.plan.partitions);
+        let now = self.ctx.guard.clock.now_ms();
+        if self.schedule.due(now, self.run_seq) {
+            let (reply, engine) = oneshot::channel();
+            let save = PartitionMsg::Save {
+                partition,
+                partitions,
+                now_ms: now,
+                reply,
+            };
+            submit(self.ctx, self.shard, save).await?;
+            let state = PartitionState {
+                partition,
+                partitions,
+                covers_seq: self.run_seq,
+                engine: engine.await?,
+            };
+            self.schedule.started(now, self.run_seq);
+            self.snapshot = Some((now, state.encode()));
+        }
+        if self.schedule.writable(self.coverage.covered()).is_none() {
+            return Ok(true);
+        }
+        if !self.ctx.allows(self.p) {
+            return Ok(false);
+        }
+        let (taken_ms, bytes) = self
+            .snapshot
+            .take()
+            .expect("a save in flight has its state");
+        let len = bytes.len();
+        match saved::save(&self.bucket, partition, bytes, self.revision).await {
+            Ok(revision) => {
+                self.revision = revision;
+                self.schedule.saved();
+                self.ctx.count("saved");
+                let gauge = &self.ctx.gauges.parts[self.p];
+                gauge.bytes.store(len as i64, Ordering::Relaxed);
+                let behind = if self.run_seq > self.schedule.saved_seq() {
+                    taken_ms
+                } else {
+                    0
+                };
+                gauge.behind_since_ms.store(behind, Ordering::Relaxed);
+                Ok(true)
+            }
+            Err(e @ StateError::Fenced(_)) => {
+                self.ctx.count("fenced");
+                Err(e.into())
+            }
+            Err(e) => {
+                self.schedule.failed();
+                self.ctx.count("failed");
+                tracing::warn!(partition, error = %e, "partition engine state not saved; trying again");
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// The node's figures of its partitions' state, written by their tasks
+/// and summed over the partitions owned once a second.
+struct Gauges {
+    parts: Vec<PartGauge>,
+}
+
+#[derive(Default)]
+struct PartGauge {
+    /// Since when (this node's clock, Unix ms) the partition has run
+    /// messages its saved state does not cover; 0: it covers them all.
+    behind_since_ms: AtomicI64,
+    /// Size of its latest saved state.
+    bytes: AtomicI64,
+    /// Its messages in the stream after the last one run.
+    lag: AtomicI64,
+}
+
+impl Gauges {
+    fn new(partitions: u32) -> Gauges {
+        Gauges {
+            parts: (0..partitions).map(|_| PartGauge::default()).collect(),
+        }
+    }
+
+    fn clear(&self, p: u32) {
+        let g = &self.parts[p as usize];
+        for a in [&g.behind_since_ms, &g.bytes, &g.lag] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+
+    fn publish<'a>(&self, metrics: &Metrics, owned: impl Iterator<Item = &'a u32>, now_ms: i64) {
+        let (mut oldest, mut bytes, mut lag) = (now_ms, 0, 0);
+        for &p in owned {
+            let g = &self.parts[p as usize];
+            let since = g.behind_since_ms.load(Ordering::Relaxed);
+            if since > 0 {
+                oldest = oldest.min(since);
+            }
+            bytes += g.bytes.load(Ordering::Relaxed);
+            lag += g.lag.load(Ordering::Relaxed);
+        }
+        metrics
+            .cluster_checkpoint_age
+            .set((now_ms - oldest).max(0) / 1000);
+        metrics.cluster_checkpoint_bytes.set(bytes);
+        metrics.cluster_replay_lag.set(lag);
+    }
 }

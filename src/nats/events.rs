@@ -5,6 +5,8 @@
 //! JetStream acknowledged it: stored on a quorum of the stream's replicas.
 //! A part JetStream does not take is published again, with the same id,
 //! for a while (an election, a reconnect) before ingest gives up on it.
+//! Each part carries the time ingest took it (this node's clock): the
+//! engine time of whichever node runs it, first or in a replay.
 
 use super::connect::Names;
 use crate::metrics::Metrics;
@@ -27,22 +29,25 @@ pub struct NatsEvents {
     names: Names,
     partitions: usize,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    clock: std::sync::Arc<dyn crate::runtime::clock::Clock>,
 }
 
 impl NatsEvents {
     /// Publishes over `js` into the stream `names` gives, split over
-    /// `partitions`.
+    /// `partitions`, stamped with `clock`'s time.
     pub fn new(
         js: jetstream::Context,
         names: Names,
         partitions: usize,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
+        clock: std::sync::Arc<dyn crate::runtime::clock::Clock>,
     ) -> NatsEvents {
         NatsEvents {
             js,
             names,
             partitions,
             metrics,
+            clock,
         }
     }
 }
@@ -58,7 +63,7 @@ impl LogIngress for NatsEvents {
         events: Vec<Event>,
     ) -> Pin<Box<dyn Future<Output = Result<oneshot::Receiver<()>, Stopped>> + Send + '_>> {
         let mut payload = Vec::new();
-        event_log::encode(&events, &mut payload);
+        event_log::encode(self.clock.now_ms(), &events, &mut payload);
         let part = Part {
             subject: self.names.events_subject(partition),
             id: event_log::message_id(partition, &events),
@@ -99,13 +104,19 @@ async fn store(js: &jetstream::Context, part: &Part, metrics: &Metrics) -> bool 
             .message_id(&part.id);
         let error = match js.send_publish(part.subject.clone(), msg).await {
             Ok(ack) => match ack.await {
-                Ok(_) => return true,
+                Ok(_) => {
+                    metrics
+                        .cluster_publish_seconds
+                        .observe(start.elapsed().as_secs_f64());
+                    return true;
+                }
                 Err(e) => e.to_string(),
             },
             Err(e) => e.to_string(),
         };
         metrics.cluster_errors.with_label_values(&["publish"]).inc();
         if start.elapsed() >= RETRY_FOR {
+            metrics.cluster_publish_failed.inc();
             tracing::warn!(subject = %part.subject, %error, "events not stored by the cluster's log: not acknowledged");
             return false;
         }

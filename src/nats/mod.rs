@@ -8,6 +8,7 @@ pub mod connect;
 pub mod consume;
 pub mod events;
 pub mod ownership;
+pub mod partition_state;
 
 use crate::cluster::lease::LeaseTimings;
 use crate::config::Config;
@@ -67,12 +68,17 @@ pub async fn join(
         nats.names.clone(),
         cfg.partitions as usize,
         metrics.clone(),
+        clock.clone(),
     ));
     let guard = consume::Guard {
         validity,
         clock: clock.clone(),
     };
-    let consumers = consume::spawn(nats.clone(), handle, metrics.clone(), guard, changes);
+    let state = consume::StatePlan {
+        partitions: cfg.partitions,
+        every: config.engine.checkpoint_interval,
+    };
+    let consumers = consume::spawn(nats.clone(), handle, metrics.clone(), guard, state, changes);
     let ownership = ownership::spawn(nats, plan, metrics, clock, reachable, tx);
     tracing::info!(node = %name, servers = %cfg.servers.join(","), "joined the cluster");
     Ok(Some(ClusterNode {

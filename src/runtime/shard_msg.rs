@@ -1,8 +1,12 @@
 //! What a shard thread receives, in order on one queue: event batches and
 //! control (heartbeats, rules, queries, stop) travel together, so control
-//! takes effect exactly between the batches it was sent between.
+//! takes effect exactly between the batches it was sent between. In the
+//! cluster mode a partition's messages from the log, and the saving and
+//! loading of its state, travel the same way ([`PartitionMsg`]), so a
+//! state saved covers exactly the messages sent before it.
 
-use crate::engine::shard::DeviceState;
+use crate::engine::checkpoint::{Restored, ShardCheckpoint};
+use crate::engine::shard::{DeviceState, Shard};
 use crate::engine::RuleSet;
 use crate::model::Event;
 use std::sync::Arc;
@@ -38,4 +42,73 @@ pub enum ShardMsg {
         /// Where the answer goes.
         reply: tokio::sync::oneshot::Sender<Vec<(u64, DeviceState)>>,
     },
+    /// About one partition of the cluster that this shard runs here.
+    Partition(PartitionMsg),
+}
+
+/// What a partition's consumer sends the shard that runs it.
+pub enum PartitionMsg {
+    /// Events from the log, run at `now_ms`: the arrival time ingest
+    /// stamped on them (Unix ms), never this node's clock, so a replay
+    /// here decides as the first run did.
+    Events {
+        /// The engine's time for them.
+        now_ms: i64,
+        /// The events; `done` is told once what they made is durable.
+        batch: ShardBatch,
+    },
+    /// The state of partition `partition` of `partitions` after every
+    /// message sent before this one, answered on `reply`.
+    Save {
+        /// Which partition.
+        partition: u32,
+        /// Of how many.
+        partitions: u32,
+        /// This node's clock, for the record.
+        now_ms: i64,
+        /// Where the state goes.
+        reply: tokio::sync::oneshot::Sender<ShardCheckpoint>,
+    },
+    /// The partition's saved state replaces what the shard holds of it
+    /// (none: it starts empty); what was loaded is answered on `reply`.
+    Load {
+        /// Which partition.
+        partition: u32,
+        /// Of how many.
+        partitions: u32,
+        /// Its state as its last owner saved it.
+        saved: Option<Box<ShardCheckpoint>>,
+        /// What came of it.
+        reply: tokio::sync::oneshot::Sender<Restored>,
+    },
+}
+
+impl PartitionMsg {
+    /// Runs the message on the shard thread's `shard`; a batch's receipt
+    /// joins `receipts` (told once its detections are durable).
+    pub fn run(self, shard: &mut Shard, receipts: &mut Vec<Receipt>) {
+        match self {
+            PartitionMsg::Events { now_ms, batch } => {
+                shard.handle_events(now_ms, batch.arrival, &batch.events);
+                receipts.extend(batch.done);
+            }
+            PartitionMsg::Save {
+                partition,
+                partitions,
+                now_ms,
+                reply,
+            } => {
+                let _ = reply.send(shard.checkpoint_partition(partition, partitions, now_ms));
+            }
+            PartitionMsg::Load {
+                partition,
+                partitions,
+                saved,
+                reply,
+            } => {
+                let restored = shard.load_partition(partition, partitions, saved.map(|s| *s));
+                let _ = reply.send(restored);
+            }
+        }
+    }
 }

@@ -226,6 +226,7 @@ fn run_shard(
             }
             Ok(ShardMsg::Heartbeat(ids)) => shard.handle_heartbeat(now, &ids),
             Ok(ShardMsg::Rules(rules)) => shard.set_rules(rules),
+            Ok(ShardMsg::Partition(msg)) => msg.run(&mut shard, &mut receipts),
             Ok(ShardMsg::Stop) => break,
             Ok(ShardMsg::Query { ids, reply }) => {
                 let found = ids

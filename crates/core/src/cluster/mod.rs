@@ -6,3 +6,4 @@
 
 pub mod assignment;
 pub mod lease;
+pub mod partition_state;

@@ -1,6 +1,9 @@
 //! A shard's state as it is saved and loaded across restarts: its devices
-//! (dedup windows, activity, clocks), its open conditions and count
-//! windows, its watermark. A restart that loads it keeps a stuck sensor's
+//! (dedup windows, activity, clocks, cells), its open conditions and count
+//! windows, its watermark. In the cluster mode the same encoding carries
+//! one partition's part of a shard to its next owner
+//! ([`crate::engine::shard::Shard::checkpoint_partition`]; `shard` and
+//! `shards` then say which partition of how many). A restart that loads it keeps a stuck sensor's
 //! open condition, and with it its order and that order's deterministic
 //! id, and a hold that began before the restart goes on from where it was.
 //!
@@ -19,7 +22,7 @@ use rkyv::util::AlignedVec;
 /// The format version, in the header. Raise it whenever a type archived
 /// here changes (`layout_is_pinned` below fails when one does): a file of
 /// another version is not loaded.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 const MAGIC: [u8; 8] = *b"TGSHARD\0";
 const HEADER: usize = 24;
@@ -323,7 +326,7 @@ mod tests {
         let bytes = c.encode();
         assert_eq!(
             (bytes.len(), fnv(&bytes)),
-            (616, 12220678659098240894),
+            (648, 15257999730322192769),
             "the archived layout changed: raise checkpoint::VERSION"
         );
     }

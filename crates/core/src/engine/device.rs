@@ -1,6 +1,8 @@
 //! What a shard keeps of one device: its retransmit dedup window, when it
-//! was last seen, how many events it sent, its newest event time and its
-//! clock's offset. Its own file because a checkpoint saves it as it is.
+//! was last seen, how many events it sent, its newest event time, its
+//! clock's offset and the cell it reports from (which tells the cluster's
+//! partition its state moves with). Its own file because a checkpoint
+//! saves it as it is.
 
 use super::dedup::SeqWindow;
 
@@ -18,6 +20,9 @@ pub(crate) struct Device {
     /// The shard's `DeviceState::clock_offset_ms`, within the range of an i32 (25
     /// days; ingest rejects events a day old).
     pub(crate) clock_offset_ms: i32,
+    /// The map cell of its latest event taken (not duplicates): its
+    /// state belongs to that cell's partition.
+    pub(crate) cell: u64,
 }
 
 impl Device {
@@ -28,6 +33,7 @@ impl Device {
             events: 0,
             newest_ms: i64::MIN,
             clock_offset_ms: 0,
+            cell: 0,
         }
     }
 

@@ -38,11 +38,12 @@ use super::condition::{Condition, CountWindow, Step};
 use super::dedup::SeqVerdict;
 use super::detection::Detection;
 use super::device::Device;
+use super::partition::shard_of;
 use super::rules::{RuleSet, Test};
 use super::settings::EngineSettings;
 use super::watermark::{Watermark, WatermarkTracker};
 use crate::model::Event;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -236,6 +237,7 @@ impl Shard {
         device.clock_offset_ms = offset.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
         let in_device_order = e.time_ms >= device.newest_ms;
         device.newest_ms = device.newest_ms.max(e.time_ms);
+        device.cell = e.cell;
         match (was_skewed, device.clock_skewed(threshold)) {
             (false, true) => {
                 self.skewed += 1;
@@ -583,46 +585,118 @@ impl Shard {
         saved: ShardCheckpoint,
     ) -> (Shard, Restored) {
         let mut s = Shard::new(rules, settings);
+        s.watermark = saved.watermark;
+        let restored = s.take_in(saved);
+        (s, restored)
+    }
+
+    /// The state of partition `partition` of a map split into
+    /// `partitions` ([`super::partition::shard_of`]), for its next owner
+    /// ([`Shard::load_partition`]): its devices (by the cell of their
+    /// latest event), their conditions, its cells' count windows, and the
+    /// shard's watermark. Taken at processing time `now_ms`.
+    pub fn checkpoint_partition(
+        &self,
+        partition: u32,
+        partitions: u32,
+        now_ms: i64,
+    ) -> ShardCheckpoint {
+        let mut c = self.checkpoint(partition, partitions, now_ms);
+        let ours = |cell: u64| shard_of(cell, partitions as usize) == partition as usize;
+        c.devices.retain(|(_, d)| ours(d.cell));
+        c.conditions
+            .retain(|e| self.devices.get(&e.device).is_some_and(|d| ours(d.cell)));
+        c.counts.retain(|e| ours(e.cell));
+        c
+    }
+
+    /// Forgets the state of partition `partition` of `partitions` (it
+    /// moved to another node, or its saved state replaces it); says how
+    /// many devices went.
+    pub fn drop_partition(&mut self, partition: u32, partitions: u32) -> usize {
+        self.generation += 1;
+        let ours = |cell: u64| shard_of(cell, partitions as usize) == partition as usize;
+        let gone: FxHashSet<u64> = self
+            .devices
+            .iter()
+            .filter(|(_, d)| ours(d.cell))
+            .map(|(&id, _)| id)
+            .collect();
+        self.devices.retain(|id, _| !gone.contains(id));
+        self.conditions
+            .retain(|&(device, _), _| !gone.contains(&device));
+        self.counts.retain(|&(cell, _), _| !ours(cell));
+        self.count_skewed();
+        gone.len()
+    }
+
+    /// Takes partition `partition` of `partitions` in from the state its
+    /// last owner saved ([`Shard::checkpoint_partition`]), or from nothing:
+    /// what this shard held of it before (from an earlier time it ran
+    /// here) goes first. The watermark is the later of the shard's and the
+    /// saved one (it never moves back), so the partition's events are
+    /// judged late or on time at least as its last owner judged them.
+    pub fn load_partition(
+        &mut self,
+        partition: u32,
+        partitions: u32,
+        saved: Option<ShardCheckpoint>,
+    ) -> Restored {
+        self.drop_partition(partition, partitions);
+        let Some(saved) = saved else {
+            return Restored::default();
+        };
+        debug_assert_eq!((saved.shard, saved.shards), (partition, partitions));
+        if saved.watermark.current() > self.watermark.current() {
+            self.watermark = saved.watermark;
+        }
+        self.take_in(saved)
+    }
+
+    /// Adds the devices, conditions and count windows of `saved` to this
+    /// shard's, leaving out those whose rule is gone or changed kind.
+    fn take_in(&mut self, saved: ShardCheckpoint) -> Restored {
+        self.generation += 1;
+        let rules = self.rules.clone();
         let kind = |code| {
             let cat = crate::model::Category::from_code(code)?;
-            s.rules.get(cat).map(|r| RuleKind::of(&r.test))
+            rules.get(cat).map(|r| RuleKind::of(&r.test))
         };
-        let mut dropped = 0;
-        let mut conditions = FxHashMap::default();
+        let mut restored = Restored {
+            devices: saved.devices.len(),
+            ..Restored::default()
+        };
         for c in saved.conditions {
             if kind(c.category) == Some(c.kind) && c.kind != RuleKind::Count {
-                conditions.insert((c.device, c.category), c.condition);
+                self.conditions.insert((c.device, c.category), c.condition);
+                restored.conditions += 1;
             } else {
-                dropped += 1;
+                restored.dropped += 1;
             }
         }
-        let mut counts = FxHashMap::default();
         for c in saved.counts {
             if kind(c.category) == Some(RuleKind::Count) {
-                counts.insert(
-                    (c.cell, c.category),
-                    CountWindow::from_parts(c.times, c.active),
-                );
+                let w = CountWindow::from_parts(c.times, c.active);
+                self.counts.insert((c.cell, c.category), w);
+                restored.conditions += 1;
             } else {
-                dropped += 1;
+                restored.dropped += 1;
             }
         }
-        let threshold = settings.clock_skew_threshold_ms;
-        s.devices = saved.devices.into_iter().collect();
-        s.skewed = s
+        self.devices.extend(saved.devices);
+        self.count_skewed();
+        restored
+    }
+
+    /// Counts the devices flagged with a skewed clock again (after state
+    /// came or went whole).
+    fn count_skewed(&mut self) {
+        let threshold = self.settings.clock_skew_threshold_ms;
+        self.skewed = self
             .devices
             .values()
             .filter(|d| d.clock_skewed(threshold))
             .count();
-        s.conditions = conditions;
-        s.counts = counts;
-        s.watermark = saved.watermark;
-        let restored = Restored {
-            devices: s.devices.len(),
-            conditions: s.conditions.len() + s.counts.len(),
-            dropped,
-        };
-        (s, restored)
     }
 
     /// Open conditions and count windows held.

@@ -1,6 +1,9 @@
 //! Validated events as the cluster's events stream carries them: what
 //! ingest on one node checked, a partition's owner on another runs
-//! without checking again. A version byte, then 80 bytes per event,
+//! without checking again. A version byte, the arrival time ingest
+//! stamped on the batch (Unix ms, i64, little-endian: the time the engine
+//! of whichever node runs the part takes as its `now`, so a replay on
+//! another node decides as the first run did), then 80 bytes per event,
 //! little-endian, fixed offsets (no allocation per event either way):
 //!
 //! | offset | bytes | field |
@@ -16,11 +19,19 @@
 //! | 58 | 1 | source code (u8) |
 //! | 59 | 20 | camera code (ASCII digits, zeros for none) |
 //! | 79 | 1 | zero |
+//!
+//! Format 1 (before the arrival time travelled) had no arrival field; its
+//! messages still decode, with no arrival ([`Part::arrival_ms`] `None`):
+//! the consumer then takes the time the stream stored the message.
 
 use crate::model::{CameraRef, Category, Event, Source};
 
 /// The format's version, the first byte.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
+/// The first format: no arrival time.
+const VERSION_1: u8 = 1;
+/// Bytes before the first event in this version: version, arrival.
+const HEADER: usize = 9;
 /// Bytes per event.
 pub const EVENT_BYTES: usize = 80;
 
@@ -28,7 +39,7 @@ pub const EVENT_BYTES: usize = 80;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventLogError {
     /// Another version, or no version byte.
-    #[error("events of format {0:?}, this node reads format {VERSION}")]
+    #[error("events of format {0:?}, this node reads formats 1 and {VERSION}")]
     Version(Option<u8>),
     /// Not a whole number of events.
     #[error("{0} bytes are not a whole number of events")]
@@ -38,10 +49,20 @@ pub enum EventLogError {
     Code(usize),
 }
 
-/// Appends `events` to `out` in the stream's format.
-pub fn encode(events: &[Event], out: &mut Vec<u8>) {
-    out.reserve(1 + events.len() * EVENT_BYTES);
+/// What one message of the stream holds besides its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// When ingest took the batch, Unix ms by the ingesting node's clock;
+    /// `None` in a message of format 1.
+    pub arrival_ms: Option<i64>,
+}
+
+/// Appends `events`, which arrived at `arrival_ms` (Unix ms), to `out` in
+/// the stream's format.
+pub fn encode(arrival_ms: i64, events: &[Event], out: &mut Vec<u8>) {
+    out.reserve(HEADER + events.len() * EVENT_BYTES);
     out.push(VERSION);
+    out.extend_from_slice(&arrival_ms.to_le_bytes());
     for e in events {
         out.extend_from_slice(&e.device.to_le_bytes());
         out.extend_from_slice(&e.seq.to_le_bytes());
@@ -57,12 +78,25 @@ pub fn encode(events: &[Event], out: &mut Vec<u8>) {
     }
 }
 
-/// The events of `bytes`, appended to `out`.
-pub fn decode(bytes: &[u8], out: &mut Vec<Event>) -> Result<(), EventLogError> {
-    let (&version, body) = bytes.split_first().ok_or(EventLogError::Version(None))?;
-    if version != VERSION {
-        return Err(EventLogError::Version(Some(version)));
-    }
+/// The events of `bytes`, appended to `out`, and what else the message
+/// says.
+pub fn decode(bytes: &[u8], out: &mut Vec<Event>) -> Result<Part, EventLogError> {
+    let (&version, rest) = bytes.split_first().ok_or(EventLogError::Version(None))?;
+    let (part, body) = match version {
+        VERSION if rest.len() >= HEADER - 1 => {
+            let (stamp, body) = rest.split_at(HEADER - 1);
+            let stamp = i64::from_le_bytes(stamp.try_into().expect("8 bytes"));
+            (
+                Part {
+                    arrival_ms: Some(stamp),
+                },
+                body,
+            )
+        }
+        VERSION => return Err(EventLogError::Length(rest.len())),
+        VERSION_1 => (Part { arrival_ms: None }, rest),
+        other => return Err(EventLogError::Version(Some(other))),
+    };
     if body.len() % EVENT_BYTES != 0 {
         return Err(EventLogError::Length(body.len()));
     }
@@ -88,7 +122,7 @@ pub fn decode(bytes: &[u8], out: &mut Vec<Event>) -> Result<(), EventLogError> {
             camera: CameraRef(b[59..79].try_into().expect("20 bytes")),
         });
     }
-    Ok(())
+    Ok(part)
 }
 
 /// The message id of partition `partition`'s part of a batch: a digest of
@@ -133,11 +167,24 @@ mod tests {
     fn events_read_back_as_written() {
         let events = [event(1), event(u64::MAX)];
         let mut bytes = Vec::new();
-        encode(&events, &mut bytes);
-        assert_eq!(bytes.len(), 1 + 2 * EVENT_BYTES);
+        encode(1_780_000_000_123, &events, &mut bytes);
+        assert_eq!(bytes.len(), HEADER + 2 * EVENT_BYTES);
         let mut back = Vec::new();
-        decode(&bytes, &mut back).unwrap();
+        let part = decode(&bytes, &mut back).unwrap();
         assert_eq!(back, events);
+        assert_eq!(part.arrival_ms, Some(1_780_000_000_123));
+    }
+
+    #[test]
+    fn a_message_of_format_1_still_reads_with_no_arrival() {
+        let mut bytes = Vec::new();
+        encode(7, &[event(1)], &mut bytes);
+        // Format 1: the same events with no arrival field.
+        let mut old = vec![VERSION_1];
+        old.extend_from_slice(&bytes[HEADER..]);
+        let mut back = Vec::new();
+        assert_eq!(decode(&old, &mut back), Ok(Part { arrival_ms: None }));
+        assert_eq!(back, [event(1)]);
     }
 
     #[test]
@@ -154,15 +201,16 @@ mod tests {
     #[test]
     fn what_this_node_cannot_read_is_refused_with_why() {
         let mut bytes = Vec::new();
-        encode(&[event(1)], &mut bytes);
+        encode(0, &[event(1)], &mut bytes);
         let mut out = Vec::new();
         assert_eq!(decode(&[], &mut out), Err(EventLogError::Version(None)));
-        assert_eq!(decode(&[2], &mut out), Err(EventLogError::Version(Some(2))));
+        assert_eq!(decode(&[3], &mut out), Err(EventLogError::Version(Some(3))));
+        assert_eq!(decode(&[2, 0], &mut out), Err(EventLogError::Length(1)));
         assert_eq!(
             decode(&bytes[..40], &mut out),
-            Err(EventLogError::Length(39))
+            Err(EventLogError::Length(31))
         );
-        bytes[1 + 56] = 0xee;
+        bytes[HEADER + 56] = 0xee;
         assert_eq!(decode(&bytes, &mut out), Err(EventLogError::Code(0)));
     }
 }
