@@ -1,20 +1,24 @@
 //! Partitions this node owns, processed from the events stream, with
 //! their engine state moving between owners. For each partition gained a
 //! task loads the state its last owner saved (bucket `<prefix>_engine`,
-//! [`super::partition_state`]) into the local shard that runs it, replays
-//! the partition's messages after the sequence that state covers up to
-//! where the partition's durable consumer (`<prefix>_p<n>`) had got, then
-//! goes on through the durable consumer. Once an interval it saves the
-//! partition's state with the sequence it covers, written only once what
-//! those messages made is durable ([`crate::cluster::partition_state`]
-//! decides which and when).
+//! [`super::partition_state`]) into the local shard that runs it, and
+//! starts the partition's durable consumer (`<prefix>_p<n>`) again from
+//! the message after the sequence that state covers: it replays what the
+//! last owner ran after its save, then goes on, in stream order (the last
+//! owner's position, and any pull requests a stale node still holds, go
+//! with the consumer it had). Once an interval it saves the partition's
+//! state with the sequence it covers, written only once what those
+//! messages made is durable ([`crate::cluster::partition_state`] decides
+//! which and when).
 //!
 //! The engine's time for a message is the arrival time ingest stamped in
 //! it (event times are in the events), never this node's clock: a replay
 //! here makes the detections the last owner made, under the same order
 //! ids. A message is acknowledged to JetStream once what it made is
-//! durable; one in flight on a node that died is delivered again to the
-//! next owner, and one run twice is a retransmit to the engine's dedup.
+//! durable, so what a new owner runs again up to the last owner's
+//! acknowledgements only rebuilds the state (its detections were made
+//! durable then, and are not handed on twice); one delivered again after
+//! a late acknowledgement ran already and is only acknowledged.
 //!
 //! A partition lost stops its task at once, and before each message a
 //! consumer checks that its lease is surely still the node's by the
@@ -47,9 +51,6 @@ use tokio::sync::{mpsc, oneshot};
 const ACK_WAIT: Duration = Duration::from_secs(5);
 /// Messages in flight per partition.
 const MAX_ACK_PENDING: i64 = 256;
-/// A replay that receives nothing for this long has read the stream to
-/// its end (what it was to reach is gone: aged out of the stream).
-const REPLAY_QUIET: Duration = Duration::from_secs(5);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -166,9 +167,9 @@ async fn consume(ctx: Arc<Ctx>, p: usize) {
     }
 }
 
-/// Loads partition `p`'s saved state, replays what it does not cover,
-/// then runs the partition's new messages; returns when the lease is no
-/// longer surely the node's.
+/// Loads partition `p`'s saved state, then runs the partition's messages
+/// after what it covers; returns when the lease is no longer surely the
+/// node's.
 async fn pull_partition(ctx: &Ctx, p: usize) -> Result<(), BoxError> {
     let (partition, partitions) = (p as u32, ctx.plan.partitions);
     let bucket = saved::open(&ctx.nats).await?;
@@ -207,6 +208,7 @@ async fn pull_partition(ctx: &Ctx, p: usize) -> Result<(), BoxError> {
         shard,
         bucket,
         revision: found.revision,
+        acked: 0,
         run_seq: covers,
         coverage: Coverage::new(covers),
         schedule: SaveSchedule::new(ctx.plan.every.as_millis() as i64, now, covers),
@@ -219,38 +221,46 @@ async fn pull_partition(ctx: &Ctx, p: usize) -> Result<(), BoxError> {
         .get_stream(ctx.nats.names.events_stream())
         .await?;
     let name = ctx.nats.names.events_consumer(p);
-    let mut durable = stream
-        .get_or_create_consumer(
-            &name,
-            pull::Config {
-                durable_name: Some(name.clone()),
-                filter_subject: ctx.nats.names.events_subject(p),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_ack_pending: MAX_ACK_PENDING,
-                ..Default::default()
-            },
-        )
-        .await?;
-    // What the durable consumer has handed out (to the last owner) and
-    // the saved state does not cover: replayed from the stream.
-    let delivered = durable.info().await?.delivered.stream_sequence;
-    if delivered >= first {
-        tracing::info!(partition, from = first, to = delivered, "replaying");
-        let replay = stream
-            .create_consumer(pull::OrderedConfig {
-                filter_subject: ctx.nats.names.events_subject(p),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: first,
-                },
-                ..Default::default()
-            })
-            .await?;
-        if !run.drive(replay.messages().await?, Some(delivered)).await? {
-            return Ok(());
-        }
+    // What the last owner acknowledged, it had made durable: run again
+    // past the saved state, those messages only rebuild it.
+    run.acked = match stream.consumer_info(&name).await {
+        Ok(info) => info.ack_floor.stream_sequence,
+        Err(_) => 0,
+    };
+    // The partition's durable consumer starts again from what the state
+    // covers, so it delivers in stream order from there: the last owner's
+    // position goes, and with it the pull requests a stale node may still
+    // hold (which would take messages out of order).
+    if let Err(e) = stream.delete_consumer(&name).await {
+        tracing::debug!(partition, error = %e, "no partition consumer to delete");
     }
-    run.drive(durable.messages().await?, None).await?;
+    let deliver_policy = match first {
+        1 => DeliverPolicy::All,
+        start_sequence => DeliverPolicy::ByStartSequence { start_sequence },
+    };
+    if first > 1 || run.acked > 0 {
+        let acked = run.acked;
+        tracing::info!(
+            partition,
+            from = first,
+            acked,
+            "running the partition after its saved state"
+        );
+    }
+    let consumer = stream
+        .create_consumer_strict(pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subject: ctx.nats.names.events_subject(p),
+            deliver_policy,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: ACK_WAIT,
+            max_ack_pending: MAX_ACK_PENDING,
+            ..Default::default()
+        })
+        .await?;
+    if run.drive(consumer.messages().await?).await? {
+        return Err("the partition's consumer ended".into());
+    }
     Ok(())
 }
 
@@ -269,6 +279,8 @@ struct Run<'a> {
     bucket: kv::Store,
     /// The state key's revision this node last read or wrote.
     revision: u64,
+    /// Every message up to this one was acknowledged by the last owner.
+    acked: u64,
     /// The last stream sequence run (or covered by the state loaded).
     run_seq: u64,
     coverage: Coverage,
@@ -281,43 +293,26 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Runs `messages` (a replay up to `until`, or the durable consumer's
-    /// for ever), saving the state as it goes; `false`: the lease is no
-    /// longer surely this node's.
-    async fn drive<S, E>(&mut self, mut messages: S, until: Option<u64>) -> Result<bool, BoxError>
+    /// Runs `messages`, saving the state as it goes, until they end
+    /// (`true`) or the lease is no longer surely this node's (`false`).
+    async fn drive<S, E>(&mut self, mut messages: S) -> Result<bool, BoxError>
     where
         S: Stream<Item = Result<Message, E>> + Unpin,
         E: std::error::Error + Send + Sync + 'static,
     {
-        let ack = until.is_none();
         loop {
             let clock = &self.ctx.guard.clock;
             let wake = self
                 .schedule
                 .poll_timeout(self.run_seq)
                 .map(|at| tokio::time::Instant::from_std(clock.instant_of_ms(at)));
-            let next = async {
-                match until {
-                    Some(_) => tokio::time::timeout(REPLAY_QUIET, messages.next())
-                        .await
-                        .ok()
-                        .flatten(),
-                    None => messages.next().await,
-                }
-            };
             tokio::select! {
-                m = next => {
+                m = messages.next() => {
                     let Some(msg) = m else {
-                        // The replay read to the stream's end, or the
-                        // consumer ended: the caller goes on or restarts.
                         return Ok(true);
                     };
-                    let pending = match self.take(msg?, ack).await? {
-                        Some(pending) => pending,
-                        None => return Ok(false),
-                    };
-                    if until.is_some_and(|last| self.run_seq >= last || pending == 0) {
-                        return Ok(true);
+                    if !self.take(msg?).await? {
+                        return Ok(false);
                     }
                 }
                 Some((seq, ok)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
@@ -333,13 +328,13 @@ impl Run<'_> {
         }
     }
 
-    /// Hands one message to the shard; the messages the stream still
-    /// holds after it, or `None` when the lease is no longer surely ours.
-    async fn take(&mut self, msg: Message, ack: bool) -> Result<Option<u64>, BoxError> {
+    /// Hands one message to the shard; `false` when the lease is no
+    /// longer surely ours.
+    async fn take(&mut self, msg: Message) -> Result<bool, BoxError> {
         if !self.ctx.allows(self.p) {
             // Taken in before a stop, handed out after it: not ours to
             // run any more. Unacknowledged, it goes to the owner.
-            return Ok(None);
+            return Ok(false);
         }
         let info = msg.info()?;
         let (seq, pending) = (info.stream_sequence, info.pending);
@@ -347,14 +342,12 @@ impl Run<'_> {
         let gauge = &self.ctx.gauges.parts[self.p];
         gauge.lag.store(pending as i64, Ordering::Relaxed);
         if seq <= self.run_seq {
-            // In the state loaded, or run in the replay: done.
-            if ack {
-                self.in_flight.push(Box::pin(async move {
-                    let _ = msg.ack().await;
-                    (seq, false)
-                }));
-            }
-            return Ok(Some(pending));
+            // Delivered again (its acknowledgement came late): it ran.
+            self.in_flight.push(Box::pin(async move {
+                let _ = msg.ack().await;
+                (seq, false)
+            }));
+            return Ok(true);
         }
         let mut events = Vec::new();
         let part = match event_log::decode(&msg.payload, &mut events) {
@@ -370,7 +363,7 @@ impl Run<'_> {
                 tracing::error!(partition = self.p, seq, error = %e, "events in the stream this node cannot read: passed over");
                 self.coverage.skipped(seq);
                 self.run_seq = seq;
-                return Ok(Some(pending));
+                return Ok(true);
             }
         };
         // The engine's time: the arrival ingest stamped (format 1 had
@@ -382,7 +375,13 @@ impl Run<'_> {
             events,
             done: Some(done),
         };
-        submit(self.ctx, self.shard, PartitionMsg::Events { now_ms, batch }).await?;
+        let replayed = seq <= self.acked;
+        let events = PartitionMsg::Events {
+            now_ms,
+            batch,
+            replayed,
+        };
+        submit(self.ctx, self.shard, events).await?;
         self.coverage.handed(seq);
         self.run_seq = seq;
         if gauge.behind_since_ms.load(Ordering::Relaxed) == 0 {
@@ -391,12 +390,12 @@ impl Run<'_> {
         }
         self.in_flight.push(Box::pin(async move {
             let ok = durable.await.is_ok();
-            if ok && ack {
+            if ok {
                 let _ = msg.ack().await;
             }
             (seq, ok)
         }));
-        Ok(Some(pending))
+        Ok(true)
     }
 
     /// Takes the partition's state once an interval, and writes it once

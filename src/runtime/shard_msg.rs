@@ -56,6 +56,10 @@ pub enum PartitionMsg {
         now_ms: i64,
         /// The events; `done` is told once what they made is durable.
         batch: ShardBatch,
+        /// Run again after a move, past the saved state, by a node that
+        /// had made what they made durable (acknowledged them): they
+        /// rebuild the state, their detections are not handed on again.
+        replayed: bool,
     },
     /// The state of partition `partition` of `partitions` after every
     /// message sent before this one, answered on `reply`.
@@ -88,8 +92,17 @@ impl PartitionMsg {
     /// joins `receipts` (told once its detections are durable).
     pub fn run(self, shard: &mut Shard, receipts: &mut Vec<Receipt>) {
         match self {
-            PartitionMsg::Events { now_ms, batch } => {
+            PartitionMsg::Events {
+                now_ms,
+                batch,
+                replayed,
+            } => {
                 shard.handle_events(now_ms, batch.arrival, &batch.events);
+                if replayed {
+                    // (The shard thread takes every detection after each
+                    // message: these are this batch's.)
+                    while shard.poll_detection().is_some() {}
+                }
                 receipts.extend(batch.done);
             }
             PartitionMsg::Save {

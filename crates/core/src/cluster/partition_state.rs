@@ -196,11 +196,12 @@ pub struct SaveSchedule {
 }
 
 impl SaveSchedule {
-    /// A schedule saving every `interval_ms`, the first an interval after
-    /// `now_ms`, for a partition whose saved state covers `saved_seq`.
+    /// A schedule saving every `interval_ms` (0: never), the first an
+    /// interval after `now_ms`, for a partition whose saved state covers
+    /// `saved_seq`.
     pub fn new(interval_ms: i64, now_ms: i64, saved_seq: u64) -> SaveSchedule {
         SaveSchedule {
-            interval_ms: interval_ms.max(1),
+            interval_ms,
             next_ms: now_ms.saturating_add(interval_ms),
             saved_seq,
             in_flight: None,
@@ -210,7 +211,8 @@ impl SaveSchedule {
     /// When the next save may start, having run up to `run_seq`; `None`
     /// while there is nothing new to save or a save is in flight.
     pub fn poll_timeout(&self, run_seq: u64) -> Option<i64> {
-        (self.in_flight.is_none() && run_seq > self.saved_seq).then_some(self.next_ms)
+        let something = self.interval_ms > 0 && run_seq > self.saved_seq;
+        (something && self.in_flight.is_none()).then_some(self.next_ms)
     }
 
     /// Whether a save of what was run up to `run_seq` starts at `now_ms`.
@@ -440,6 +442,8 @@ mod tests {
         assert_eq!(s.saved_seq(), 12, "still what is stored");
         assert!(!s.due(T0 + 6 * S, 20), "a failed save waits an interval");
         assert!(s.due(T0 + 7 * S, 20));
+        let never = SaveSchedule::new(0, T0, 0);
+        assert_eq!(never.poll_timeout(5), None, "an interval of 0: never saved");
     }
 
     #[test]
