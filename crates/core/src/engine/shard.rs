@@ -537,19 +537,41 @@ impl Shard {
     /// The shard's state, to load after a restart ([`Shard::restore`]):
     /// it is shard `shard` of `shards`, taken at processing time `now_ms`.
     pub fn checkpoint(&self, shard: u32, shards: u32, now_ms: i64) -> ShardCheckpoint {
+        self.checkpoint_of(shard, shards, now_ms, None)
+    }
+
+    /// The state of the whole shard, or of partition `part.0` of
+    /// `part.1` only: copied once, only what belongs.
+    fn checkpoint_of(
+        &self,
+        shard: u32,
+        shards: u32,
+        now_ms: i64,
+        part: Option<(u32, u32)>,
+    ) -> ShardCheckpoint {
         let kind = |code| {
             let cat = crate::model::Category::from_code(code).expect("stored from a valid event");
             self.rules.get(cat).map(|r| RuleKind::of(&r.test))
         };
+        let in_part =
+            |cell: u64| part.is_none_or(|(p, n)| shard_of(cell, n as usize) == p as usize);
+        let device_in_part =
+            |id: &u64| part.is_none() || self.devices.get(id).is_some_and(|d| in_part(d.cell));
         ShardCheckpoint {
             shard,
             shards,
             taken_ms: now_ms,
             watermark: self.watermark,
-            devices: self.devices.iter().map(|(&id, &d)| (id, d)).collect(),
+            devices: self
+                .devices
+                .iter()
+                .filter(|(_, d)| in_part(d.cell))
+                .map(|(&id, &d)| (id, d))
+                .collect(),
             conditions: self
                 .conditions
                 .iter()
+                .filter(|((device, _), _)| device_in_part(device))
                 .filter_map(|(&(device, category), &condition)| {
                     Some(ConditionEntry {
                         device,
@@ -562,6 +584,7 @@ impl Shard {
             counts: self
                 .counts
                 .iter()
+                .filter(|((cell, _), _)| in_part(*cell))
                 .map(|(&(cell, category), w)| {
                     let (times, active) = w.to_parts();
                     CountEntry {
@@ -601,13 +624,8 @@ impl Shard {
         partitions: u32,
         now_ms: i64,
     ) -> ShardCheckpoint {
-        let mut c = self.checkpoint(partition, partitions, now_ms);
-        let ours = |cell: u64| shard_of(cell, partitions as usize) == partition as usize;
-        c.devices.retain(|(_, d)| ours(d.cell));
-        c.conditions
-            .retain(|e| self.devices.get(&e.device).is_some_and(|d| ours(d.cell)));
-        c.counts.retain(|e| ours(e.cell));
-        c
+        let part = Some((partition, partitions));
+        self.checkpoint_of(partition, partitions, now_ms, part)
     }
 
     /// Forgets the state of partition `partition` of `partitions` (it
