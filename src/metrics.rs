@@ -591,6 +591,9 @@ impl Metrics {
         for result in ["saved", "loaded", "refused", "failed", "fenced"] {
             m.cluster_checkpoints.with_label_values(&[result]);
         }
+        for what in ["detections", "orders"] {
+            m.cluster_fenced.with_label_values(&[what]);
+        }
         for change in ["gained", "lost"] {
             m.cluster_ownership_changes.with_label_values(&[change]);
         }
