@@ -272,9 +272,14 @@ impl Hub {
             replay,
             checkpoints,
             restored,
+            cluster_partitions: config
+                .cluster
+                .enabled()
+                .then_some(config.cluster.partitions),
+            journal_keep_ms: keep_ms,
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let engine =
+        let mut engine =
             EngineThreads::spawn(plan, metrics.clone(), clock.clone(), dispatcher, flagged)
                 .map_err(|e| StartError::File {
                     path: "engine threads".into(),
@@ -286,10 +291,17 @@ impl Hub {
             config.limits.max_events_per_second_per_token,
         );
         let cluster_ok = Arc::new(AtomicBool::new(true));
+        let parts = engine.cluster.take().map(|ends| crate::nats::NodeParts {
+            ends,
+            store: store.clone(),
+            subscribers: subscribers.clone(),
+            map: map.clone(),
+        });
         let cluster = crate::nats::join(
             &config,
             quic_addr,
             engine.handle.clone(),
+            parts,
             metrics.clone(),
             clock.clone(),
             cluster_ok.clone(),
@@ -443,6 +455,10 @@ impl Hub {
             // what is in flight here is delivered again to them.
             node.ownership.stop();
             node.consumers.abort();
+            node.dispatch_lease.stop();
+            for t in &node.dispatch_tasks {
+                t.abort();
+            }
         }
         let engine = self.engine;
         let drained =

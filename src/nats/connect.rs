@@ -2,6 +2,8 @@
 //! shares, created by whichever node comes first and checked by the rest:
 //! the stream of events (a subject per partition, file storage, the
 //! configured replicas, a dedup window for retransmits and re-publishes),
+//! the streams of detections (a subject per partition) and of orders (a
+//! subject per scope, and the dispatcher's state),
 //! the members bucket (a key per live node, lapsing unless renewed) and
 //! the leases bucket (a key per partition, lapsing unless renewed).
 
@@ -48,6 +50,8 @@ pub enum ClusterError {
 /// by itself).
 #[derive(Clone)]
 pub struct Nats {
+    /// The connection (requests to the dispatch owner).
+    pub client: async_nats::Client,
     /// JetStream.
     pub js: jetstream::Context,
     /// The names of the resources.
@@ -85,6 +89,47 @@ impl Names {
     /// The durable consumer that processes partition `p`'s events.
     pub fn events_consumer(&self, p: usize) -> String {
         format!("{}_p{p}", self.prefix)
+    }
+
+    /// The detections stream: what the partitions' owners found, read by
+    /// the dispatch owner.
+    pub fn detections_stream(&self) -> String {
+        format!("{}_DETECTIONS", self.prefix.to_uppercase())
+    }
+
+    /// The subject of partition `p`'s detections.
+    pub fn detections_subject(&self, p: usize) -> String {
+        format!("{}.detections.{p}", self.prefix)
+    }
+
+    /// The durable consumer the dispatch owner reads detections through.
+    pub fn detections_consumer(&self) -> String {
+        format!("{}_dispatch", self.prefix)
+    }
+
+    /// The orders stream: every write of the dispatcher, applied by every
+    /// node to its own outbox.
+    pub fn orders_stream(&self) -> String {
+        format!("{}_ORDERS", self.prefix.to_uppercase())
+    }
+
+    /// The subject of a scope's orders (a street's code or `district`),
+    /// or, for none, of the dispatcher's state.
+    pub fn orders_subject(&self, scope: Option<&str>) -> String {
+        match scope {
+            Some(scope) => format!("{}.orders.{scope}", self.prefix),
+            None => format!("{}.dispatch.state", self.prefix),
+        }
+    }
+
+    /// Where requests about orders (acks, steps) go to the dispatch owner.
+    pub fn requests_subject(&self) -> String {
+        format!("{}.dispatch.requests", self.prefix)
+    }
+
+    /// The lease key of the dispatch role, in the leases bucket.
+    pub fn dispatch_lease(&self) -> &'static str {
+        "dispatch"
     }
 
     /// The members bucket.
@@ -129,6 +174,32 @@ impl Nats {
         })
         .await
         .map_err(|e| fail(names.events_stream())(e.into()))?;
+        js.get_or_create_stream(stream::Config {
+            name: names.detections_stream(),
+            subjects: vec![format!("{}.detections.*", cfg.prefix)],
+            storage: stream::StorageType::File,
+            num_replicas: cfg.replicas,
+            duplicate_window: DEDUP_WINDOW,
+            max_age: cfg.events_retention,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| fail(names.detections_stream())(e.into()))?;
+        js.get_or_create_stream(stream::Config {
+            name: names.orders_stream(),
+            subjects: vec![
+                format!("{}.orders.*", cfg.prefix),
+                names.orders_subject(None),
+            ],
+            storage: stream::StorageType::File,
+            num_replicas: cfg.replicas,
+            duplicate_window: DEDUP_WINDOW,
+            // Every node's outbox is built from it: kept as long as the
+            // outbox keeps orders (retention there exports and deletes).
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| fail(names.orders_stream())(e.into()))?;
         let members = bucket(&js, names.members_bucket(), cfg.lease_ttl, cfg.replicas)
             .await
             .map_err(fail(names.members_bucket()))?;
@@ -136,6 +207,7 @@ impl Nats {
             .await
             .map_err(fail(names.leases_bucket()))?;
         Ok(Nats {
+            client,
             js,
             names,
             members,

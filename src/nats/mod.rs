@@ -6,9 +6,15 @@
 
 pub mod connect;
 pub mod consume;
+pub mod detections;
+pub mod dispatch_role;
 pub mod events;
+pub mod follow;
 pub mod ownership;
 pub mod partition_state;
+pub mod pending;
+pub mod replicate;
+pub mod requests;
 
 use crate::cluster::lease::LeaseTimings;
 use crate::config::Config;
@@ -27,6 +33,22 @@ pub struct ClusterNode {
     pub consumers: tokio::task::JoinHandle<()>,
     /// Where ingest publishes.
     pub ingress: Arc<events::NatsEvents>,
+    /// The dispatch lease's task.
+    pub dispatch_lease: ownership::OwnershipHandle,
+    /// The dispatch role and the orders stream's follower.
+    pub dispatch_tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// What of this node the dispatch side works with.
+pub struct NodeParts {
+    /// The engine's ends for the cluster side.
+    pub ends: crate::runtime::cluster_ends::ClusterEnds,
+    /// This node's outbox (a copy of the orders stream).
+    pub store: Arc<crate::store::Store>,
+    /// This node's subscribers.
+    pub subscribers: Arc<crate::runtime::subscribers::Subscribers>,
+    /// The region map.
+    pub map: Arc<crate::geo::RegionMap>,
 }
 
 /// Joins the cluster the config names, if it names one: connects, opens
@@ -37,6 +59,7 @@ pub async fn join(
     config: &Config,
     quic: SocketAddr,
     handle: crate::runtime::handle::Handle,
+    parts: Option<NodeParts>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
     reachable: Arc<AtomicBool>,
@@ -55,6 +78,7 @@ pub async fn join(
     let plan = ownership::OwnershipPlan {
         node: name.clone(),
         partitions: cfg.partitions,
+        keys: ownership::LeaseKeys::Partitions,
         validity: validity.clone(),
         timings: LeaseTimings {
             ttl_ms: cfg.lease_ttl.as_millis() as i64,
@@ -70,10 +94,25 @@ pub async fn join(
         metrics.clone(),
         clock.clone(),
     ));
+    let timings = plan.timings;
+    let parts = parts.ok_or_else(|| connect::ClusterError::JetStream {
+        what: "engine".into(),
+        message: "the engine was not started for the cluster mode".into(),
+    })?;
+    let dispatch = start_dispatch(
+        &nats,
+        &name,
+        parts,
+        &validity,
+        handle.clone(),
+        (metrics.clone(), clock.clone(), reachable.clone()),
+        (config, timings),
+    )?;
     let guard = consume::Guard {
         validity,
         clock: clock.clone(),
     };
+    pending::spawn(nats.clone(), guard.clone(), metrics.clone(), cfg.partitions);
     let state = consume::StatePlan {
         partitions: cfg.partitions,
         every: config.engine.checkpoint_interval,
@@ -85,7 +124,96 @@ pub async fn join(
         ownership,
         consumers,
         ingress,
+        dispatch_lease: dispatch.0,
+        dispatch_tasks: dispatch.1,
     }))
+}
+
+/// Starts the dispatch side: the detections publisher, the orders
+/// stream's follower, the dispatch lease and the role that follows it.
+fn start_dispatch(
+    nats: &connect::Nats,
+    name: &str,
+    parts: NodeParts,
+    partitions: &ownership::Validity,
+    handle: crate::runtime::handle::Handle,
+    (metrics, clock, reachable): (Arc<Metrics>, Arc<dyn Clock>, Arc<AtomicBool>),
+    (config, timings): (&Config, LeaseTimings),
+) -> Result<(ownership::OwnershipHandle, Vec<tokio::task::JoinHandle<()>>), connect::ClusterError> {
+    let NodeParts {
+        ends,
+        store,
+        subscribers,
+        map,
+    } = parts;
+    // This process, apart from an earlier one of the same node name.
+    let origin = format!(
+        "{name}/{:x}",
+        crate::runtime::clock::stamp_ns() ^ u64::from(std::process::id())
+    );
+    detections::spawn(
+        nats.clone(),
+        ends.shard_outputs,
+        ends.shards,
+        config.cluster.partitions as usize,
+        partitions.clone(),
+        clock.clone(),
+        metrics.clone(),
+    )
+    .map_err(|e| connect::ClusterError::JetStream {
+        what: "detections".into(),
+        message: e.to_string(),
+    })?;
+    let (follower, applied) = follow::spawn(follow::Follow {
+        nats: nats.clone(),
+        store,
+        subscribers,
+        map: map.clone(),
+        origin: origin.clone(),
+        data_dir: config.hub.data_dir.clone(),
+        metrics: metrics.clone(),
+    });
+    let forward = requests::NatsForward {
+        nats: nats.clone(),
+        map: map.clone(),
+        rt: tokio::runtime::Handle::current(),
+    };
+    let _ = ends
+        .dispatch
+        .send(crate::runtime::cluster_ends::DispatchInput::Forwarder(
+            Arc::new(forward),
+        ));
+    let validity = ownership::Validity::new(1);
+    let (tx, changes) = tokio::sync::mpsc::unbounded_channel();
+    let role = dispatch_role::spawn(
+        dispatch_role::Role {
+            nats: nats.clone(),
+            dispatch: ends.dispatch,
+            handle,
+            map,
+            applied,
+            validity: validity.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            origin,
+        },
+        changes,
+    );
+    let lease = ownership::spawn(
+        nats.clone(),
+        ownership::OwnershipPlan {
+            node: name.to_owned(),
+            partitions: 1,
+            keys: ownership::LeaseKeys::Role(nats.names.dispatch_lease()),
+            validity,
+            timings,
+        },
+        metrics,
+        clock,
+        reachable,
+        tx,
+    );
+    Ok((lease, vec![follower, role]))
 }
 
 /// The host's name and the QUIC port, in the characters a NATS key takes.

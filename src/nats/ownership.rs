@@ -12,7 +12,7 @@ use crate::runtime::clock::Clock;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -20,15 +20,17 @@ use tokio::sync::mpsc;
 /// Until when (Unix ms, this node's clock) each partition may be processed
 /// here, 0 when it is not this node's: written by the ownership task after
 /// every step, read by the partition consumers before every message.
+/// With it, each lease's epoch (its revision), which what the node writes
+/// for the partition carries.
 #[derive(Clone)]
-pub struct Validity(Arc<Vec<std::sync::atomic::AtomicI64>>);
+pub struct Validity(Arc<Vec<(AtomicI64, AtomicU64)>>);
 
 impl Validity {
     /// Nothing valid, for `partitions` partitions.
     pub fn new(partitions: u32) -> Validity {
         Validity(Arc::new(
             (0..partitions)
-                .map(|_| std::sync::atomic::AtomicI64::new(0))
+                .map(|_| (AtomicI64::new(0), AtomicU64::new(0)))
                 .collect(),
         ))
     }
@@ -37,12 +39,43 @@ impl Validity {
     pub fn allows(&self, p: usize, now_ms: i64) -> bool {
         self.0
             .get(p)
-            .is_some_and(|v| now_ms < v.load(Ordering::Acquire))
+            .is_some_and(|(v, _)| now_ms < v.load(Ordering::Acquire))
+    }
+
+    /// The epoch of this node's lease on partition `p`, if it may process
+    /// it at `now_ms`.
+    pub fn epoch(&self, p: usize, now_ms: i64) -> Option<u64> {
+        let (until, epoch) = self.0.get(p)?;
+        (now_ms < until.load(Ordering::Acquire)).then(|| epoch.load(Ordering::Acquire))
     }
 
     fn update(&self, leases: &Leases) {
-        for (p, v) in self.0.iter().enumerate() {
-            v.store(leases.valid_until(p as u32).unwrap_or(0), Ordering::Release);
+        let epochs: std::collections::HashMap<u32, u64> = leases.owned().collect();
+        for (p, (until, epoch)) in self.0.iter().enumerate() {
+            epoch.store(
+                epochs.get(&(p as u32)).copied().unwrap_or(0),
+                Ordering::Release,
+            );
+            until.store(leases.valid_until(p as u32).unwrap_or(0), Ordering::Release);
+        }
+    }
+}
+
+/// Which leases a task holds: the partitions' (keys "0", "1", ...), or one
+/// role's (the dispatch: one key by its name).
+#[derive(Debug, Clone)]
+pub enum LeaseKeys {
+    /// The map's partitions.
+    Partitions,
+    /// One role, by its key.
+    Role(&'static str),
+}
+
+impl LeaseKeys {
+    fn key(&self, p: u32) -> String {
+        match self {
+            LeaseKeys::Partitions => p.to_string(),
+            LeaseKeys::Role(name) => (*name).to_owned(),
         }
     }
 }
@@ -51,8 +84,10 @@ impl Validity {
 pub struct OwnershipPlan {
     /// This node's name.
     pub node: String,
-    /// Partitions in all.
+    /// Partitions in all (1 for a role).
     pub partitions: u32,
+    /// The leases' keys.
+    pub keys: LeaseKeys,
     /// Lease timings.
     pub timings: LeaseTimings,
     /// Where the task tells the consumers until when each partition is
@@ -103,7 +138,7 @@ async fn run(
         // A node that was stopped gives up what may have lapsed before it
         // reads or writes anything.
         leases.handle_timeout(clock.now_ms());
-        forward(&mut leases, &plan.validity, &tx, &metrics);
+        forward(&mut leases, &plan, &tx, &metrics);
         let read = refresh(&nats, &plan, &mut leases, clock.as_ref()).await;
         reachable.store(read.is_ok(), Ordering::Release);
         if let Err(e) = read {
@@ -111,39 +146,48 @@ async fn run(
             tracing::warn!(error = %e, "cannot read the cluster's members and leases");
         }
         // What is given up stops before the release is written.
-        forward(&mut leases, &plan.validity, &tx, &metrics);
+        forward(&mut leases, &plan, &tx, &metrics);
         while let Some(op) = leases.poll_op() {
-            apply(&nats, &plan.node, op, &mut leases, clock.as_ref(), &metrics).await;
+            apply(&nats, &plan, op, &mut leases, clock.as_ref(), &metrics).await;
         }
-        forward(&mut leases, &plan.validity, &tx, &metrics);
-        metrics
-            .cluster_partitions_unowned
-            .set(leases.unowned() as i64);
+        forward(&mut leases, &plan, &tx, &metrics);
+        if let LeaseKeys::Partitions = plan.keys {
+            metrics
+                .cluster_partitions_unowned
+                .set(leases.unowned() as i64);
+        }
     }
 }
 
 fn forward(
     leases: &mut Leases,
-    validity: &Validity,
+    plan: &OwnershipPlan,
     tx: &mpsc::UnboundedSender<Ownership>,
     metrics: &Metrics,
 ) {
-    validity.update(leases);
+    plan.validity.update(leases);
+    let partitions = matches!(plan.keys, LeaseKeys::Partitions);
     while let Some(change) = leases.poll_ownership() {
         let (what, partition) = match change {
             Ownership::Gained { partition, .. } => ("gained", partition),
             Ownership::Lost { partition } => ("lost", partition),
         };
-        metrics
-            .cluster_ownership_changes
-            .with_label_values(&[what])
-            .inc();
-        tracing::info!(partition, "partition {what}");
+        if partitions {
+            metrics
+                .cluster_ownership_changes
+                .with_label_values(&[what])
+                .inc();
+            tracing::info!(partition, "partition {what}");
+        } else {
+            tracing::info!(lease = plan.keys.key(partition), "lease {what}");
+        }
         let _ = tx.send(change);
     }
-    metrics
-        .cluster_partitions_owned
-        .set(leases.owned().count() as i64);
+    if partitions {
+        metrics
+            .cluster_partitions_owned
+            .set(leases.owned().count() as i64);
+    }
 }
 
 /// Renews this node's member key and reads the members and every lease.
@@ -167,7 +211,7 @@ async fn refresh(
     // others are still read), and counted.
     let mut first_error = None;
     for p in 0..plan.partitions {
-        match nats.leases.entry(p.to_string()).await {
+        match nats.leases.entry(plan.keys.key(p)).await {
             Ok(entry) => {
                 let holder = entry
                     .filter(|e| e.operation == kv::Operation::Put)
@@ -191,24 +235,26 @@ async fn refresh(
 /// Sends one write and tells the machine what came of it.
 async fn apply(
     nats: &Nats,
-    node: &str,
+    plan: &OwnershipPlan,
     op: LeaseOp,
     leases: &mut Leases,
     clock: &dyn Clock,
     metrics: &Metrics,
 ) {
-    let me = Bytes::from(node.to_owned());
+    let me = Bytes::from(plan.node.clone());
     match op {
-        LeaseOp::Claim { partition } => match nats.leases.create(partition.to_string(), me).await {
-            Ok(revision) => leases.claimed(clock.now_ms(), partition, revision),
-            Err(_) => leases.claim_failed(clock.now_ms(), partition),
-        },
+        LeaseOp::Claim { partition } => {
+            match nats.leases.create(plan.keys.key(partition), me).await {
+                Ok(revision) => leases.claimed(clock.now_ms(), partition, revision),
+                Err(_) => leases.claim_failed(clock.now_ms(), partition),
+            }
+        }
         LeaseOp::Renew {
             partition,
             revision,
         } => match nats
             .leases
-            .update(partition.to_string(), me, revision)
+            .update(plan.keys.key(partition), me, revision)
             .await
         {
             Ok(revision) => leases.renewed(clock.now_ms(), partition, revision),
@@ -224,7 +270,7 @@ async fn apply(
             partition,
             revision,
         } => {
-            let key = partition.to_string();
+            let key = plan.keys.key(partition);
             if nats
                 .leases
                 .delete_expect_revision(&key, Some(revision))

@@ -73,6 +73,28 @@ pub struct Dispatcher {
     step_replies: FxHashMap<ReplyId, oneshot::Sender<StepAnswer>>,
     /// Batches waiting for their detections to be durable.
     receipts: Vec<Receipt>,
+    /// What opening it again takes (a node that becomes the cluster's
+    /// dispatch owner resumes from its copy of the outbox).
+    reopen: Reopen,
+    /// In the cluster mode, while this node dispatches: where every
+    /// commit goes before anything is sent.
+    replicate: Option<Arc<dyn Replicate>>,
+}
+
+/// What [`Dispatcher::reopen`] starts from besides the outbox.
+struct Reopen {
+    map: Arc<RegionMap>,
+    policy: QualityPolicy,
+    journal_keep_ms: Option<i64>,
+}
+
+/// The cluster's orders stream, as the dispatcher sees it: a commit is
+/// done once it is there too (on a quorum), before any order of it is
+/// sent. Implemented by the NATS side.
+pub trait Replicate: Send + Sync {
+    /// Publishes a committed batch; an error means it is not replicated
+    /// (the dispatcher tries the commit again later).
+    fn replicate(&self, batch: &crate::store::Batch) -> Result<(), String>;
 }
 
 /// What the dispatcher thread shares with the sessions and the API.
@@ -108,10 +130,12 @@ impl Dispatcher {
             book,
             outbox_ok,
         } = wiring;
-        let recovered = recover(&store, &map)?;
-        let mut machine = machine::Dispatcher::new(map, policy, recovered);
-        machine.set_registry(book.registry());
-        machine.set_maintenance(book.windows());
+        let reopen = Reopen {
+            map,
+            policy,
+            journal_keep_ms: None,
+        };
+        let machine = open_machine(&store, &book, &reopen)?;
         let flagged: Vec<u64> = machine.flagged().collect();
         metrics.devices_flagged.set(flagged.len() as i64);
         let dispatcher = Dispatcher {
@@ -125,8 +149,39 @@ impl Dispatcher {
             replies: FxHashMap::default(),
             step_replies: FxHashMap::default(),
             receipts: Vec::new(),
+            reopen,
+            replicate: None,
         };
         Ok((dispatcher, flagged))
+    }
+
+    /// Starts again from the outbox as it is now (in the cluster mode, a
+    /// node's copy of the orders stream, caught up): what the machine had
+    /// in memory goes, requests waiting for an answer are dropped (their
+    /// senders see the dispatcher gone and may ask again). Returns the
+    /// flagged devices for the correlator.
+    pub fn reopen(&mut self) -> Result<Vec<u64>, StoreError> {
+        self.machine = open_machine(&self.store, &self.book, &self.reopen)?;
+        self.replies.clear();
+        self.step_replies.clear();
+        self.receipts.clear();
+        let flagged: Vec<u64> = self.machine.flagged().collect();
+        self.metrics.devices_flagged.set(flagged.len() as i64);
+        Ok(flagged)
+    }
+
+    /// Where commits are replicated from now on (none: nowhere, the
+    /// embedded hub or a node that stopped dispatching).
+    pub fn set_replicate(&mut self, replicate: Option<Arc<dyn Replicate>>) {
+        self.replicate = replicate;
+    }
+
+    /// The detections journaled in the outbox since `since_ms`.
+    pub fn journal_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<crate::engine::Detection>, StoreError> {
+        self.store.journal_since(since_ms)
     }
 
     /// Hands the machine new warnings and acks, then drives it at `now_ms`.
@@ -188,6 +243,7 @@ impl Dispatcher {
     /// Keeps journaled detections this long after their event time.
     pub fn with_journal_keep_ms(mut self, keep_ms: i64) -> Dispatcher {
         self.machine = self.machine.with_journal_keep_ms(keep_ms);
+        self.reopen.journal_keep_ms = Some(keep_ms);
         self
     }
 
@@ -208,7 +264,20 @@ impl Dispatcher {
             return;
         };
         let started = clock::instant();
-        match self.store.commit(&batch) {
+        let committed = self
+            .store
+            .commit(&batch)
+            .map_err(|e| e.chain())
+            .and_then(|()| {
+                // In the cluster: on the orders stream too before anything
+                // of it is sent (a follower's copy is what the next owner
+                // resumes from).
+                match &self.replicate {
+                    Some(r) => r.replicate(&batch),
+                    None => Ok(()),
+                }
+            });
+        match committed {
             Ok(()) => {
                 self.outbox_ok.store(true, Ordering::Release);
                 self.metrics
@@ -222,7 +291,7 @@ impl Dispatcher {
                 self.metrics.outbox_errors.inc();
                 self.outbox_ok.store(false, Ordering::Release);
                 tracing::error!(
-                    error = %e.chain(),
+                    error = %e,
                     orders = batch.orders.len(),
                     retry_ms = machine::COMMIT_RETRY_MS,
                     "outbox commit failed: these orders are NOT dispatched yet; kept to try again"
@@ -281,6 +350,23 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// The machine on what the outbox holds, with the device book's registry
+/// and maintenance windows.
+fn open_machine(
+    store: &Store,
+    book: &DeviceBook,
+    plan: &Reopen,
+) -> Result<machine::Dispatcher, StoreError> {
+    let recovered = recover(store, &plan.map)?;
+    let mut machine = machine::Dispatcher::new(plan.map.clone(), plan.policy, recovered);
+    if let Some(keep) = plan.journal_keep_ms {
+        machine = machine.with_journal_keep_ms(keep);
+    }
+    machine.set_registry(book.registry());
+    machine.set_maintenance(book.windows());
+    Ok(machine)
 }
 
 /// What the machine starts from: the logs' last sequence numbers, open

@@ -6,7 +6,9 @@
 pub mod buffers;
 pub mod checkpoints;
 pub mod clock;
+pub mod cluster_ends;
 pub mod details;
+pub mod dispatch_loop;
 pub mod dispatch_thread;
 pub mod handle;
 pub mod inbox;

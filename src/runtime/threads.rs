@@ -12,24 +12,17 @@ use crate::metrics::Metrics;
 use crate::runtime::buffers::BufferPool;
 use crate::runtime::checkpoints::{CheckpointWriter, ShardCheckpointer};
 use crate::runtime::clock::Clock;
+use crate::runtime::cluster_ends::{ClusterEnds, DispatchInput, ShardOutput};
+use crate::runtime::dispatch_loop::{CorrelatorPlan, DispatchLoop};
 use crate::runtime::dispatch_thread::{Dispatcher, OrderMsg};
 use crate::runtime::handle::Handle;
-use crate::runtime::inbox::{inbox, Inbox, Outlet};
-pub use crate::runtime::shard_msg::{Receipt, ShardMsg};
+use crate::runtime::inbox::{inbox, Inbox};
+pub use crate::runtime::shard_msg::ShardMsg;
 use crate::runtime::transport::{Idle, PartitionConsumer};
 use crate::store::checkpoint::CheckpointDir;
-use crossbeam_channel::{bounded, select, Receiver, Sender};
+use crossbeam_channel::{bounded, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-
-/// What the dispatcher thread receives from the shards.
-struct ShardOutput {
-    shard: usize,
-    watermark: Watermark,
-    detections: Vec<Detection>,
-    /// Batches whose detections these are: told once they are durable.
-    receipts: Vec<Receipt>,
-}
 
 /// What the engine threads are made of.
 pub struct EnginePlan {
@@ -47,6 +40,13 @@ pub struct EnginePlan {
     pub checkpoints: Option<(CheckpointDir, std::time::Duration)>,
     /// The state each shard saved before the restart, by shard.
     pub restored: Vec<Option<ShardCheckpoint>>,
+    /// In the cluster mode, the partitions: the shards' outputs then go to
+    /// the cluster side, and the dispatcher runs only where the dispatch
+    /// lease is, on the detections stream (see [`ClusterEnds`]).
+    pub cluster_partitions: Option<u32>,
+    /// How far back the journal is replayed when a cluster node starts
+    /// dispatching, ms.
+    pub journal_keep_ms: i64,
 }
 
 /// The running engine threads.
@@ -57,8 +57,13 @@ pub struct EngineThreads {
     pub buffers: BufferPool,
     /// Sender of new rules to the correlator.
     pub rules_tx: Sender<Arc<RuleSet>>,
+    /// In the cluster mode, the cluster side's ends (taken when it joins).
+    pub cluster: Option<ClusterEnds>,
     shards: Vec<Inbox<ShardMsg>>,
     handles: Vec<JoinHandle<()>>,
+    dispatcher: JoinHandle<()>,
+    /// The cluster mode's way to stop the dispatcher thread.
+    stop_dispatch: Option<crossbeam_channel::Sender<DispatchInput>>,
     checkpoints: Option<CheckpointWriter>,
 }
 
@@ -80,6 +85,8 @@ impl EngineThreads {
             replay,
             checkpoints,
             mut restored,
+            cluster_partitions,
+            journal_keep_ms,
         } = plan;
         let writer = checkpoints
             .map(|(dir, every)| {
@@ -133,7 +140,8 @@ impl EngineThreads {
                 "engine state of the previous run loaded"
             );
         }
-        let mut correlator = Correlator::new(rules, settings, shards);
+        let slots = cluster_partitions.map_or(shards, |p| p as usize);
+        let mut correlator = Correlator::new(rules.clone(), settings, slots);
         for d in flagged {
             correlator.set_flagged(d, true);
         }
@@ -143,20 +151,49 @@ impl EngineThreads {
             correlator.handle_detection(d);
         }
         correlator.flush();
-        let m = metrics.clone();
-        handles.push(
-            std::thread::Builder::new()
-                .name("dispatcher".into())
-                .spawn(move || {
-                    run_dispatcher(correlator, dispatcher, out_rx, acks_out, rules_rx, m, clock)
-                })?,
-        );
+        // In the cluster mode the shards' outputs go to the cluster side and
+        // the dispatcher listens to it instead.
+        let (outputs, inputs, cluster) = match cluster_partitions {
+            None => (out_rx, None, None),
+            Some(_) => {
+                let (tx, rx) = bounded::<DispatchInput>(1024);
+                let ends = ClusterEnds {
+                    shard_outputs: out_rx,
+                    dispatch: tx,
+                    shards,
+                };
+                (crossbeam_channel::never(), Some(rx), Some(ends))
+            }
+        };
+        let stop_dispatch = cluster.as_ref().map(|c| c.dispatch.clone());
+        let run = DispatchLoop {
+            correlator,
+            dispatcher,
+            outputs,
+            inputs,
+            acks: acks_out,
+            rules: rules_rx,
+            plan: CorrelatorPlan {
+                rules,
+                settings,
+                slots,
+                keep_ms: journal_keep_ms,
+            },
+            metrics: metrics.clone(),
+            clock,
+        };
+        let dispatcher = std::thread::Builder::new()
+            .name("dispatcher".into())
+            .spawn(move || run.run())?;
         Ok(EngineThreads {
             handle: Handle::new(inboxes.clone(), acks, metrics),
             buffers,
             rules_tx,
+            cluster,
             shards: inboxes,
             handles,
+            dispatcher,
+            stop_dispatch,
             checkpoints: writer,
         })
     }
@@ -171,9 +208,14 @@ impl EngineThreads {
         drop(self.shards);
         drop(self.handle);
         drop(self.rules_tx);
+        drop(self.cluster);
         for h in self.handles {
             let _ = h.join();
         }
+        // In the cluster mode the dispatcher's input is the cluster side's,
+        // stopped by now: what was in flight goes to the next owner.
+        drop(self.stop_dispatch);
+        let _ = self.dispatcher.join();
         // The shards' last snapshots, written.
         if let Some(w) = self.checkpoints {
             w.finish();
@@ -274,78 +316,5 @@ fn run_shard(
     inbox.close();
     if let Some(c) = checkpoints {
         c.save_last(index as u32, of as u32, &shard, clock.now_ms());
-    }
-}
-
-fn run_dispatcher(
-    mut correlator: Correlator,
-    mut dispatcher: Dispatcher,
-    mut rx: Receiver<ShardOutput>,
-    acks_in: Outlet<OrderMsg>,
-    mut rules_rx: Receiver<Arc<RuleSet>>,
-    metrics: Arc<Metrics>,
-    clock: Arc<dyn Clock>,
-) {
-    let mut acks_rx = acks_in.rx.clone();
-    let mut shards_open = true;
-    // The replayed journal's warnings, before any input.
-    let warnings: Vec<_> = std::iter::from_fn(|| correlator.poll_warning()).collect();
-    dispatcher.round(
-        clock.now_ms(),
-        warnings,
-        Vec::new(),
-        Vec::new(),
-        &mut correlator,
-    );
-    loop {
-        let mut acks = Vec::new();
-        let mut outputs = Vec::new();
-        // Sleep until the next input or until the dispatcher next needs
-        // time (a deadline, a commit to try again), not on a tick.
-        let wake = match dispatcher.poll_timeout() {
-            Some(at) => crossbeam_channel::at(clock.instant_of_ms(at)),
-            None => crossbeam_channel::never(),
-        };
-        select! {
-            recv(rx) -> m => match m {
-                Ok(o) => outputs.push(o),
-                Err(_) => {
-                    shards_open = false;
-                    rx = crossbeam_channel::never();
-                }
-            },
-            recv(acks_rx) -> m => match m {
-                Ok(a) => acks.push(a),
-                Err(_) => acks_rx = crossbeam_channel::never(),
-            },
-            recv(rules_rx) -> m => match m {
-                Ok(rules) => correlator.set_rules(rules),
-                Err(_) => rules_rx = crossbeam_channel::never(),
-            },
-            recv(wake) -> _ => {}
-        }
-        // Take whatever else is waiting: one commit for all of it.
-        outputs.extend(rx.try_iter().take(1024));
-        acks.extend(acks_rx.try_iter().take(4096));
-        acks_in.took(acks.len());
-        let mut receipts = Vec::new();
-        for o in outputs {
-            dispatcher.handle_detections(&o.detections);
-            for d in o.detections {
-                correlator.handle_detection(d);
-            }
-            correlator.flush();
-            correlator.handle_watermark(o.shard, o.watermark);
-            receipts.extend(o.receipts);
-        }
-        let warnings: Vec<_> = std::iter::from_fn(|| correlator.poll_warning()).collect();
-        dispatcher.round(clock.now_ms(), warnings, acks, receipts, &mut correlator);
-        metrics.record_correlator(&correlator.take_stats(), correlator.open_incidents());
-        if !shards_open {
-            // The shards are drained and so is the engine: done. Acks still
-            // in flight come from sessions that are closing too.
-            acks_in.close();
-            break;
-        }
     }
 }

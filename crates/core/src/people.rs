@@ -9,7 +9,10 @@
 use crate::dispatch::scope::Scope;
 
 /// A person's role (角色).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 街镇值班员: accepts, handles and reports on its street's orders.
     StreetOfficer,

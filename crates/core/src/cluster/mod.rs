@@ -1,9 +1,12 @@
 //! The decisions of a cluster of hub nodes on a shared log (NATS
 //! JetStream in the shell): which node should own which partition of the
 //! map ([`assignment`]), and one node's leases on its partitions
-//! ([`lease`]). Pure: membership, the lease store's answers and the time
-//! go in, writes to send and ownership changes come out.
+//! ([`lease`]), and the fencing of a stale holder's late writes ([`fence`]),
+//! a partition's engine state as it moves between nodes
+//! ([`partition_state`]). Pure: membership, the lease store's answers and
+//! the time go in, writes to send and ownership changes come out.
 
 pub mod assignment;
+pub mod fence;
 pub mod lease;
 pub mod partition_state;

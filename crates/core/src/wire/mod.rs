@@ -8,8 +8,10 @@
 
 pub mod batch;
 pub mod control;
+pub mod detection_log;
 pub mod error_code;
 pub mod event_log;
+pub mod order_log;
 pub mod frame;
 
 pub use batch::{

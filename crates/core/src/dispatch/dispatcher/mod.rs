@@ -61,7 +61,7 @@ pub(crate) const MAX_QUEUED_ACKS: usize = 65_536;
 pub struct ReplyId(pub u64);
 
 /// What became of an acknowledgement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AckAnswer {
     /// Recorded durably with this outcome.
     Recorded(Outcome),

@@ -6,7 +6,7 @@ use super::step::StepKind;
 use serde::Serialize;
 
 /// The answer to one step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum StepAnswer {
     /// Recorded durably; the order is now at this stage.
     Applied(Stage),

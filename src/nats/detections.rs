@@ -1,0 +1,149 @@
+//! The partitions' detections out to the detections stream: a thread
+//! takes each shard output, splits its detections by partition, and
+//! publishes one message per partition this node holds (with the lease's
+//! epoch and the shard's watermark, which bounds the event time of every
+//! partition the shard runs). The batches the output came from are told
+//! they are durable only once every message of it is stored, so their
+//! events are acknowledged to the events stream only then; a partition
+//! whose lease was lost meanwhile publishes nothing, and the output's
+//! batches stay unacknowledged for the next owner to run again (the
+//! detections' ids make the repeats vanish).
+//!
+//! A watermark alone goes out at most every [`WATERMARK_EVERY_MS`] per
+//! partition: the dispatch owner's incidents close a little later, and
+//! idle partitions cost a few messages a second.
+
+use super::connect::Nats;
+use super::ownership::Validity;
+use crate::engine::partition::shard_of;
+use crate::metrics::Metrics;
+use crate::runtime::clock::Clock;
+use crate::runtime::cluster_ends::ShardOutput;
+use crate::wire::detection_log::{DetectionMessage, VERSION};
+use crossbeam_channel::Receiver;
+use std::sync::Arc;
+
+/// The longest a partition's watermark waits to go out alone, ms.
+pub const WATERMARK_EVERY_MS: i64 = 500;
+
+/// The header carrying the writer's lease epoch (also in the payload, for
+/// tools that read headers only).
+pub const EPOCH_HEADER: &str = "Tg-Epoch";
+
+/// Starts the publishing thread; it ends when the shards are drained.
+pub fn spawn(
+    nats: Nats,
+    outputs: Receiver<ShardOutput>,
+    shards: usize,
+    partitions: usize,
+    validity: Validity,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let rt = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("detections-out".into())
+        .spawn(move || {
+            let mut last_sent = vec![(i64::MIN, None::<i64>); partitions];
+            for out in outputs.iter() {
+                let now = clock.now_ms();
+                let plan = messages(&out, shards, partitions, &validity, now, &mut last_sent);
+                let nats = nats.clone();
+                let metrics = metrics.clone();
+                rt.spawn(publish(nats, plan, out.receipts, metrics));
+            }
+        })
+}
+
+/// What one output becomes: the messages, and whether any of its
+/// detections belonged to a partition no longer this node's.
+struct Plan {
+    messages: Vec<DetectionMessage>,
+    dropped: bool,
+}
+
+fn messages(
+    out: &ShardOutput,
+    shards: usize,
+    partitions: usize,
+    validity: &Validity,
+    now: i64,
+    last_sent: &mut [(i64, Option<i64>)],
+) -> Plan {
+    let mut by_partition: Vec<Vec<crate::engine::Detection>> = vec![Vec::new(); partitions];
+    for d in &out.detections {
+        by_partition[shard_of(d.cell, partitions)].push(*d);
+    }
+    let watermark_ms = out.watermark.ms();
+    let mut plan = Plan {
+        messages: Vec::new(),
+        dropped: false,
+    };
+    for (p, detections) in by_partition.into_iter().enumerate() {
+        if p % shards != out.shard {
+            continue;
+        }
+        let Some(epoch) = validity.epoch(p, now) else {
+            plan.dropped |= !detections.is_empty();
+            continue;
+        };
+        let (at, sent) = &mut last_sent[p];
+        let fresh = watermark_ms != *sent && now.saturating_sub(*at) >= WATERMARK_EVERY_MS;
+        if detections.is_empty() && !fresh {
+            continue;
+        }
+        (*at, *sent) = (now, watermark_ms);
+        plan.messages.push(DetectionMessage {
+            v: VERSION,
+            partition: p as u32,
+            epoch,
+            watermark_ms,
+            detections,
+        });
+    }
+    plan
+}
+
+/// Publishes an output's messages together, then tells its batches.
+async fn publish(
+    nats: Nats,
+    plan: Plan,
+    receipts: Vec<crate::runtime::shard_msg::Receipt>,
+    metrics: Arc<Metrics>,
+) {
+    let mut acks = Vec::with_capacity(plan.messages.len());
+    for m in &plan.messages {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(EPOCH_HEADER, m.epoch.to_string().as_str());
+        if let Some(id) = m.id() {
+            headers.insert("Nats-Msg-Id", id.as_str());
+        }
+        let subject = nats.names.detections_subject(m.partition as usize);
+        match nats
+            .js
+            .publish_with_headers(subject, headers, m.encode().into())
+            .await
+        {
+            Ok(ack) => acks.push(ack),
+            Err(_) => return failed(&metrics),
+        }
+    }
+    for ack in acks {
+        if ack.await.is_err() {
+            return failed(&metrics);
+        }
+    }
+    if !plan.dropped {
+        for r in receipts {
+            let _ = r.send(());
+        }
+    }
+}
+
+/// Counted; the output's batches stay unacknowledged and come again.
+fn failed(metrics: &Metrics) {
+    metrics
+        .cluster_errors
+        .with_label_values(&["detections"])
+        .inc();
+}
