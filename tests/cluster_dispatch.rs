@@ -4,12 +4,13 @@
 //! whose two sources fall in partitions of two different nodes is one
 //! order; /api/orders, SUBSCRIBE and ORDER_ACK answer alike on every node;
 //! and when the dispatching node is killed with -9 another takes over
-//! from its copy, every acknowledged alarm still becomes an order, and no
-//! incident appears under two ids.
+//! from its copy, every acknowledged alarm still becomes an order, no
+//! incident appears under two ids, and a street platform of the dead node
+//! resumes on the survivor from its last sequence number.
 
 mod common;
 
-use common::nats::{get, hub_node as node, NatsCluster};
+use common::nats::{get, hub_node as node, signal, NatsCluster};
 use common::*;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -260,6 +261,22 @@ async fn the_dispatching_node_killed_its_successor_resumes_from_its_copy() {
     })
     .await;
 
+    // A district platform on the node about to die reads the first orders.
+    let on_dying = ClientOptions::dev(c.quics[c.dispatcher], DISTRICT_TOKEN);
+    let mut sub = SubscriberClient::connect(&on_dying, "district", 0)
+        .await
+        .unwrap();
+    let mut first_ids = HashSet::new();
+    let mut last_seq = 0;
+    while first_ids.len() < 12 {
+        let o = tokio::time::timeout(Duration::from_secs(10), sub.next_order())
+            .await
+            .expect("the first orders within 10 s")
+            .unwrap();
+        last_seq = last_seq.max(o.seq);
+        first_ids.insert(o.id);
+    }
+
     // The dispatcher dies with -9; alarms go on arriving at the survivor.
     let mut dead = c.hubs[c.dispatcher].take().unwrap();
     dead.child.kill().unwrap();
@@ -287,7 +304,75 @@ async fn the_dispatching_node_killed_its_successor_resumes_from_its_copy() {
     let devices: HashSet<u64> = by_order.values().flatten().copied().collect();
     let expected: HashSet<u64> = acked.into_iter().collect();
     assert_eq!(devices, expected, "every acknowledged alarm is ordered");
+
+    // The platform reconnects to the survivor and resumes from its last
+    // seq: the rest, in sequence, none of what it had.
+    drop(sub);
+    let on_survivor = ClientOptions::dev(c.quics[survivor], DISTRICT_TOKEN);
+    let mut sub = SubscriberClient::connect(&on_survivor, "district", last_seq)
+        .await
+        .unwrap();
+    let mut seqs = Vec::new();
+    while seqs.len() < 12 {
+        let o = tokio::time::timeout(Duration::from_secs(10), sub.next_order())
+            .await
+            .expect("the rest within 10 s")
+            .unwrap();
+        assert!(!first_ids.contains(&o.id), "{} again", o.id);
+        seqs.push(o.seq);
+    }
+    seqs.sort_unstable();
+    let expected_seqs: Vec<u64> = (last_seq + 1..=last_seq + 12).collect();
+    assert_eq!(
+        seqs, expected_seqs,
+        "the survivor goes on with the same sequence"
+    );
     let (_, body) = http_get(c.https[survivor], "/metrics").await;
     assert_eq!(metric(&body, "tongguan_cluster_dispatch_owner", ""), 1.0);
     drop(dead);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_woken_from_a_stop_makes_nothing_that_counts() {
+    let c = Cluster::start().await;
+    let stalled = c.dispatcher;
+    let other = 1 - stalled;
+    signal(c.hubs[stalled].as_ref().unwrap(), "-STOP");
+    let t0 = now_ms() - 3 * 3_600_000;
+    let acked = alarms(c.quics[other], 200, 8, t0).await;
+    let only = [c.https[other]];
+    until_every_node(
+        &only,
+        "the alarms ordered by the other node",
+        Duration::from_secs(60),
+        |o| o.len() >= 8,
+    )
+    .await;
+    signal(c.hubs[stalled].as_ref().unwrap(), "-CONT");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The woken node catches up from the stream: both list the same
+    // orders, one per alarm, none twice.
+    let seen = until_every_node(
+        &c.https,
+        "the same orders on both nodes",
+        Duration::from_secs(20),
+        |o| o.len() == 8,
+    )
+    .await;
+    assert_eq!(
+        seen[0].keys().collect::<HashSet<_>>(),
+        seen[1].keys().collect::<HashSet<_>>()
+    );
+    let devices: HashSet<u64> = devices_by_order(&seen[0])
+        .values()
+        .flatten()
+        .copied()
+        .collect();
+    assert_eq!(devices, acked.into_iter().collect::<HashSet<_>>());
+    let mut owners = 0.0;
+    for h in c.https {
+        let (_, body) = http_get(h, "/metrics").await;
+        owners += metric(&body, "tongguan_cluster_dispatch_owner", "");
+    }
+    assert_eq!(owners, 1.0, "one dispatcher after the wake");
 }

@@ -130,6 +130,11 @@ async fn run(
     tx: mpsc::UnboundedSender<Ownership>,
 ) {
     let mut leases = Leases::new(&plan.node, plan.partitions, plan.timings);
+    if let LeaseKeys::Role(_) = plan.keys {
+        // A role moves when its holder is gone, not back to a node that
+        // joins: every move is a failover.
+        leases = leases.sticky();
+    }
     let every = Duration::from_millis(plan.timings.renew_ms as u64 / 2);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

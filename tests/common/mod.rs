@@ -304,9 +304,17 @@ pub fn spawn_hub(data: &std::path::Path, args: &[&str]) -> HubProcess {
         .arg(data)
         .args(args)
         .args(&config_args)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("TONGGUAN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        // The hub's log beside its data, for a failing test to show.
+        .stderr(
+            std::fs::File::create(data.join("hub.log"))
+                .map(std::process::Stdio::from)
+                .unwrap_or_else(|_| std::process::Stdio::null()),
+        )
         .spawn()
         .expect("hub binary starts");
     let mut line = String::new();

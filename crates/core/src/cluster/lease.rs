@@ -116,6 +116,9 @@ pub struct Leases {
     releasing: BTreeMap<u32, ()>,
     ops: VecDeque<LeaseOp>,
     changes: VecDeque<Ownership>,
+    /// A held lease is kept while its holder lives (a role), not handed to
+    /// a node that joins.
+    sticky: bool,
 }
 
 impl Leases {
@@ -132,7 +135,18 @@ impl Leases {
             releasing: BTreeMap::new(),
             ops: VecDeque::new(),
             changes: VecDeque::new(),
+            sticky: false,
         }
+    }
+
+    /// Leases kept by their holder while it lives: a node that joins (or
+    /// comes back from a stop) does not take them over, so a role such as
+    /// the district's dispatch moves only when its holder is gone, not
+    /// back and forth. Who claims a free one is still the assignment's
+    /// choice among the live nodes.
+    pub fn sticky(mut self) -> Leases {
+        self.sticky = true;
+        self
     }
 
     /// The live nodes (this one among them or not: it always counts
@@ -208,6 +222,13 @@ impl Leases {
     /// could not be reached).
     pub fn claim_failed(&mut self, now_ms: i64, partition: u32) {
         self.claiming.remove(&partition);
+        // Someone has it, as far as this node can tell until the store is
+        // read again: not claimed again before then (a claim that fails at
+        // once would otherwise be sent again and again).
+        self.holders.entry(partition).or_insert(Holder {
+            node: String::new(),
+            revision: 0,
+        });
         self.plan(now_ms);
     }
 
@@ -315,7 +336,7 @@ impl Leases {
             let mine = names[target[p as usize]] == self.me;
             let busy = self.claiming.contains_key(&p) || self.releasing.contains_key(&p);
             if let Some(h) = self.held.get_mut(&p) {
-                if !mine && !busy {
+                if !mine && !busy && !self.sticky {
                     let revision = h.revision;
                     self.held.remove(&p);
                     self.changes.push_back(Ownership::Lost { partition: p });

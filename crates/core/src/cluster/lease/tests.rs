@@ -34,18 +34,33 @@ struct Cluster {
     store: Store,
     nodes: Vec<(Leases, bool)>,
     now: i64,
+    partitions: u32,
 }
 
 impl Cluster {
     fn new(names: &[&str]) -> Cluster {
+        Cluster::of(names, P, false)
+    }
+
+    /// `names` sharing `partitions` leases, sticky ones or not.
+    fn of(names: &[&str], partitions: u32, sticky: bool) -> Cluster {
         let t = LeaseTimings::default();
+        let leases = |n: &str| {
+            let l = Leases::new(n, partitions, t);
+            if sticky {
+                l.sticky()
+            } else {
+                l
+            }
+        };
         let mut c = Cluster {
             store: Store {
                 ttl_ms: t.ttl_ms,
                 ..Store::default()
             },
-            nodes: names.iter().map(|n| (Leases::new(n, P, t), true)).collect(),
+            nodes: names.iter().map(|n| (leases(n), true)).collect(),
             now: 0,
+            partitions,
         };
         c.membership();
         c
@@ -85,7 +100,7 @@ impl Cluster {
             self.store.lapse(self.now);
             for (l, up) in &mut self.nodes {
                 if *up {
-                    for p in 0..P {
+                    for p in 0..self.partitions {
                         l.observe(self.now, p, self.store.holder(p));
                     }
                 }
@@ -272,4 +287,26 @@ fn a_joining_node_gets_its_share_from_the_others() {
     let counts: Vec<usize> = (0..3).map(|i| c.owned_by(i)).collect();
     assert_eq!(counts.iter().sum::<usize>(), P as usize);
     assert!(counts.iter().all(|&n| n == 5 || n == 6), "{counts:?}");
+}
+
+#[test]
+fn a_sticky_role_stays_with_its_holder_when_others_come_and_moves_only_when_it_dies() {
+    // One lease (the district's dispatch) among three nodes.
+    let mut c = Cluster::of(&["hub-a", "hub-b", "hub-c"], 1, true);
+    c.nodes[1].1 = false;
+    c.nodes[2].1 = false;
+    c.membership();
+    c.run(10_000, 500);
+    assert_eq!(c.owned_by(0), 1, "the only live node takes the role");
+    // The others come: whoever the assignment prefers, the holder keeps it.
+    c.nodes[1].1 = true;
+    c.nodes[2].1 = true;
+    c.membership();
+    c.run(30_000, 500);
+    assert_eq!((c.owned_by(0), c.owned_by(1), c.owned_by(2)), (1, 0, 0));
+    // The holder dies: one survivor has it within the lease time.
+    c.nodes[0].1 = false;
+    c.membership();
+    c.run(LeaseTimings::default().ttl_ms + 2_000, 500);
+    assert_eq!(c.owned_by(1) + c.owned_by(2), 1);
 }
