@@ -524,7 +524,11 @@ async fn english(c: &Client) {
          return !!c && c.textContent.startsWith('Time to accept') && c.textContent.includes('3 orders')",
     )
     .await;
-    js(c, "document.getElementById('plot-streets').scrollIntoView()").await;
+    js(
+        c,
+        "document.getElementById('plot-streets').scrollIntoView()",
+    )
+    .await;
     screenshot(c, "desk-plots-english.png").await;
     click(c, "#tab-history").await;
     history_shows(c, 1, 7).await;

@@ -11,8 +11,8 @@ pub mod control;
 pub mod detection_log;
 pub mod error_code;
 pub mod event_log;
-pub mod order_log;
 pub mod frame;
+pub mod order_log;
 
 pub use batch::{
     BatchAck, BatchAckV2, BatchEncoder, EventReject, RejectReason, WireBatch, WireEvent,
