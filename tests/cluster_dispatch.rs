@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::nats::{get, hub_node as node, signal, NatsCluster};
+use common::nats::{get, hub_node as node, send_alarms, signal, NatsCluster};
 use common::*;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -220,19 +220,7 @@ async fn alarms(quic: SocketAddr, first: u64, n: u64, t0: i64) -> Vec<u64> {
     let mut dev = DeviceClient::connect(&ClientOptions::dev(quic, DEVICE_TOKEN))
         .await
         .unwrap();
-    let mut acked = Vec::new();
-    for d in first..first + n {
-        let k = d as f64;
-        let at = (31.23 + (k * 0.0037) % 0.06, 121.37 + (k * 0.0053) % 0.08);
-        let alarm = smoke_alarm(d, t0 + (d % 60) as i64 * 120_000, at);
-        let ack = tokio::time::timeout(Duration::from_secs(20), dev.send_and_wait(&[alarm]))
-            .await
-            .expect("an ack within 20 s")
-            .unwrap();
-        assert_eq!(ack.accepted, 1, "alarm of device {d}");
-        acked.push(d);
-    }
-    acked
+    send_alarms(&mut dev, first, n, t0).await
 }
 
 /// The devices of each order, by order id.

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::nats::{hub_node as node, signal, NatsCluster};
+use common::nats::{hub_node as node, send_alarms, signal, NatsCluster};
 use common::*;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -28,24 +28,6 @@ async fn ordered_devices(https: &[std::net::SocketAddr]) -> HashSet<u64> {
         }
     }
     devices
-}
-
-/// `n` smoke alarms from devices `first..first + n`, each in another part
-/// of Putuo (so in many partitions) and minutes apart: an order each.
-async fn send_alarms(dev: &mut DeviceClient, first: u64, n: u64, t0: i64) -> Vec<u64> {
-    let mut acked = Vec::new();
-    for d in first..first + n {
-        let k = d as f64;
-        let at = (31.23 + (k * 0.0037) % 0.06, 121.37 + (k * 0.0053) % 0.08);
-        let alarm = smoke_alarm(d, t0 + (d % 60) as i64 * 120_000, at);
-        let ack = tokio::time::timeout(Duration::from_secs(20), dev.send_and_wait(&[alarm]))
-            .await
-            .expect("an ack within 20 s")
-            .unwrap();
-        assert_eq!(ack.accepted, 1, "alarm of device {d}");
-        acked.push(d);
-    }
-    acked
 }
 
 async fn all_ordered(https: &[std::net::SocketAddr], acked: &[u64], limit: Duration) {

@@ -161,45 +161,43 @@ impl Nats {
                 message: e.to_string(),
             }
         };
-        js.get_or_create_stream(stream::Config {
-            name: names.events_stream(),
-            subjects: vec![format!("{}.events.*", cfg.prefix)],
-            storage: stream::StorageType::File,
-            num_replicas: cfg.replicas,
-            duplicate_window: DEDUP_WINDOW,
-            // Kept for a while (a replay of recent days reads it), not for
-            // ever: the servers' disks would fill.
-            max_age: cfg.events_retention,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| fail(names.events_stream())(e.into()))?;
-        js.get_or_create_stream(stream::Config {
-            name: names.detections_stream(),
-            subjects: vec![format!("{}.detections.*", cfg.prefix)],
-            storage: stream::StorageType::File,
-            num_replicas: cfg.replicas,
-            duplicate_window: DEDUP_WINDOW,
-            max_age: cfg.events_retention,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| fail(names.detections_stream())(e.into()))?;
-        js.get_or_create_stream(stream::Config {
-            name: names.orders_stream(),
-            subjects: vec![
-                format!("{}.orders.*", cfg.prefix),
-                names.orders_subject(None),
-            ],
-            storage: stream::StorageType::File,
-            num_replicas: cfg.replicas,
-            duplicate_window: DEDUP_WINDOW,
-            // Every node's outbox is built from it: kept as long as the
-            // outbox keeps orders (retention there exports and deletes).
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| fail(names.orders_stream())(e.into()))?;
+        // Events and detections are kept for a while (a replay of recent
+        // days reads them), not for ever: the servers' disks would fill.
+        // Orders as long as the outbox keeps them: every node's outbox is
+        // built from them (retention there exports and deletes).
+        let streams = [
+            (
+                names.events_stream(),
+                vec![format!("{}.events.*", cfg.prefix)],
+                cfg.events_retention,
+            ),
+            (
+                names.detections_stream(),
+                vec![format!("{}.detections.*", cfg.prefix)],
+                cfg.events_retention,
+            ),
+            (
+                names.orders_stream(),
+                vec![
+                    format!("{}.orders.*", cfg.prefix),
+                    names.orders_subject(None),
+                ],
+                Duration::ZERO,
+            ),
+        ];
+        for (name, subjects, max_age) in streams {
+            js.get_or_create_stream(stream::Config {
+                name: name.clone(),
+                subjects,
+                storage: stream::StorageType::File,
+                num_replicas: cfg.replicas,
+                duplicate_window: DEDUP_WINDOW,
+                max_age,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| fail(name)(e.into()))?;
+        }
         let members = bucket(&js, names.members_bucket(), cfg.lease_ttl, cfg.replicas)
             .await
             .map_err(fail(names.members_bucket()))?;

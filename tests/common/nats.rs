@@ -378,3 +378,26 @@ pub fn signal(hub: &super::HubProcess, sig: &str) {
     let sent = Command::new("kill").args([sig, &pid]).status().unwrap();
     assert!(sent.success(), "kill {sig} {pid}");
 }
+
+/// `n` smoke alarms from devices `first..first + n`, each in another part
+/// of Putuo (so in many partitions) and minutes apart: an order each.
+pub async fn send_alarms(
+    dev: &mut tongguan::client::DeviceClient,
+    first: u64,
+    n: u64,
+    t0: i64,
+) -> Vec<u64> {
+    let mut acked = Vec::new();
+    for d in first..first + n {
+        let k = d as f64;
+        let at = (31.23 + (k * 0.0037) % 0.06, 121.37 + (k * 0.0053) % 0.08);
+        let alarm = super::smoke_alarm(d, t0 + (d % 60) as i64 * 120_000, at);
+        let ack = tokio::time::timeout(Duration::from_secs(20), dev.send_and_wait(&[alarm]))
+            .await
+            .expect("an ack within 20 s")
+            .unwrap();
+        assert_eq!(ack.accepted, 1, "alarm of device {d}");
+        acked.push(d);
+    }
+    acked
+}
