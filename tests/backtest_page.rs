@@ -10,7 +10,7 @@
 //! street's token is refused by the page. Screenshots, each with the
 //! watermark checked first, are kept in target/tmp/backtest/.
 
-#[path = "backtest_page/browser.rs"]
+#[path = "browser/mod.rs"]
 mod browser;
 mod common;
 
@@ -90,6 +90,17 @@ async fn apply_state(c: &Client) -> (bool, String) {
     )
     .await;
     (v[0] == true, v[1].as_str().unwrap().to_owned())
+}
+
+/// A browser with a window 1440 x 1000.
+async fn browser() -> Browser {
+    browser_with(1000, None).await
+}
+
+/// Keeps a screenshot in target/tmp/backtest/, the watermark checked
+/// first; returns the PNG.
+async fn screenshot(c: &Client, name: &str) -> Vec<u8> {
+    screenshot_in(c, "backtest", name).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
