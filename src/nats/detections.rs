@@ -4,10 +4,11 @@
 //! epoch and the shard's watermark, which bounds the event time of every
 //! partition the shard runs). The batches the output came from are told
 //! they are durable only once every message of it is stored, so their
-//! events are acknowledged to the events stream only then; a partition
-//! whose lease was lost meanwhile publishes nothing, and the output's
-//! batches stay unacknowledged for the next owner to run again (the
-//! detections' ids make the repeats vanish).
+//! events are acknowledged to the events stream only then. A message the
+//! stream does not take is published again while the partition is this
+//! node's; a partition whose lease was lost meanwhile publishes nothing,
+//! and the output's batches stay unacknowledged for the next owner to run
+//! again (the detections' ids make the repeats vanish).
 //!
 //! A watermark alone goes out at most every [`WATERMARK_EVERY_MS`] per
 //! partition: the dispatch owner's incidents close a little later, and
@@ -45,12 +46,16 @@ pub fn spawn(
         .name("detections-out".into())
         .spawn(move || {
             let mut last_sent = vec![(i64::MIN, None::<i64>); partitions];
+            let publisher = Publish {
+                nats,
+                validity: validity.clone(),
+                clock: clock.clone(),
+                metrics,
+            };
             for out in outputs.iter() {
                 let now = clock.now_ms();
                 let plan = messages(&out, shards, partitions, &validity, now, &mut last_sent);
-                let nats = nats.clone();
-                let metrics = metrics.clone();
-                rt.spawn(publish(nats, plan, out.receipts, metrics));
+                rt.spawn(publish(publisher.clone(), plan, out.receipts));
             }
         })
 }
@@ -104,33 +109,37 @@ fn messages(
     plan
 }
 
-/// Publishes an output's messages together, then tells its batches.
-async fn publish(
-    nats: Nats,
-    plan: Plan,
-    receipts: Vec<crate::runtime::shard_msg::Receipt>,
-    metrics: Arc<Metrics>,
-) {
-    let mut acks = Vec::with_capacity(plan.messages.len());
+/// Publishes an output's messages together, then tells its batches. A
+/// message the stream did not take (a leader election, a reconnect) is
+/// published again with the same id for as long as this node holds its
+/// partition: its events were run here already, so a redelivery of them
+/// would find nothing new, and the detection would be lost. Once the
+/// partition is gone, the batches stay unacknowledged and its next owner
+/// runs them.
+async fn publish(out: Publish, plan: Plan, receipts: Vec<crate::runtime::shard_msg::Receipt>) {
+    let mut pending = Vec::with_capacity(plan.messages.len());
     for m in &plan.messages {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(EPOCH_HEADER, m.epoch.to_string().as_str());
-        if let Some(id) = m.id() {
-            headers.insert("Nats-Msg-Id", id.as_str());
-        }
-        let subject = nats.names.detections_subject(m.partition as usize);
-        match nats
-            .js
-            .publish_with_headers(subject, headers, m.encode().into())
-            .await
-        {
-            Ok(ack) => acks.push(ack),
-            Err(_) => return failed(&metrics),
-        }
+        pending.push(out.send(m).await);
     }
-    for ack in acks {
-        if ack.await.is_err() {
-            return failed(&metrics);
+    for (m, sent) in plan.messages.iter().zip(pending) {
+        let mut stored = match sent {
+            Ok(ack) => ack.await.is_ok(),
+            Err(_) => false,
+        };
+        while !stored {
+            out.failed();
+            if out
+                .validity
+                .epoch(m.partition as usize, out.clock.now_ms())
+                .is_none()
+            {
+                return;
+            }
+            tokio::time::sleep(RETRY).await;
+            stored = match out.send(m).await {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            };
         }
     }
     if !plan.dropped {
@@ -140,10 +149,44 @@ async fn publish(
     }
 }
 
-/// Counted; the output's batches stay unacknowledged and come again.
-fn failed(metrics: &Metrics) {
-    metrics
-        .cluster_errors
-        .with_label_values(&["detections"])
-        .inc();
+/// How long a message the stream did not take waits to go again.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// What the publishing tasks share.
+#[derive(Clone)]
+struct Publish {
+    nats: Nats,
+    validity: Validity,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+}
+
+impl Publish {
+    /// Sends one message; its acknowledgement is awaited by the caller.
+    async fn send(
+        &self,
+        m: &DetectionMessage,
+    ) -> Result<
+        async_nats::jetstream::context::PublishAckFuture,
+        async_nats::jetstream::context::PublishError,
+    > {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(EPOCH_HEADER, m.epoch.to_string().as_str());
+        if let Some(id) = m.id() {
+            headers.insert("Nats-Msg-Id", id.as_str());
+        }
+        let subject = self.nats.names.detections_subject(m.partition as usize);
+        self.nats
+            .js
+            .publish_with_headers(subject, headers, m.encode().into())
+            .await
+    }
+
+    /// Counted in tongguan_cluster_errors_total{operation="detections"}.
+    fn failed(&self) {
+        self.metrics
+            .cluster_errors
+            .with_label_values(&["detections"])
+            .inc();
+    }
 }
