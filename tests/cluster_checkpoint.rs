@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::nats::{get, NatsCluster};
+use common::nats::{get, shared_evenly, NatsCluster};
 use common::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,22 +100,6 @@ async fn gauge_orders(http: std::net::SocketAddr) -> Vec<String> {
         .filter(about_gauge)
         .map(|o| o["id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// Waits (30 s at most) until the two nodes own half the partitions each.
-async fn shared_evenly(https: &[std::net::SocketAddr]) {
-    for _ in 0..300 {
-        let mut owned = Vec::new();
-        for &h in https {
-            let (_, body) = http_get(h, "/metrics").await;
-            owned.push(metric(&body, "tongguan_cluster_partitions_owned", ""));
-        }
-        if owned == [32.0, 32.0] {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the partitions were not shared evenly within 30 s");
 }
 
 async fn send(dev: &mut DeviceClient, batch: &[WireEvent]) {

@@ -142,6 +142,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incident_across_two_nodes_partitions_is_one_order_that_every_node_serves() {
+    let _one = common::nats::one_cluster_at_a_time().await;
     let c = Cluster::start().await;
     let (at_sensor, at_camera) = places_of_two_owners();
     let t = now_ms() - 3_600_000;
@@ -240,6 +241,7 @@ fn devices_by_order(o: &HashMap<String, serde_json::Value>) -> HashMap<String, H
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dispatching_node_killed_its_successor_resumes_from_its_copy() {
+    let _one = common::nats::one_cluster_at_a_time().await;
     let mut c = Cluster::start().await;
     let survivor = 1 - c.dispatcher;
     let t0 = now_ms() - 3 * 3_600_000;
@@ -322,6 +324,7 @@ async fn the_dispatching_node_killed_its_successor_resumes_from_its_copy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_woken_from_a_stop_makes_nothing_that_counts() {
+    let _one = common::nats::one_cluster_at_a_time().await;
     let c = Cluster::start().await;
     let stalled = c.dispatcher;
     let other = 1 - stalled;

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::nats::{hub_node as node, send_alarms, signal, NatsCluster};
+use common::nats::{hub_node as node, send_alarms, shared_evenly, signal, NatsCluster};
 use common::*;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -44,22 +44,6 @@ async fn all_ordered(https: &[std::net::SocketAddr], acked: &[u64], limit: Durat
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// Waits (30 s at most) until the two nodes own half the partitions each.
-async fn shared_evenly(https: &[std::net::SocketAddr]) {
-    for _ in 0..300 {
-        let mut owned = Vec::new();
-        for &h in https {
-            let (_, body) = http_get(h, "/metrics").await;
-            owned.push(metric(&body, "tongguan_cluster_partitions_owned", ""));
-        }
-        if owned == [32.0, 32.0] {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the partitions were not shared evenly within 30 s");
 }
 
 /// Three nats-servers, two hub nodes sharing the partitions evenly, and a
@@ -101,6 +85,7 @@ impl Cluster {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_failures() {
+    let _one = common::nats::one_cluster_at_a_time().await;
     let Cluster {
         mut nats,
         a,
@@ -141,6 +126,7 @@ async fn every_acknowledged_alarm_is_ordered_by_its_partitions_owner_across_fail
 /// alarm has a second order, and its copy of the orders is the other's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_woken_from_a_stop_runs_nothing_of_the_partitions_it_lost() {
+    let _one = common::nats::one_cluster_at_a_time().await;
     // (Bound, not `..`: what is not bound would be dropped, and killed, here.)
     let Cluster {
         nats: _nats,

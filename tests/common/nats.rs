@@ -401,3 +401,32 @@ pub async fn send_alarms(
     }
     acked
 }
+
+/// Waits (30 s at most) until the two nodes own half the partitions each.
+pub async fn shared_evenly(https: &[std::net::SocketAddr]) {
+    for _ in 0..300 {
+        let mut owned = Vec::new();
+        for &h in https {
+            let (_, body) = super::http_get(h, "/metrics").await;
+            owned.push(super::metric(
+                &body,
+                "tongguan_cluster_partitions_owned",
+                "",
+            ));
+        }
+        if owned == [32.0, 32.0] {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the partitions were not shared evenly within 30 s");
+}
+
+/// One cluster at a time in a test binary: each is three nats-servers
+/// and two or three hubs, and two of them side by side on two cores make
+/// every lease and leader election a matter of the machine's load. Hold
+/// the guard for the whole test.
+pub async fn one_cluster_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
