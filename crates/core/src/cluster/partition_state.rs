@@ -256,6 +256,7 @@ mod tests {
     use super::*;
     use crate::engine::partition::shard_of;
     use crate::engine::shard::Shard;
+    use crate::engine::watermark::Watermark;
     use crate::engine::{Detection, EngineSettings, RuleSet};
     use crate::model::{CameraRef, Category, Event, Source};
     use std::sync::Arc;
@@ -303,12 +304,94 @@ mod tests {
         std::iter::from_fn(|| s.poll_detection()).collect()
     }
 
-    /// Runs `events`, each as a batch at its own time plus `arrival`.
+    fn partition_of(e: &Event) -> u32 {
+        shard_of(e.cell, PARTITIONS as usize) as u32
+    }
+
+    /// Runs `events`, each as a batch of its partition arriving 500 ms
+    /// after its event time.
     fn run(s: &mut Shard, events: &[Event]) -> Vec<Detection> {
         for e in events {
-            s.handle_events(e.time_ms + 500, 0, std::slice::from_ref(e));
+            s.handle_partition_events(partition_of(e), e.time_ms + 500, 0, std::slice::from_ref(e));
         }
         detections(s)
+    }
+
+    /// Whether `e`, run now on `s` (arriving 500 ms after its time), is
+    /// judged late.
+    fn judged_late(s: &mut Shard, e: Event) -> bool {
+        s.take_stats();
+        run(s, &[e]);
+        s.take_stats().late == 1
+    }
+
+    #[test]
+    fn a_partition_is_judged_by_its_own_watermark_whatever_shares_its_shard() {
+        let (here, p, there, q) = two_places();
+        // On node A, p's gauge reports at T0 while q, on the same shard,
+        // has got an hour further.
+        let mut a = shard();
+        run(&mut a, &[reading(2, 1, T0 + 3_600 * S, 30.0, there)]);
+        run(&mut a, &[reading(1, 1, T0, 30.0, here)]);
+        assert!(
+            !judged_late(&mut a, reading(1, 2, T0 + 10 * S, 30.0, here)),
+            "an hour of q is nothing to p"
+        );
+        let watermarks: Vec<_> = a.partition_watermarks().collect();
+        assert!(watermarks.contains(&(p, Watermark::At(T0 + 10 * S - 30 * S))));
+        assert!(watermarks.contains(&(q, Watermark::At(T0 + 3_600 * S - 30 * S))));
+        // p moves to node B, whose shard runs nothing of q: an event of
+        // another device of p 31 s behind p's newest is late there as it
+        // would have been on A, and 29 s behind is not.
+        let mut b = shard();
+        b.load_partition(
+            p,
+            PARTITIONS,
+            Some(a.checkpoint_partition(p, PARTITIONS, T0)),
+        );
+        assert!(judged_late(
+            &mut b,
+            reading(3, 1, T0 + 10 * S - 31 * S, 30.0, here)
+        ));
+        assert!(!judged_late(
+            &mut b,
+            reading(4, 1, T0 + 10 * S - 29 * S, 30.0, here)
+        ));
+        assert!(judged_late(
+            &mut a,
+            reading(3, 1, T0 + 10 * S - 31 * S, 30.0, here)
+        ));
+        assert!(!judged_late(
+            &mut a,
+            reading(4, 1, T0 + 10 * S - 29 * S, 30.0, here)
+        ));
+    }
+
+    #[test]
+    fn a_quiet_partition_follows_the_ticks_in_its_log_not_the_node_clock() {
+        let (here, p, there, q) = two_places();
+        let mut s = shard();
+        run(&mut s, &[reading(1, 1, T0, 30.0, here)]);
+        run(&mut s, &[reading(2, 1, T0, 30.0, there)]);
+        // The node's clock runs on an hour: no partition moves by it.
+        s.handle_timeout(T0 + 3_600 * S);
+        let at = |s: &Shard, p| s.partition_watermarks().find(|w| w.0 == p).map(|w| w.1);
+        assert_eq!(at(&s, p), Some(Watermark::At(T0 - 30 * S)));
+        // A tick in p's log 10 s after its last event, past the idle
+        // timeout (2 s): p follows the tick's time less the idle timeout
+        // (and, as after any event, less the allowed lateness of 30 s).
+        s.handle_partition_tick(p, T0 + 500 + 10 * S);
+        assert_eq!(at(&s, p), Some(Watermark::At(T0 + 500 + 8 * S - 30 * S)));
+        assert_eq!(
+            at(&s, q),
+            Some(Watermark::At(T0 - 30 * S)),
+            "q is untouched"
+        );
+        // An event moves it; a tick within the idle timeout of that event
+        // does not.
+        run(&mut s, &[reading(1, 2, T0 + 20 * S, 30.0, here)]);
+        s.handle_partition_tick(p, T0 + 500 + 21 * S);
+        assert_eq!(at(&s, p), Some(Watermark::At(T0 + 20 * S - 30 * S)));
     }
 
     #[test]

@@ -38,6 +38,7 @@ use super::condition::{Condition, CountWindow, Step};
 use super::dedup::SeqVerdict;
 use super::detection::Detection;
 use super::device::Device;
+use super::lanes::PartitionLanes;
 use super::partition::shard_of;
 use super::rules::{RuleSet, Test};
 use super::settings::EngineSettings;
@@ -143,6 +144,9 @@ pub struct Shard {
     conditions: FxHashMap<(u64, u16), Condition>,
     counts: FxHashMap<(u64, u16), CountWindow>,
     watermark: WatermarkTracker,
+    /// In the cluster mode, each partition's own watermark, swapped in
+    /// while its messages run.
+    lanes: PartitionLanes,
     out: VecDeque<Detection>,
     stats: ShardStats,
     next_sweep_ms: i64,
@@ -166,6 +170,7 @@ impl Shard {
                 settings.allowed_lateness_ms,
                 settings.idle_timeout_ms,
             ),
+            lanes: PartitionLanes::default(),
             out: VecDeque::new(),
             stats: ShardStats::default(),
             next_sweep_ms: i64::MIN,
@@ -439,6 +444,52 @@ impl Shard {
             (before - self.conditions.len() - self.counts.len()) as u64;
     }
 
+    /// Runs a batch of partition `partition`'s events (the cluster mode)
+    /// as [`Shard::handle_events`] does, but judged late or on time by the
+    /// partition's own watermark, moved by these events only: so whichever
+    /// shard of whichever node runs the partition, beside whichever other
+    /// partitions, decides the same ([`super::lanes`]).
+    pub fn handle_partition_events(
+        &mut self,
+        partition: u32,
+        now_ms: i64,
+        arrival: u64,
+        events: &[Event],
+    ) {
+        self.with_lane(partition, |s| s.handle_events(now_ms, arrival, events));
+    }
+
+    /// A tick from partition `partition`'s log at `now_ms` (its owner's
+    /// clock when the partition was quiet, as written in the log): a
+    /// partition quiet for the idle timeout lets its watermark follow
+    /// that time, as a quiet shard's follows the clock.
+    pub fn handle_partition_tick(&mut self, partition: u32, now_ms: i64) {
+        self.with_lane(partition, |s| s.watermark.on_tick(now_ms));
+    }
+
+    /// Each partition's watermark, for the partitions run here.
+    pub fn partition_watermarks(&self) -> impl Iterator<Item = (u32, Watermark)> + '_ {
+        self.lanes.iter()
+    }
+
+    /// Runs `f` with partition `partition`'s watermark in the shard's.
+    fn with_lane(&mut self, partition: u32, f: impl FnOnce(&mut Shard)) {
+        let fresh = self.fresh_watermark();
+        let mut lane = self.lanes.take(partition, fresh);
+        std::mem::swap(&mut self.watermark, &mut lane);
+        f(self);
+        std::mem::swap(&mut self.watermark, &mut lane);
+        self.lanes.put(partition, lane);
+    }
+
+    /// A watermark that has seen nothing.
+    fn fresh_watermark(&self) -> WatermarkTracker {
+        WatermarkTracker::new(
+            self.settings.allowed_lateness_ms,
+            self.settings.idle_timeout_ms,
+        )
+    }
+
     /// Records a heartbeat for the devices of this shard among `ids`
     /// (a gateway vouching for its devices; unknown ids are ignored, as
     /// they belong to other shards or have never sent an event).
@@ -561,7 +612,10 @@ impl Shard {
             shard,
             shards,
             taken_ms: now_ms,
-            watermark: self.watermark,
+            watermark: match part {
+                None => self.watermark,
+                Some((p, _)) => self.lanes.get(p).copied().unwrap_or(self.fresh_watermark()),
+            },
             devices: self
                 .devices
                 .iter()
@@ -617,7 +671,8 @@ impl Shard {
     /// `partitions` ([`super::partition::shard_of`]), for its next owner
     /// ([`Shard::load_partition`]): its devices (by the cell of their
     /// latest event), their conditions, its cells' count windows, and the
-    /// shard's watermark. Taken at processing time `now_ms`.
+    /// partition's watermark ([`Shard::handle_partition_events`]). Taken
+    /// at processing time `now_ms`.
     pub fn checkpoint_partition(
         &self,
         partition: u32,
@@ -633,6 +688,7 @@ impl Shard {
     /// many devices went.
     pub fn drop_partition(&mut self, partition: u32, partitions: u32) -> usize {
         self.generation += 1;
+        self.lanes.drop(partition);
         let ours = |cell: u64| shard_of(cell, partitions as usize) == partition as usize;
         let gone: FxHashSet<u64> = self
             .devices
@@ -651,9 +707,9 @@ impl Shard {
     /// Takes partition `partition` of `partitions` in from the state its
     /// last owner saved ([`Shard::checkpoint_partition`]), or from nothing:
     /// what this shard held of it before (from an earlier time it ran
-    /// here) goes first. The watermark is the later of the shard's and the
-    /// saved one (it never moves back), so the partition's events are
-    /// judged late or on time at least as its last owner judged them.
+    /// here) goes first. The partition's watermark is the saved one, so
+    /// its events are judged late or on time as its last owner judged
+    /// them (the shard's own watermark is not touched).
     pub fn load_partition(
         &mut self,
         partition: u32,
@@ -665,9 +721,7 @@ impl Shard {
             return Restored::default();
         };
         debug_assert_eq!((saved.shard, saved.shards), (partition, partitions));
-        if saved.watermark.current() > self.watermark.current() {
-            self.watermark = saved.watermark;
-        }
+        self.lanes.put(partition, saved.watermark);
         self.take_in(saved)
     }
 

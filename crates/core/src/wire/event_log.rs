@@ -20,6 +20,10 @@
 //! | 59 | 20 | camera code (ASCII digits, zeros for none) |
 //! | 79 | 1 | zero |
 //!
+//! A message of no events is a tick: a partition's owner writes one
+//! while the partition is quiet, so that its watermark follows the time
+//! in the log (the engine's `Shard::handle_partition_tick`).
+//!
 //! Format 1 (before the arrival time travelled) had no arrival field; its
 //! messages still decode, with no arrival ([`Part::arrival_ms`] `None`):
 //! the consumer then takes the time the stream stored the message.
