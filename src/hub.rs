@@ -296,6 +296,7 @@ impl Hub {
             store: store.clone(),
             subscribers: subscribers.clone(),
             map: map.clone(),
+            book: devices.clone(),
         });
         let cluster = crate::nats::join(
             &config,
@@ -372,6 +373,7 @@ impl Hub {
                 i
             }),
             recorder,
+            cluster: cluster.as_ref().map(|c| c.shared.clone()),
         });
         let (monitoring_addr, monitoring) = crate::http::https::monitoring(&shared)
             .await
@@ -456,7 +458,7 @@ impl Hub {
             node.ownership.stop();
             node.consumers.abort();
             node.dispatch_lease.stop();
-            for t in &node.dispatch_tasks {
+            for t in node.dispatch_tasks.iter().chain(&node.shared_tasks) {
                 t.abort();
             }
         }

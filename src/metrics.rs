@@ -316,7 +316,7 @@ impl Metrics {
             cluster_errors: counter_vec(
                 &r,
                 "tongguan_cluster_errors_total",
-                "Cluster mode: failed operations against NATS, by operation: read, renew, release (the members and leases buckets), publish (an attempt to store a batch's part in the events stream), consume (a partition consumer restarted), pending (a partition consumer's info not read).",
+                "Cluster mode: failed operations against NATS, by operation: read, renew, release (the members and leases buckets), publish (an attempt to store a batch's part in the events stream), consume (a partition consumer restarted), pending (a partition consumer's info not read), book (the device book's bucket not written or followed), photos (the photo store not written or read), activity (the other nodes not asked about devices).",
                 &["operation"],
             ),
             cluster_dispatch_owner: gauge(
@@ -585,7 +585,10 @@ impl Metrics {
         for status in crate::dispatch::record::Status::ALL {
             m.outbox_orders.with_label_values(&[status.name()]);
         }
-        for op in ["read", "renew", "release", "publish", "consume", "pending"] {
+        for op in [
+            "read", "renew", "release", "publish", "consume", "pending", "book", "photos",
+            "activity",
+        ] {
             m.cluster_errors.with_label_values(&[op]);
         }
         for result in ["saved", "loaded", "refused", "failed", "fenced"] {

@@ -1,6 +1,7 @@
 //! Device quality over HTTP, in JSON: `GET /api/devices`, the devices
 //! that took part in orders with their figures from the outbox and their
-//! activity from the shards.
+//! activity from the shards (in the cluster mode, every live node's,
+//! gathered for half a second at most).
 
 use crate::http::auth::MayRead;
 use crate::http::error::error;
@@ -105,7 +106,10 @@ pub(crate) async fn device_views(
     let count = records.len();
     records.truncate(limit.min(MAX_LIMIT));
     let ids: Arc<[u64]> = records.iter().map(|r| r.device).collect();
-    let activity = shared.runtime.query_devices(ids).await;
+    let activity = match &shared.cluster {
+        Some(cluster) => cluster.activity.query(ids).await,
+        None => shared.runtime.query_devices(ids).await,
+    };
     let offline_after = shared.config.engine.device_offline_after.as_millis() as i64;
     let now = shared.clock.now_ms();
     let registry = shared.devices.registry();

@@ -4,11 +4,13 @@
 //! configured replicas, a dedup window for retransmits and re-publishes),
 //! the streams of detections (a subject per partition) and of orders (a
 //! subject per scope, and the dispatcher's state),
-//! the members bucket (a key per live node, lapsing unless renewed) and
-//! the leases bucket (a key per partition, lapsing unless renewed).
+//! the members bucket (a key per live node, lapsing unless renewed),
+//! the leases bucket (a key per partition, lapsing unless renewed), the
+//! device book's bucket (a key per registered device and one for the
+//! maintenance windows, kept) and the photos' object store.
 
 use crate::config::cluster::ClusterConfig;
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream::{self, kv, object_store, stream};
 use std::time::Duration;
 
 /// How long JetStream remembers a message id: a retransmit or a
@@ -60,6 +62,10 @@ pub struct Nats {
     pub members: kv::Store,
     /// The partition leases.
     pub leases: kv::Store,
+    /// The device book (registry and maintenance windows).
+    pub book: kv::Store,
+    /// Photos from the spot, by their SHA-256.
+    pub photos: object_store::ObjectStore,
 }
 
 /// Stream and bucket names and subjects, under the configured prefix.
@@ -146,6 +152,21 @@ impl Names {
     pub fn engine_bucket(&self) -> String {
         format!("{}_engine", self.prefix)
     }
+
+    /// The device book's bucket.
+    pub fn book_bucket(&self) -> String {
+        format!("{}_book", self.prefix)
+    }
+
+    /// The photos' object store.
+    pub fn photos_store(&self) -> String {
+        format!("{}_photos", self.prefix)
+    }
+
+    /// Where a node asks every node what its shards know of devices.
+    pub fn activity_subject(&self) -> String {
+        format!("{}.devices.activity", self.prefix)
+    }
 }
 
 impl Nats {
@@ -204,12 +225,21 @@ impl Nats {
         let leases = bucket(&js, names.leases_bucket(), cfg.lease_ttl, cfg.replicas)
             .await
             .map_err(fail(names.leases_bucket()))?;
+        // The book and the photos are kept until changed or deleted.
+        let book = bucket(&js, names.book_bucket(), Duration::ZERO, cfg.replicas)
+            .await
+            .map_err(fail(names.book_bucket()))?;
+        let photos = photo_store(&js, names.photos_store(), cfg.replicas)
+            .await
+            .map_err(fail(names.photos_store()))?;
         Ok(Nats {
             client,
             js,
             names,
             members,
             leases,
+            book,
+            photos,
         })
     }
 }
@@ -250,8 +280,8 @@ async fn connect(cfg: &ClusterConfig, node: &str) -> Result<async_nats::Client, 
     Ok(client)
 }
 
-/// A bucket whose keys lapse `ttl` after their last write, one revision
-/// kept per key.
+/// A bucket whose keys lapse `ttl` after their last write (zero: never),
+/// one revision kept per key.
 async fn bucket(
     js: &jetstream::Context,
     name: String,
@@ -266,6 +296,25 @@ async fn bucket(
             bucket: name,
             history: 1,
             max_age: ttl,
+            storage: stream::StorageType::File,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// An object store on file storage with `replicas` copies.
+async fn photo_store(
+    js: &jetstream::Context,
+    name: String,
+    replicas: usize,
+) -> Result<object_store::ObjectStore, Box<dyn std::error::Error + Send + Sync>> {
+    if let Ok(store) = js.get_object_store(&name).await {
+        return Ok(store);
+    }
+    Ok(js
+        .create_object_store(object_store::Config {
+            bucket: name,
             storage: stream::StorageType::File,
             num_replicas: replicas,
             ..Default::default()

@@ -1,9 +1,13 @@
 //! The cluster mode's shell: the node's NATS connection and the JetStream
 //! resources the nodes share ([`connect`]), and its partition ownership
-//! driven by the core's lease machine ([`ownership`]). What is decided
+//! driven by the core's lease machine ([`ownership`]); the device book,
+//! photos and devices' activity every node shares ([`book`], [`photos`],
+//! [`activity`]). What is decided
 //! (who should own what, when a lease is surely still ours) is in the
 //! core's `cluster`; this only moves bytes to and from NATS.
 
+pub mod activity;
+pub mod book;
 pub mod connect;
 pub mod consume;
 pub mod detections;
@@ -13,6 +17,7 @@ pub mod follow;
 pub mod ownership;
 pub mod partition_state;
 pub mod pending;
+pub mod photos;
 pub mod replicate;
 pub mod requests;
 
@@ -37,6 +42,10 @@ pub struct ClusterNode {
     pub dispatch_lease: ownership::OwnershipHandle,
     /// The dispatch role and the orders stream's follower.
     pub dispatch_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The device book, photos and devices' activity, for the HTTP side.
+    pub shared: crate::runtime::cluster_shared::ClusterShared,
+    /// The device book's follower and the activity answerer.
+    pub shared_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What of this node the dispatch side works with.
@@ -49,6 +58,8 @@ pub struct NodeParts {
     pub subscribers: Arc<crate::runtime::subscribers::Subscribers>,
     /// The region map.
     pub map: Arc<crate::geo::RegionMap>,
+    /// This node's device book (a copy of the cluster's).
+    pub book: Arc<crate::store::devices::DeviceBook>,
 }
 
 /// Joins the cluster the config names, if it names one: connects, opens
@@ -99,6 +110,15 @@ pub async fn join(
         what: "engine".into(),
         message: "the engine was not started for the cluster mode".into(),
     })?;
+    let (shared, shared_tasks) = start_shared(
+        &nats,
+        &name,
+        parts.book.clone(),
+        handle.clone(),
+        config,
+        (metrics.clone(), clock.clone()),
+    )
+    .await;
     let dispatch = start_dispatch(
         &nats,
         &name,
@@ -126,7 +146,49 @@ pub async fn join(
         ingress,
         dispatch_lease: dispatch.0,
         dispatch_tasks: dispatch.1,
+        shared,
+        shared_tasks,
     }))
+}
+
+/// Starts what the nodes share besides orders: the device book (this
+/// node's made the bucket's before this returns, bounded), the photos and
+/// the answers about devices' activity.
+async fn start_shared(
+    nats: &connect::Nats,
+    name: &str,
+    book: Arc<crate::store::devices::DeviceBook>,
+    handle: crate::runtime::handle::Handle,
+    config: &Config,
+    (metrics, clock): (Arc<Metrics>, Arc<dyn Clock>),
+) -> (
+    crate::runtime::cluster_shared::ClusterShared,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let file = config.devices.registry_file().map(|p| p.to_owned());
+    let (shared_book, follower) =
+        book::start(nats, book, handle.clone(), file, metrics.clone()).await;
+    let (n, node, h) = (nats.clone(), name.to_owned(), handle.clone());
+    let answerer = tokio::spawn(async move {
+        if let Err(e) = activity::serve(n, node, h).await {
+            tracing::error!(error = %e, "this node cannot answer about its devices' activity");
+        }
+    });
+    let shared = crate::runtime::cluster_shared::ClusterShared {
+        book: shared_book,
+        photos: Arc::new(photos::NatsPhotos::new(
+            nats.photos.clone(),
+            metrics.clone(),
+        )),
+        activity: Arc::new(activity::NatsActivity::new(
+            nats.clone(),
+            name.to_owned(),
+            handle,
+            clock,
+            metrics,
+        )),
+    };
+    (shared, vec![follower, answerer])
 }
 
 /// Starts the dispatch side: the detections publisher, the orders
@@ -145,6 +207,7 @@ fn start_dispatch(
         store,
         subscribers,
         map,
+        book: _,
     } = parts;
     // This process, apart from an earlier one of the same node name.
     let origin = format!(

@@ -7,6 +7,7 @@ pub mod buffers;
 pub mod checkpoints;
 pub mod clock;
 pub mod cluster_ends;
+pub mod cluster_shared;
 pub mod details;
 pub mod dispatch_loop;
 pub mod dispatch_thread;

@@ -67,6 +67,9 @@ pub struct Shared {
     pub ingress: Option<Arc<dyn crate::runtime::transport::LogIngress>>,
     /// The recording of accepted batches (`[record]`), when it is on.
     pub recorder: Option<crate::record::Recorder>,
+    /// In the cluster mode, the device book, photos and devices' activity
+    /// every node shares (none: this node's own, the embedded hub).
+    pub cluster: Option<crate::runtime::cluster_shared::ClusterShared>,
 }
 
 impl Shared {

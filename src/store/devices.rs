@@ -3,9 +3,16 @@
 //! (registry.json, maintenance.json, each replaced whole and durably on
 //! every change, so a restart has them). A registry can also be read from
 //! a CSV file (`id,kind,name,address,street,owner`, a header line first).
+//!
+//! In the cluster mode the book is a copy of the cluster's (a bucket every
+//! node follows): the `apply_*` and `replace_from_cluster` methods take
+//! what the bucket holds in, changing and saving only what differs, so a
+//! node applying its own write again costs nothing.
 
+use crate::cluster::book::with_local_counts;
 use crate::dispatch::maintenance::Window;
 use crate::dispatch::registry::{DeviceInfo, Registry};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -23,6 +30,10 @@ pub enum BookError {
     /// A file or a body is not what it should be.
     #[error("{0}")]
     Invalid(String),
+    /// The cluster's copy of the book could not be written (no quorum of
+    /// NATS, a leader election): nothing changed; ask again.
+    #[error("设备台账未能写入集群 / the cluster's device book could not be written: {0}")]
+    Cluster(String),
 }
 
 /// The registry and the windows.
@@ -103,6 +114,66 @@ impl DeviceBook {
         }
     }
 
+    /// Takes changes of single devices from the cluster's bucket in (a
+    /// device, or `None` for one no longer registered); returns whether
+    /// the registry is now other than before (saved only then).
+    pub fn apply_devices(
+        &self,
+        changes: Vec<(u64, Option<DeviceInfo>)>,
+    ) -> Result<bool, BookError> {
+        let mut guard = self.registry.write().expect("registry lock");
+        let differs = changes.iter().any(|(id, d)| guard.get(*id) != d.as_ref());
+        if !differs {
+            return Ok(false);
+        }
+        let mut by_id: HashMap<u64, DeviceInfo> =
+            guard.devices().into_iter().map(|d| (d.id, d)).collect();
+        for (id, d) in changes {
+            match d {
+                Some(d) => by_id.insert(id, d),
+                None => by_id.remove(&id),
+            };
+        }
+        let next = Registry::new(by_id.into_values());
+        self.save("registry.json", &next.devices())?;
+        *guard = Arc::new(next);
+        Ok(true)
+    }
+
+    /// Takes the cluster's windows in, keeping this node's counts of what
+    /// each kept back; returns whether they are now other than before.
+    pub fn apply_windows(&self, incoming: Vec<Window>) -> Result<bool, BookError> {
+        let mut guard = self.windows.lock().expect("windows lock");
+        let next = with_local_counts(incoming, &guard);
+        if next == *guard {
+            return Ok(false);
+        }
+        self.save("maintenance.json", &next)?;
+        *guard = next;
+        Ok(true)
+    }
+
+    /// The book becomes what the cluster's bucket holds (a node starting
+    /// or following the bucket again): exactly these devices and windows,
+    /// this node's counts kept. Returns whether anything changed.
+    pub fn replace_from_cluster(
+        &self,
+        devices: Vec<DeviceInfo>,
+        windows: Vec<Window>,
+    ) -> Result<bool, BookError> {
+        let next = Registry::new(devices);
+        let mut changed = false;
+        {
+            let mut guard = self.registry.write().expect("registry lock");
+            if **guard != next {
+                self.save("registry.json", &next.devices())?;
+                *guard = Arc::new(next);
+                changed = true;
+            }
+        }
+        Ok(self.apply_windows(windows)? || changed)
+    }
+
     fn save<T: serde::Serialize>(&self, file: &str, value: &T) -> Result<(), BookError> {
         let path = self.dir.join(file);
         let json = serde_json::to_vec_pretty(value).expect("serializes");
@@ -168,5 +239,46 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("12 digits"), "{e}");
         assert_eq!(book.registry().len(), 2, "nothing of a refused change");
+    }
+
+    #[test]
+    fn the_clusters_changes_are_taken_in_once_and_the_nodes_counts_kept() {
+        use crate::dispatch::maintenance::Target;
+        let dir = tempfile::tempdir().unwrap();
+        let book = DeviceBook::open(dir.path()).unwrap();
+        let devices = parse_csv(CSV).unwrap();
+        let window = Window {
+            id: "MW-1".into(),
+            target: Target::Device { device: 7 },
+            from_ms: 0,
+            until_ms: i64::MAX,
+            reason: "检修".into(),
+            by: "王五".into(),
+            suppressed: 0,
+        };
+        assert!(book
+            .replace_from_cluster(devices.clone(), vec![window.clone()])
+            .unwrap());
+        assert!(!book
+            .replace_from_cluster(devices.clone(), vec![window.clone()])
+            .unwrap());
+        book.windows_seen(&[Window {
+            suppressed: 3,
+            ..window.clone()
+        }]);
+        // The bucket's windows hold no counts: this node's stay.
+        assert!(!book.apply_windows(vec![window]).unwrap());
+        assert_eq!(book.windows()[0].suppressed, 3);
+        let renamed = DeviceInfo {
+            name: "5号楼烟感".into(),
+            ..devices[0].clone()
+        };
+        assert!(book
+            .apply_devices(vec![(7, Some(renamed)), (8, None)])
+            .unwrap());
+        assert!(!book.apply_devices(vec![(8, None)]).unwrap());
+        let again = DeviceBook::open(dir.path()).unwrap();
+        assert_eq!(again.registry().len(), 1);
+        assert_eq!(again.registry().get(7).unwrap().name, "5号楼烟感");
     }
 }

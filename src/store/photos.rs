@@ -1,6 +1,9 @@
 //! Photos from the spot (现场照片), stored beside the outbox in
 //! DATA_DIR/photos/ under their SHA-256, so an order's feedback names each
 //! by its hash and a changed file is told apart from the one reported.
+//! (In the cluster mode the same photos are also in the cluster's object
+//! store; this directory is then the node's copy of those it took or
+//! showed.)
 
 use crate::dispatch::lifecycle::Photo;
 use std::path::{Path, PathBuf};
@@ -74,7 +77,7 @@ impl Photos {
 
     /// A photo by its hash: its media type and bytes, if kept.
     pub fn read(&self, sha256: &str) -> std::io::Result<Option<(&'static str, Vec<u8>)>> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_hash(sha256) {
             return Ok(None);
         }
         for (ty, ext) in TYPES {
@@ -91,6 +94,18 @@ impl Photos {
     pub fn has(&self, sha256: &str) -> bool {
         self.read(sha256).is_ok_and(|p| p.is_some())
     }
+}
+
+/// Whether `s` has the shape of a photo's name: 64 hex digits (so no
+/// other name reaches the disk or the cluster).
+pub fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The media type taken for `content_type`, as the store names it.
+pub fn media_type(content_type: &str) -> Option<&'static str> {
+    let base = content_type.split(';').next().unwrap_or("").trim();
+    TYPES.iter().find(|(t, _)| *t == base).map(|(t, _)| *t)
 }
 
 fn extension(content_type: &str) -> Option<&'static str> {

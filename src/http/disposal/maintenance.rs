@@ -1,14 +1,18 @@
 //! `GET /api/maintenance` (the windows open or to come, with what each
 //! kept back), `POST` (a new window: a device, a category in a street, or
 //! an area, for a time, with a reason; set by the person the request comes
-//! from) and `DELETE /api/maintenance/{id}` (ended early).
+//! from) and `DELETE /api/maintenance/{id}` (ended early). In the
+//! cluster mode a change is made on the cluster's book (by
+//! compare-and-set, so ids are the district's, not a node's) and answered
+//! once it is there; what each window kept back is counted by the node
+//! that dispatched, and listed there.
 
+use crate::cluster::book::{change_windows, WindowChange, WindowOutcome};
 use crate::dispatch::maintenance::{Target, Window};
 use crate::http::actor::Actor;
 use crate::http::auth::MayRead;
 use crate::http::error::error;
 use crate::runtime::Shared;
-use crate::store::devices::BookError;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -61,7 +65,7 @@ pub async fn add(State(shared): State<Arc<Shared>>, actor: Actor, body: Bytes) -
     };
     let now = shared.clock.now_ms();
     let from_ms = asked.from_ms.unwrap_or(now);
-    let mut window = Window {
+    let window = Window {
         id: String::new(),
         target: asked.target,
         from_ms,
@@ -79,17 +83,14 @@ pub async fn add(State(shared): State<Arc<Shared>>, actor: Actor, body: Bytes) -
             "维护期须在将来结束且不超过 31 天 / a window must end in the future and last at most 31 days",
         );
     }
-    let changed = shared.devices.change_windows(|all| {
-        all.retain(|w| w.until_ms > now);
-        let n = all
-            .iter()
-            .filter_map(|w| w.id.strip_prefix("MW-")?.parse::<u64>().ok())
-            .max();
-        window.id = format!("MW-{}", n.map_or(1, |n| n + 1));
-        all.push(window.clone());
-        window
-    });
-    respond(&shared, changed, StatusCode::CREATED).await
+    match change(&shared, WindowChange::Add(window), now).await {
+        Ok(WindowOutcome::Added(w)) => changed(&shared, w, StatusCode::CREATED).await,
+        Ok(other) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("a window added came out as {other:?}"),
+        ),
+        Err(refused) => refused,
+    }
 }
 
 /// `DELETE /api/maintenance/{id}`
@@ -101,25 +102,37 @@ pub async fn remove(
     if let Some(refused) = not_desk(&actor) {
         return refused;
     }
-    let changed = shared.devices.change_windows(|all| {
-        let before = all.len();
-        all.retain(|w| w.id != id);
-        before != all.len()
-    });
-    match changed {
-        Ok(false) => error(
+    let now = shared.clock.now_ms();
+    match change(&shared, WindowChange::Remove(id.clone()), now).await {
+        Ok(WindowOutcome::Removed(false)) => error(
             StatusCode::NOT_FOUND,
             format!("没有维护期 {id:?} / no window {id:?}"),
         ),
-        other => {
-            respond(
+        Ok(_) => {
+            changed(
                 &shared,
-                other.map(|_| serde_json::json!({ "removed": id })),
+                serde_json::json!({ "removed": id }),
                 StatusCode::OK,
             )
             .await
         }
+        Err(refused) => refused,
     }
+}
+
+/// Makes the change on the cluster's book, or this hub's.
+async fn change(
+    shared: &Arc<Shared>,
+    change: WindowChange,
+    now: i64,
+) -> Result<WindowOutcome, Response> {
+    let done = match &shared.cluster {
+        Some(cluster) => cluster.book.change_windows(change, now).await,
+        None => shared
+            .devices
+            .change_windows(|all| change_windows(all, &change, now)),
+    };
+    done.map_err(super::registry::book_error)
 }
 
 /// Only the district sets and ends windows: a street may not silence its
@@ -133,16 +146,8 @@ fn not_desk(actor: &Actor) -> Option<Response> {
     })
 }
 
-async fn respond<T: serde::Serialize>(
-    shared: &Arc<Shared>,
-    changed: Result<T, BookError>,
-    ok: StatusCode,
-) -> Response {
-    match changed {
-        Ok(body) => {
-            let _ = shared.runtime.devices_changed().await;
-            (ok, Json(body)).into_response()
-        }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
+/// The dispatcher takes the windows anew, then the answer goes.
+async fn changed<T: serde::Serialize>(shared: &Arc<Shared>, body: T, ok: StatusCode) -> Response {
+    let _ = shared.runtime.devices_changed().await;
+    (ok, Json(body)).into_response()
 }

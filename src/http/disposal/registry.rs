@@ -2,7 +2,9 @@
 //! `POST` (entries added or replaced): the device registry (设备台账), as
 //! CSV (`Content-Type: text/csv`, a header line `id,kind,name,address,
 //! street,owner`) or a JSON array of the same fields. Orders dispatched
-//! from then on name the devices.
+//! from then on name the devices. In the cluster mode a change is written
+//! to the cluster's book first and answered once it is there (every node,
+//! and so the dispatcher wherever it runs, takes it from there).
 
 use crate::dispatch::registry::DeviceInfo;
 use crate::http::auth::{MayChange, MayRead};
@@ -53,17 +55,36 @@ async fn register(
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
     let given = devices.len();
-    let book = shared.devices.clone();
-    let done = tokio::task::spawn_blocking(move || book.register(devices, replace)).await;
+    let done = match &shared.cluster {
+        Some(cluster) => cluster.book.register(devices, replace).await,
+        None => {
+            let book = shared.devices.clone();
+            match tokio::task::spawn_blocking(move || book.register(devices, replace)).await {
+                Ok(done) => done,
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
+    };
     match done {
-        Ok(Ok(count)) => {
+        Ok(count) => {
             let _ = shared.runtime.devices_changed().await;
             Json(serde_json::json!({ "registered": given, "count": count })).into_response()
         }
-        Ok(Err(e @ BookError::Invalid(_))) => error(StatusCode::BAD_REQUEST, e.to_string()),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => book_error(e),
     }
+}
+
+/// A refused or failed change of the book as an answer: a bad body is
+/// the asker's (400), a cluster that did not take it all may take it
+/// later (503: ask again; the same change twice is the same change), a
+/// disk is the hub's (500).
+pub(super) fn book_error(e: BookError) -> Response {
+    let status = match &e {
+        BookError::Invalid(_) => StatusCode::BAD_REQUEST,
+        BookError::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
+        BookError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, e.to_string())
 }
 
 fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Vec<DeviceInfo>, BookError> {

@@ -45,14 +45,24 @@ pub async fn post_step(
         }
     };
     if let Step::Feedback { photos, .. } = &step {
-        if let Some(p) = photos.iter().find(|p| !shared.photos.has(&p.sha256)) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "照片 {} 未上传 / photo {} was not uploaded (POST /api/photos first)",
-                    p.sha256, p.sha256
-                ),
-            );
+        for p in photos {
+            // In the cluster mode the photo may have been uploaded to
+            // another node: looked for in the cluster's store too.
+            let kept = shared.photos.has(&p.sha256)
+                || (shared.cluster.is_some()
+                    && matches!(
+                        super::photos::find(&shared, p.sha256.clone()).await,
+                        Ok(Some(_))
+                    ));
+            if !kept {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "照片 {} 未上传 / photo {} was not uploaded (POST /api/photos first)",
+                        p.sha256, p.sha256
+                    ),
+                );
+            }
         }
     }
     let kind = step.kind();

@@ -3,10 +3,14 @@
 //! map ([`assignment`]), and one node's leases on its partitions
 //! ([`lease`]), and the fencing of a stale holder's late writes ([`fence`]),
 //! a partition's engine state as it moves between nodes
-//! ([`partition_state`]). Pure: membership, the lease store's answers and
+//! ([`partition_state`]), the device book as the nodes share it
+//! ([`book`]) and the devices' activity gathered from every node
+//! ([`activity`]). Pure: membership, the lease store's answers and
 //! the time go in, writes to send and ownership changes come out.
 
+pub mod activity;
 pub mod assignment;
+pub mod book;
 pub mod fence;
 pub mod lease;
 pub mod partition_state;
