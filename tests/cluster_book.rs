@@ -308,3 +308,46 @@ async fn a_photo_and_the_devices_activity_are_the_same_on_either_node() {
     }
     drop(c);
 }
+
+/// A measurement, not run by default (`cargo test --test cluster_book --
+/// --ignored --nocapture`): a registry of 100,000 devices posted to one
+/// node in ten bodies of 10,000 (the HTTP body limit is 2 MB), and how
+/// long until the other node lists them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn a_registry_of_100000_devices_reaches_the_other_node() {
+    let _one = common::nats::one_cluster_at_a_time().await;
+    let c = Cluster::start().await;
+    let start = Instant::now();
+    for part in 0..10u64 {
+        let mut csv = String::from("id,kind,name,address,street,owner\n");
+        for id in part * 10_000..(part + 1) * 10_000 {
+            csv.push_str(&format!(
+                "{id},烟感,{id}号烟感,曹杨路 {id} 号,310107005000,曹杨物业\n"
+            ));
+        }
+        let (s, text) = http(
+            c.https[0],
+            "POST",
+            "/api/devices/registry",
+            &csv,
+            "Content-Type: text/csv\r\n",
+        )
+        .await;
+        assert_eq!(s, 200, "{text}");
+    }
+    let written = start.elapsed();
+    loop {
+        let (_, body) = http_get(c.https[1], "/api/devices/registry").await;
+        let r: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if r["count"] == 100_000 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "{}", r["count"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "100,000 devices: answered on hub-a after {written:?}, all on hub-b after {:?}",
+        start.elapsed()
+    );
+}

@@ -41,6 +41,12 @@ const RETRY_FOR: Duration = Duration::from_secs(10);
 const CAS_TRIES: usize = 20;
 /// Entries of the watch applied to the book at once at most.
 const BATCH: usize = 10_000;
+/// How long a run of entries is gathered before it is applied, at most:
+/// a registry written as 100,000 keys arrives as a stream of them, and
+/// each application saves the whole registry file.
+const GATHER_FOR: Duration = Duration::from_millis(250);
+/// How long the watch may stay quiet before a run is applied.
+const QUIET: Duration = Duration::from_millis(20);
 /// How long a node starting waits for the bucket's book before it serves
 /// with its own last copy (the watch goes on and catches up).
 const FIRST_LOAD_WITHIN: Duration = Duration::from_secs(20);
@@ -393,10 +399,7 @@ impl Follower {
             let _ = ready.send(());
         }
         loop {
-            let mut batch = vec![next(&mut watch).await?];
-            while batch.last().is_some_and(|e| e.delta > 0) && batch.len() < BATCH {
-                batch.push(next(&mut watch).await?);
-            }
+            let batch = gather(&mut watch).await?;
             self.apply(batch).await.map_err(|e| e.to_string())?;
         }
     }
@@ -464,6 +467,24 @@ impl Follower {
             }
         }
     }
+}
+
+/// The next run of entries: what is pending at once, and what follows
+/// within [`QUIET`] of the last, for [`GATHER_FOR`] and [`BATCH`] at most.
+async fn gather(watch: &mut kv::Watch) -> Result<Vec<kv::Entry>, String> {
+    let first = next(watch).await?;
+    let until = tokio::time::Instant::now() + GATHER_FOR;
+    let mut batch = vec![first];
+    while batch.len() < BATCH {
+        let pending = batch.last().is_some_and(|e| e.delta > 0);
+        let wait = if pending { GATHER_FOR } else { QUIET };
+        let by = until.min(tokio::time::Instant::now() + wait);
+        match tokio::time::timeout_at(by, next(watch)).await {
+            Ok(entry) => batch.push(entry?),
+            Err(_) => break,
+        }
+    }
+    Ok(batch)
 }
 
 /// The watch's next entry; its end is an error (the task starts again).

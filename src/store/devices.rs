@@ -126,15 +126,22 @@ impl DeviceBook {
         if !differs {
             return Ok(false);
         }
-        let mut by_id: HashMap<u64, DeviceInfo> =
-            guard.devices().into_iter().map(|d| (d.id, d)).collect();
-        for (id, d) in changes {
-            match d {
-                Some(d) => by_id.insert(id, d),
-                None => by_id.remove(&id),
-            };
-        }
-        let next = Registry::new(by_id.into_values());
+        let next = if changes.iter().all(|(_, d)| d.is_some()) {
+            // Only added or changed: the registry as it is, upserted.
+            let mut next = Registry::clone(&guard);
+            next.upsert(changes.into_iter().filter_map(|(_, d)| d));
+            next
+        } else {
+            let mut by_id: HashMap<u64, DeviceInfo> =
+                guard.devices().into_iter().map(|d| (d.id, d)).collect();
+            for (id, d) in changes {
+                match d {
+                    Some(d) => by_id.insert(id, d),
+                    None => by_id.remove(&id),
+                };
+            }
+            Registry::new(by_id.into_values())
+        };
         self.save("registry.json", &next.devices())?;
         *guard = Arc::new(next);
         Ok(true)

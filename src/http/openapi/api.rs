@@ -229,6 +229,7 @@ pub fn audit_csv() {}
         (status = 403, description = "No CSRF token with the cookie", body = Error),
         (status = 413, description = "Larger than devices.max_photo_bytes", body = Error),
         (status = 415, description = "Not a JPEG, PNG or WebP image", body = Error),
+        (status = 503, description = "Cluster mode: not stored in the cluster's photo store; send it again", body = Error),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn post_photo() {}
@@ -266,6 +267,7 @@ pub fn get_registry() {}
         (status = 400, description = "Not a registry: the reason", body = Error),
         (status = 401, description = "No admin token", body = Error),
         (status = 403, description = "Changes over HTTP are refused, or a role that may not", body = Error),
+        (status = 503, description = "Cluster mode: the cluster's device book did not take it; send it again", body = Error),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn put_registry() {}
@@ -280,6 +282,7 @@ pub fn put_registry() {}
         (status = 400, description = "Not a registry: the reason", body = Error),
         (status = 401, description = "No admin token", body = Error),
         (status = 403, description = "Changes over HTTP are refused, or a role that may not", body = Error),
+        (status = 503, description = "Cluster mode: the cluster's device book did not take it; send it again", body = Error),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn post_registry() {}
@@ -302,6 +305,7 @@ pub fn list_windows() {}
         (status = 400, description = "Not a window, or one the hub refuses", body = Error),
         (status = 401, description = "Who asks is not known", body = Error),
         (status = 403, description = "Not the district", body = Error),
+        (status = 503, description = "Cluster mode: the cluster's device book did not take it; send it again", body = Error),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn add_window() {}
@@ -314,6 +318,7 @@ pub fn add_window() {}
         (status = 401, description = "Who asks is not known", body = Error),
         (status = 403, description = "Not the district", body = Error),
         (status = 404, description = "No such window", body = Error),
+        (status = 503, description = "Cluster mode: the cluster's device book did not take it; send it again", body = Error),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn remove_window() {}
