@@ -20,6 +20,11 @@
 //! durable then, and are not handed on twice); one delivered again after
 //! a late acknowledgement ran already and is only acknowledged.
 //!
+//! A quiet partition gets a tick from its owner in its log once a second
+//! (a message of no events): its watermark follows the time in the log,
+//! so the correlator's incidents close while the partition is quiet, and
+//! a replay moves it as the first run did.
+//!
 //! A partition lost stops its task at once, and before each message a
 //! consumer checks that its lease is surely still the node's by the
 //! node's own clock, so a node woken from a stop runs nothing it took in
@@ -51,6 +56,9 @@ use tokio::sync::{mpsc, oneshot};
 const ACK_WAIT: Duration = Duration::from_secs(5);
 /// Messages in flight per partition.
 const MAX_ACK_PENDING: i64 = 256;
+/// A partition that has had no message for this long gets a tick from
+/// its owner in its log (see [`Run::tick_when_quiet`]).
+const TICK_AFTER_MS: i64 = 1_000;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -214,6 +222,8 @@ async fn pull_partition(ctx: &Ctx, p: usize) -> Result<(), BoxError> {
         schedule: SaveSchedule::new(ctx.plan.every.as_millis() as i64, now, covers),
         snapshot: None,
         in_flight: FuturesUnordered::new(),
+        last_taken_ms: now,
+        events_seq: covers,
     };
     let stream = ctx
         .nats
@@ -290,6 +300,12 @@ struct Run<'a> {
     /// Per message run: told once what it made is durable (and then
     /// acknowledged, from the durable consumer), with its sequence.
     in_flight: FuturesUnordered<BoxFuture<'static, (u64, bool)>>,
+    /// When (this node's clock) the last message was taken.
+    last_taken_ms: i64,
+    /// The last stream sequence run that held events: a state is saved
+    /// only when events ran since the last save (ticks alone move only a
+    /// watermark, which the next owner's replay of them moves again).
+    events_seq: u64,
 }
 
 impl Run<'_> {
@@ -300,11 +316,13 @@ impl Run<'_> {
         S: Stream<Item = Result<Message, E>> + Unpin,
         E: std::error::Error + Send + Sync + 'static,
     {
+        let mut ticks = tokio::time::interval(Duration::from_millis(TICK_AFTER_MS as u64));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let clock = &self.ctx.guard.clock;
             let wake = self
                 .schedule
-                .poll_timeout(self.run_seq)
+                .poll_timeout(self.events_seq)
                 .map(|at| tokio::time::Instant::from_std(clock.instant_of_ms(at)));
             tokio::select! {
                 m = messages.next() => {
@@ -321,6 +339,7 @@ impl Run<'_> {
                     }
                 }
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(tokio::time::Instant::now)), if wake.is_some() => {}
+                _ = ticks.tick() => self.tick_when_quiet().await,
             }
             if !self.save_when_due().await? {
                 return Ok(false);
@@ -336,6 +355,7 @@ impl Run<'_> {
             // run any more. Unacknowledged, it goes to the owner.
             return Ok(false);
         }
+        self.last_taken_ms = self.ctx.guard.clock.now_ms();
         let info = msg.info()?;
         let (seq, pending) = (info.stream_sequence, info.pending);
         let stored_ms = (info.published.unix_timestamp_nanos() / 1_000_000) as i64;
@@ -369,6 +389,7 @@ impl Run<'_> {
         // The engine's time: the arrival ingest stamped (format 1 had
         // none: the time the stream stored it).
         let now_ms = part.arrival_ms.unwrap_or(stored_ms);
+        let tick = events.is_empty();
         let (done, durable) = oneshot::channel();
         let batch = ShardBatch {
             arrival: crate::runtime::clock::stamp_ns(),
@@ -377,6 +398,7 @@ impl Run<'_> {
         };
         let replayed = seq <= self.acked;
         let events = PartitionMsg::Events {
+            partition: self.p as u32,
             now_ms,
             batch,
             replayed,
@@ -384,9 +406,12 @@ impl Run<'_> {
         submit(self.ctx, self.shard, events).await?;
         self.coverage.handed(seq);
         self.run_seq = seq;
-        if gauge.behind_since_ms.load(Ordering::Relaxed) == 0 {
-            let now = self.ctx.guard.clock.now_ms();
-            gauge.behind_since_ms.store(now, Ordering::Relaxed);
+        if !tick {
+            self.events_seq = seq;
+            if gauge.behind_since_ms.load(Ordering::Relaxed) == 0 {
+                let now = self.ctx.guard.clock.now_ms();
+                gauge.behind_since_ms.store(now, Ordering::Relaxed);
+            }
         }
         self.in_flight.push(Box::pin(async move {
             let ok = durable.await.is_ok();
@@ -398,12 +423,40 @@ impl Run<'_> {
         Ok(true)
     }
 
+    /// Writes a tick (a message of no events, stamped with this node's
+    /// clock) into the partition's log when it has had no message for
+    /// [`TICK_AFTER_MS`]: a quiet partition's watermark follows the time
+    /// in its log, not the clock of whichever node runs it, so a replay
+    /// of the log moves it as the first run did ([`crate::engine::lanes`]).
+    /// A tick lost is harmless: the next one comes a second later.
+    async fn tick_when_quiet(&mut self) {
+        let now = self.ctx.guard.clock.now_ms();
+        if now.saturating_sub(self.last_taken_ms) < TICK_AFTER_MS || !self.ctx.allows(self.p) {
+            return;
+        }
+        self.last_taken_ms = now;
+        let mut payload = Vec::with_capacity(16);
+        event_log::encode(now, &[], &mut payload);
+        let subject = self.ctx.nats.names.events_subject(self.p);
+        let js = self.ctx.nats.js.clone();
+        let metrics = self.ctx.metrics.clone();
+        tokio::spawn(async move {
+            let stored = match js.publish(subject, payload.into()).await {
+                Ok(ack) => ack.await.is_ok(),
+                Err(_) => false,
+            };
+            if !stored {
+                metrics.cluster_errors.with_label_values(&["publish"]).inc();
+            }
+        });
+    }
+
     /// Takes the partition's state once an interval, and writes it once
     /// what it covers is durable; `false`: the partition is not ours.
     async fn save_when_due(&mut self) -> Result<bool, BoxError> {
         let (partition, partitions) = (self.p as u32, self.ctx.plan.partitions);
         let now = self.ctx.guard.clock.now_ms();
-        if self.schedule.due(now, self.run_seq) {
+        if self.schedule.due(now, self.events_seq) {
             let (reply, engine) = oneshot::channel();
             let save = PartitionMsg::Save {
                 partition,
@@ -439,7 +492,7 @@ impl Run<'_> {
                 self.ctx.count("saved");
                 let gauge = &self.ctx.gauges.parts[self.p];
                 gauge.bytes.store(len as i64, Ordering::Relaxed);
-                let behind = if self.run_seq > self.schedule.saved_seq() {
+                let behind = if self.events_seq > self.schedule.saved_seq() {
                     taken_ms
                 } else {
                     0

@@ -1,8 +1,8 @@
 //! The partitions' detections out to the detections stream: a thread
 //! takes each shard output, splits its detections by partition, and
 //! publishes one message per partition this node holds (with the lease's
-//! epoch and the shard's watermark, which bounds the event time of every
-//! partition the shard runs). The batches the output came from are told
+//! epoch and the partition's own watermark, which bounds the event time
+//! of every detection still to come from it). The batches the output came from are told
 //! they are durable only once every message of it is stored, so their
 //! events are acknowledged to the events stream only then. A message the
 //! stream does not take is published again while the partition is this
@@ -79,7 +79,6 @@ fn messages(
     for d in &out.detections {
         by_partition[shard_of(d.cell, partitions)].push(*d);
     }
-    let watermark_ms = out.watermark.ms();
     let mut plan = Plan {
         messages: Vec::new(),
         dropped: false,
@@ -92,6 +91,14 @@ fn messages(
             plan.dropped |= !detections.is_empty();
             continue;
         };
+        // The partition's own watermark: moved by its messages only, so
+        // what the dispatcher's correlator learns of it is the same
+        // whichever node runs it.
+        let watermark_ms = out
+            .partitions
+            .iter()
+            .find(|w| w.0 as usize == p)
+            .and_then(|w| w.1.ms());
         let (at, sent) = &mut last_sent[p];
         let fresh = watermark_ms != *sent && now.saturating_sub(*at) >= WATERMARK_EVERY_MS;
         if detections.is_empty() && !fresh {

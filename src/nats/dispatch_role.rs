@@ -241,6 +241,7 @@ async fn pull(
         let output = ShardOutput {
             shard: m.partition as usize,
             watermark: m.watermark_ms.map_or(Watermark::NotYet, Watermark::At),
+            partitions: Vec::new(),
             detections: m.detections,
             receipts: vec![done],
         };

@@ -21,6 +21,9 @@ pub struct ShardOutput {
     pub shard: usize,
     /// How far its event time has got.
     pub watermark: Watermark,
+    /// In the cluster mode, how far each partition the shard runs has got
+    /// (its own watermark, by its own messages): what goes out for it.
+    pub partitions: Vec<(u32, Watermark)>,
     /// What it found.
     pub detections: Vec<Detection>,
     /// Batches whose detections these are.

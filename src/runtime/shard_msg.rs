@@ -50,8 +50,12 @@ pub enum ShardMsg {
 pub enum PartitionMsg {
     /// Events from the log, run at `now_ms`: the arrival time ingest
     /// stamped on them (Unix ms), never this node's clock, so a replay
-    /// here decides as the first run did.
+    /// here decides as the first run did. No events: a tick its owner
+    /// wrote into the quiet partition's log, which lets the partition's
+    /// watermark follow that time.
     Events {
+        /// Which partition's.
+        partition: u32,
         /// The engine's time for them.
         now_ms: i64,
         /// The events; `done` is told once what they made is durable.
@@ -93,11 +97,16 @@ impl PartitionMsg {
     pub fn run(self, shard: &mut Shard, receipts: &mut Vec<Receipt>) {
         match self {
             PartitionMsg::Events {
+                partition,
                 now_ms,
                 batch,
                 replayed,
             } => {
-                shard.handle_events(now_ms, batch.arrival, &batch.events);
+                if batch.events.is_empty() {
+                    shard.handle_partition_tick(partition, now_ms);
+                } else {
+                    shard.handle_partition_events(partition, now_ms, batch.arrival, &batch.events);
+                }
                 if replayed {
                     // (The shard thread takes every detection after each
                     // message: these are this batch's.)

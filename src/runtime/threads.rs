@@ -251,6 +251,7 @@ fn run_shard(
     let devices_gauge = metrics.shard_devices.with_label_values(&[&label]);
     let offline_gauge = metrics.devices_offline.with_label_values(&[&label]);
     let mut last_watermark = Watermark::NotYet;
+    let mut last_lanes: Vec<(u32, Watermark)> = Vec::new();
     let mut receipts = Vec::new();
     loop {
         // Sleep until the next message or until the shard next needs time.
@@ -300,11 +301,18 @@ fn run_shard(
             }
         }
         let watermark = shard.current_watermark();
-        if !detections.is_empty() || watermark != last_watermark {
+        // (Partitions' watermarks: the cluster mode only; none embedded.)
+        let lanes_moved = !shard.partition_watermarks().eq(last_lanes.iter().copied());
+        if !detections.is_empty() || watermark != last_watermark || lanes_moved {
             last_watermark = watermark;
+            if lanes_moved {
+                last_lanes.clear();
+                last_lanes.extend(shard.partition_watermarks());
+            }
             let msg = ShardOutput {
                 shard: index,
                 watermark,
+                partitions: last_lanes.clone(),
                 detections,
                 receipts: std::mem::take(&mut receipts),
             };
