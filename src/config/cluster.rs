@@ -43,9 +43,9 @@ pub struct ClusterConfig {
     /// created.
     #[serde(with = "humantime_serde")]
     pub events_retention: Duration,
-    /// The cluster mode is being built (docs/CLUSTER.md says what works
-    /// and what does not yet): it starts only with `preview = true`, so
-    /// nobody runs it in production by mistake.
+    /// No longer needed: while the cluster mode was built it started only
+    /// with `preview = true`. Still accepted (and ignored) so that the
+    /// configs written then load unchanged.
     pub preview: bool,
 }
 
@@ -78,14 +78,6 @@ impl ClusterConfig {
     pub fn check(&self) -> Result<(), String> {
         if !self.enabled() {
             return Ok(());
-        }
-        if !self.preview {
-            return Err(
-                "the cluster mode is under construction (docs/CLUSTER.md): engine state \
-                 does not yet move with a partition and each node dispatches the orders of \
-                 its own partitions; set cluster.preview = true to try it (not for production)"
-                    .into(),
-            );
         }
         if let Some(bad) = self
             .servers
@@ -144,7 +136,6 @@ mod tests {
     fn with(servers: &[&str]) -> ClusterConfig {
         ClusterConfig {
             servers: servers.iter().map(|s| s.to_string()).collect(),
-            preview: true,
             ..ClusterConfig::default()
         }
     }
@@ -160,10 +151,14 @@ mod tests {
     #[test]
     fn settings_that_cannot_work_are_refused_with_what_to_change() {
         let c = ClusterConfig {
-            preview: false,
+            preview: true,
             ..with(&["nats://a:4222"])
         };
-        assert!(c.check().unwrap_err().contains("under construction"));
+        assert_eq!(
+            c.check(),
+            Ok(()),
+            "the old preview key still loads, and is not needed"
+        );
         let e = with(&["127.0.0.1:4222"]).check().unwrap_err();
         assert!(e.contains("not a NATS URL"), "{e}");
         let c = ClusterConfig {
