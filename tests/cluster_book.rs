@@ -4,7 +4,7 @@
 //! runs; a maintenance window posted on the node that does not dispatch
 //! keeps a device's alarm from the dispatcher, and the dispatching node
 //! counts it), photos (uploaded to one node, shown by the other with the
-//! same bytes) and the devices' activity (`/api/devices` on either node
+//! same bytes, and named in a feedback step there) and the devices' activity (`/api/devices` on either node
 //! shows the same for devices whose partitions the two nodes run).
 
 mod common;
@@ -306,7 +306,55 @@ async fn a_photo_and_the_devices_activity_are_the_same_on_either_node() {
             assert_eq!(a[field], b[field], "device {d}'s {field}: {a} / {b}");
         }
     }
+
+    // A street's feedback on hub-b names a photo it uploaded to hub-a.
+    let (id, street) = street_order(c.https[1]).await;
+    let token = street_token(&street);
+    let (s, text) = http(
+        c.https[0],
+        "POST",
+        "/api/photos",
+        "another photo, of the smoke",
+        &format!("Authorization: Bearer {token}\r\nContent-Type: image/jpeg\r\n"),
+    )
+    .await;
+    assert_eq!(s, 201, "{text}");
+    let photo: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let steps = format!("/api/orders/{id}/steps");
+    let (s, text) = http(
+        c.https[1],
+        "POST",
+        &steps,
+        r#"{"step":"accept","by":"张三"}"#,
+        &bearer(&token),
+    )
+    .await;
+    assert_eq!(s, 200, "{text}");
+    let feedback = serde_json::json!({"step": "feedback", "note": "现场有烟", "photos": [photo], "by": "李四"});
+    let (s, text) = http(
+        c.https[1],
+        "POST",
+        &steps,
+        &feedback.to_string(),
+        &bearer(&token),
+    )
+    .await;
+    assert_eq!(s, 200, "the photo is found in the cluster: {text}");
     drop(c);
+}
+
+/// An order of a street a node lists: its id and the street's code.
+async fn street_order(http: SocketAddr) -> (String, String) {
+    let (_, body) = get(http, "/api/orders?limit=10000").await.unwrap();
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let order = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["place"]["street"]["code"].is_string())
+        .unwrap_or_else(|| panic!("no order of a street: {list}"));
+    let street = order["place"]["street"]["code"].as_str().unwrap();
+    (order["id"].as_str().unwrap().to_owned(), street.to_owned())
 }
 
 /// A measurement, not run by default (`cargo test --test cluster_book --
