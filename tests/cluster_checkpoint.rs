@@ -4,7 +4,9 @@
 //! the partition moves to the other node, and the rest of the series
 //! arrives there: the survivor makes exactly one order, under the id the
 //! single-process engine gives the same readings, and a retransmit of the
-//! batches makes no second one.
+//! batches makes no second one. Beside the gauge, the partition holds
+//! 12,000 other devices: its state is too big for a KV value and moves
+//! through the object store.
 
 mod common;
 
@@ -25,6 +27,12 @@ const GAUGE: u64 = 7_001;
 /// water level limit (15 cm): the rule's 60 s hold is over at the fourth.
 const READINGS: u64 = 6;
 const STEP_MS: i64 = 20_000;
+/// Other devices of the gauge's partition, reporting normal levels: a
+/// state of some 64 bytes each, over a KV value's size.
+const FILLERS: u64 = 12_000;
+const FIRST_FILLER: u64 = 100_000;
+/// What a partition's key holds when its state is in the object store.
+const POINTER: &[u8] = b"TGPOBJ\0\0";
 
 /// A node of the test: short leases, a state saved every second.
 fn hub_node(data: &std::path::Path, urls: &str, name: &str) -> HubProcess {
@@ -148,6 +156,23 @@ async fn a_hold_begun_on_a_killed_node_makes_one_order_on_the_next_under_the_one
     let series: Vec<WireEvent> = (1..=READINGS).map(|s| reading(s, t0, at)).collect();
     let expected = oracle_id(&series);
 
+    let fillers: Vec<WireEvent> = (0..FILLERS)
+        .map(|k| {
+            let normal = (Category::WaterLevel, Source::Sensor, 1.0, at);
+            event(
+                FIRST_FILLER + k,
+                1,
+                t0,
+                normal.0,
+                normal.1,
+                normal.2,
+                normal.3,
+            )
+        })
+        .collect();
+    for chunk in fillers.chunks(1_000) {
+        send(&mut dev, chunk).await;
+    }
     // The hold begins where the partition is; its state is saved there.
     for r in &series[..2] {
         send(&mut dev, std::slice::from_ref(r)).await;
@@ -160,9 +185,25 @@ async fn a_hold_begun_on_a_killed_node_makes_one_order_on_the_next_under_the_one
         .unwrap()
         .sequence;
     let engine = js.get_key_value("tg_engine").await.unwrap();
+    let objects = js.get_object_store("tg_engine_states").await.unwrap();
     let start = Instant::now();
     let saved = loop {
-        let state = engine.get(format!("p{p}")).await.unwrap();
+        let mut state = engine
+            .get(format!("p{p}"))
+            .await
+            .unwrap()
+            .map(|b| b.to_vec());
+        if let Some(name) = state.as_ref().and_then(|v| v.strip_prefix(POINTER)) {
+            let name = String::from_utf8(name.to_vec()).unwrap();
+            let mut object = objects.get(&name).await.unwrap();
+            let mut bytes = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut object, &mut bytes)
+                .await
+                .unwrap();
+            state = Some(bytes);
+        } else {
+            assert!(state.is_none(), "a state this big is not in the key itself");
+        }
         let state = state.map(|b| PartitionState::decode(&b, p as u32, PARTITIONS).unwrap());
         if let Some(s) = state.filter(|s| s.covers_seq >= last) {
             break s;
@@ -181,8 +222,12 @@ async fn a_hold_begun_on_a_killed_node_makes_one_order_on_the_next_under_the_one
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    assert!(
+        saved.encode().len() as u64 > FILLERS * 40,
+        "the fillers' and the gauge's state"
+    );
     println!(
-        "partition {p}: state saved by hub-{} covering seq {}, {} bytes",
+        "partition {p}: state saved by hub-{} covering seq {}, {} bytes in the object store",
         ["a", "b"][owner],
         saved.covers_seq,
         saved.encode().len()
@@ -253,6 +298,10 @@ async fn a_hold_begun_on_a_killed_node_makes_one_order_on_the_next_under_the_one
             "result=\"refused\""
         ),
         0.0
+    );
+    assert!(
+        metric(&body, "tongguan_shard_devices", "") > FILLERS as f64,
+        "the survivor's shards hold the partition's devices from the saved state"
     );
     println!(
         "survivor: checkpoint bytes {}, age {} s, replay lag {}",

@@ -41,7 +41,7 @@ use crate::runtime::handle::Handle;
 use crate::runtime::shard_msg::{PartitionMsg, ShardBatch, ShardMsg};
 use crate::wire::event_log;
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
-use async_nats::jetstream::{kv, Message};
+use async_nats::jetstream::Message;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Stream, StreamExt};
@@ -215,6 +215,7 @@ async fn pull_partition(ctx: &Ctx, p: usize) -> Result<(), BoxError> {
         p,
         shard,
         bucket,
+        object: found.object,
         revision: found.revision,
         acked: 0,
         run_seq: covers,
@@ -286,7 +287,9 @@ struct Run<'a> {
     ctx: &'a Ctx,
     p: usize,
     shard: usize,
-    bucket: kv::Store,
+    bucket: saved::States,
+    /// The object the state's key points to, for a large state.
+    object: Option<String>,
     /// The state key's revision this node last read or wrote.
     revision: u64,
     /// Every message up to this one was acknowledged by the last owner.
@@ -485,9 +488,11 @@ impl Run<'_> {
             .take()
             .expect("a save in flight has its state");
         let len = bytes.len();
-        match saved::save(&self.bucket, partition, bytes, self.revision).await {
-            Ok(revision) => {
-                self.revision = revision;
+        let previous = self.object.clone();
+        match saved::save(&self.bucket, partition, bytes, self.revision, previous).await {
+            Ok(written) => {
+                self.revision = written.revision;
+                self.object = written.object;
                 self.schedule.saved();
                 self.ctx.count("saved");
                 let gauge = &self.ctx.gauges.parts[self.p];
