@@ -364,28 +364,12 @@ impl Follower {
             .watch_with_history(">")
             .await
             .map_err(|e| e.to_string())?;
-        let mut devices = HashMap::new();
-        let mut windows = Vec::new();
-        let mut pending = stored;
-        while pending > 0 {
-            let entry = next(&mut watch).await?;
-            pending = entry.delta;
-            match decode(&entry) {
-                Some(Change::Device(id, Some(d))) => {
-                    devices.insert(id, d);
-                }
-                Some(Change::Device(id, None)) => {
-                    devices.remove(&id);
-                }
-                Some(Change::Windows(w)) => windows = w,
-                None => {}
-            }
-        }
+        let (devices, windows) = snapshot(&mut watch, stored).await?;
         let count = devices.len();
-        let snapshot: Vec<DeviceInfo> = devices.into_values().collect();
+        let loaded: Vec<DeviceInfo> = devices.into_values().collect();
         let book = self.shared.book.clone();
         let file_devices = self.ready.is_some().then(|| self.file_devices()).flatten();
-        let changed = blocking(move || book.replace_from_cluster(snapshot, windows))
+        let changed = blocking(move || book.replace_from_cluster(loaded, windows))
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(devices = count, "the cluster's device book loaded");
@@ -467,6 +451,33 @@ impl Follower {
             }
         }
     }
+}
+
+/// The last value of every key, from a watch of the last values
+/// (`stored`: whether the bucket holds anything, so that an empty one is
+/// not waited on): the devices by id, and the windows.
+async fn snapshot(
+    watch: &mut kv::Watch,
+    stored: u64,
+) -> Result<(HashMap<u64, DeviceInfo>, Vec<Window>), String> {
+    let mut devices = HashMap::new();
+    let mut windows = Vec::new();
+    let mut pending = stored;
+    while pending > 0 {
+        let entry = next(watch).await?;
+        pending = entry.delta;
+        match decode(&entry) {
+            Some(Change::Device(id, Some(d))) => {
+                devices.insert(id, d);
+            }
+            Some(Change::Device(id, None)) => {
+                devices.remove(&id);
+            }
+            Some(Change::Windows(w)) => windows = w,
+            None => {}
+        }
+    }
+    Ok((devices, windows))
 }
 
 /// The next run of entries: what is pending at once, and what follows
