@@ -40,7 +40,7 @@ fn hub_node(data: &std::path::Path, urls: &str, name: &str) -> HubProcess {
     std::fs::write(
         &config,
         "[engine]\nallowed_lateness = \"12h\"\ncheckpoint_interval = \"1s\"\n\
-         [cluster]\npreview = true\nreplicas = 3\nlease_ttl = \"3s\"\nlease_renew = \"1s\"\n",
+         [cluster]\nreplicas = 3\nlease_ttl = \"3s\"\nlease_renew = \"1s\"\n",
     )
     .unwrap();
     let config = config.display().to_string();

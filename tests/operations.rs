@@ -462,7 +462,6 @@ fn the_cluster_manifests_config_names_every_key_and_the_nats_service() {
                 "lease_renew",
                 "prefix",
                 "events_retention",
-                "preview",
             ]
             .iter()
             .map(|k| format!("cluster.{k}"))

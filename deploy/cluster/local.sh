@@ -160,11 +160,9 @@ if ! { healthy 8222 && healthy 8223 && healthy 8224; }; then
 fi
 
 nats=nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224
-# The hub's cluster mode is a preview: it starts only when the config says
-# so. Development tokens on loopback, as the embedded config has them.
+# Development tokens on loopback, as the embedded config has them.
 cat >"$dir/cluster.toml" <<'TOML'
 [cluster]
-preview = true   # docs/CLUSTER.md: what works and what does not yet
 replicas = 3     # every stream and bucket on all three servers
 TOML
 hub_command() {

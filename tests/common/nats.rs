@@ -359,13 +359,13 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
-/// A hub process in the cluster mode at `urls` (preview on, R3), named
+/// A hub process in the cluster mode at `urls` (R3), named
 /// `name`, on data dir `data`.
 pub fn hub_node(data: &Path, urls: &str, name: &str) -> super::HubProcess {
     let config = data.join("cluster.toml");
     std::fs::write(
         &config,
-        "[engine]\nallowed_lateness = \"12h\"\n[cluster]\npreview = true\nreplicas = 3\n",
+        "[engine]\nallowed_lateness = \"12h\"\n[cluster]\nreplicas = 3\n",
     )
     .unwrap();
     let config = config.display().to_string();
