@@ -244,7 +244,9 @@ impl Nats {
     }
 }
 
-async fn connect(cfg: &ClusterConfig, node: &str) -> Result<async_nats::Client, ClusterError> {
+/// Connects to the configured servers with the config's token, credentials
+/// or TLS, as `node` (the name the servers show for the connection).
+pub async fn connect(cfg: &ClusterConfig, node: &str) -> Result<async_nats::Client, ClusterError> {
     let mut opts = async_nats::ConnectOptions::new()
         .name(format!("tongguan {node}"))
         .connection_timeout(Duration::from_secs(5))

@@ -20,6 +20,7 @@ pub mod pending;
 pub mod photos;
 pub mod replicate;
 pub mod requests;
+pub mod stream_source;
 
 use crate::cluster::lease::LeaseTimings;
 use crate::config::Config;

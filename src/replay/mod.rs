@@ -1,17 +1,21 @@
-//! `tongguan replay`: runs a recording (`[record]`, docs/RECORDING.md)
-//! through the rules in force (the baseline) and the rules proposed (the
-//! candidate), and says what would change, joined with how the streets
-//! judged the baseline's orders (the outbox). This reads the files, shows
-//! the progress and prints; the replay and the comparison are the core's
-//! (`tongguan_core::replay`).
+//! `tongguan replay`: runs a recording (`[record]`, docs/RECORDING.md),
+//! or a time range of the cluster's events stream (`--nats`,
+//! docs/CLUSTER.md), through the rules in force (the baseline) and the
+//! rules proposed (the candidate), and says what would change, joined
+//! with how the streets judged the baseline's orders (the outbox). This
+//! reads the files, shows the progress and prints; the replay and the
+//! comparison are the core's (`tongguan_core::replay`).
 //!
-//! Both sides run in one pass over the recording, at the hub's recorded
-//! clock and shard count, on the engine settings of `--config`, so a
-//! baseline of the rules the hub ran gives exactly its orders, ids and all.
+//! Both sides run in one pass over the source ([`source`]), at the
+//! recorded clock and the hub's shard count (the stream: the cluster's
+//! partitions, each on its own), on the engine settings of `--config`, so
+//! a baseline of the rules the hub or cluster ran gives exactly its
+//! orders, ids and all.
 
 mod html;
 pub mod outcomes;
 pub mod pass;
+pub mod source;
 mod table;
 
 use crate::config::Config;
@@ -28,10 +32,22 @@ use tongguan_core::replay::ReplayRun;
 
 /// Arguments of `tongguan replay`.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "来源 Source: exactly one of --recording DIR (a hub's recording, [record]) \
+and the cluster's events stream (--nats URLS, or cluster.servers in --config; its token, \
+credentials, TLS, prefix and partitions from the config's [cluster]). The stream is read, \
+never changed: --from/--to on the arrival time ingest stamped, up to its last message as of \
+the start; it holds what cluster.events_retention keeps."
+)]
 pub struct ReplayArgs {
     /// The recording's directory (DATA_DIR/recordings, or record.dir).
     #[arg(long, value_name = "DIR")]
-    pub recording: PathBuf,
+    pub recording: Option<PathBuf>,
+    /// Replay the cluster's events stream instead: NATS servers,
+    /// comma-separated (nats://127.0.0.1:4222,nats://...), overriding
+    /// cluster.servers of --config.
+    #[arg(long, value_delimiter = ',', value_name = "URLS")]
+    pub nats: Option<Vec<String>>,
     /// Only batches that arrived at or after this time: RFC 3339
     /// (2026-06-01T08:00:00Z) or Unix ms.
     #[arg(long, value_name = "T", value_parser = parse_time)]
@@ -77,10 +93,22 @@ fn parse_time(s: &str) -> Result<i64, String> {
     crate::time_text::parse_time_ms("time", s)
 }
 
+/// Where a replay read from, in `--json`.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ReadFrom<'a> {
+    /// A recording directory.
+    Recording { dir: &'a Path },
+    /// The cluster's events stream.
+    Stream(&'a source::StreamStats),
+}
+
 /// What `--json` prints.
 #[derive(Serialize)]
 struct JsonReport<'a> {
-    recording: &'a Path,
+    /// The recording's directory; none for the stream.
+    recording: Option<&'a Path>,
+    source: ReadFrom<'a>,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
     mode: &'static str,
@@ -105,10 +133,13 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
             bail!("--from ({f}) is after --to ({t})");
         }
     }
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(p) => Config::load(p).with_context(|| format!("config {}", p.display()))?,
         None => Config::embedded(),
     };
+    if let Some(servers) = &args.nats {
+        config.cluster.servers = servers.clone();
+    }
     let map = Arc::new(match &config.hub.region_map {
         Some(p) => RegionMap::from_geojson(
             &std::fs::read_to_string(p).with_context(|| format!("region map {}", p.display()))?,
@@ -126,14 +157,48 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
     };
     let base_rules = rules(&base_name, &base_text, mode)?;
     let cand_rules = rules(&args.rules.display().to_string(), &read(&args.rules)?, mode)?;
-    let recording = Recording::open(&args.recording)
-        .with_context(|| format!("recording {}", args.recording.display()))?;
-    let bar = progress(pass::range_bytes(&recording, args.from, args.to), args.json);
+    let recording = match (&args.recording, config.cluster.enabled()) {
+        (Some(_), true) => bail!(
+            "--recording and the cluster's events stream ({}) both given: replay one of them \
+             (drop --recording to read the stream, or --nats and cluster.servers to read the \
+             recording)",
+            servers_of(args)
+        ),
+        (None, false) => bail!(
+            "nothing to replay: give --recording DIR (a hub's recording) or --nats URLS (the \
+             cluster's events stream; or cluster.servers in --config)"
+        ),
+        (Some(dir), false) => {
+            Some(Recording::open(dir).with_context(|| format!("recording {}", dir.display()))?)
+        }
+        (None, true) => None,
+    };
+    let mut source = match &recording {
+        Some(recording) => source::Source::Recording {
+            recording,
+            from: args.from,
+            to: args.to,
+        },
+        None => {
+            config
+                .cluster
+                .check()
+                .map_err(|e| anyhow::anyhow!("config: {e}"))?;
+            let range = crate::nats::stream_source::Range {
+                from: args.from,
+                to: args.to,
+            };
+            source::Source::Stream(crate::nats::stream_source::StreamReader::open(
+                &config.cluster,
+                range,
+            )?)
+        }
+    };
+    let (total, unit) = source.total();
+    let bar = progress(total, unit, args.json);
     let settings = config.engine.settings();
-    let pair = pass::replay_pair(
-        &recording,
-        args.from,
-        args.to,
+    let pair = pass::run_pair(
+        &mut source,
         base_rules,
         cand_rules,
         settings,
@@ -145,6 +210,7 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         baseline: base,
         candidate: cand,
         stats,
+        stream,
         seconds,
     } = pair;
     let judged = match &args.outbox {
@@ -152,10 +218,16 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         None => Default::default(),
     };
     let cmp = compare(&base, &cand, &judged, DEFAULT_MATCH_WINDOW_MS);
+    let read = match &stream {
+        None => format!("{} segments", stats.segments),
+        Some(s) => format!(
+            "messages {}..={} of {}, {} read, {} ticks",
+            s.first_seq, s.last_seq, s.stream, s.messages, s.ticks
+        ),
+    };
     let title = format!(
-        "{} ({} segments, {} batches, {} events{}{}), baseline {base_name}, candidate {}, mode {}",
-        args.recording.display(),
-        stats.segments,
+        "{} ({read}, {} batches, {} events{}{}), baseline {base_name}, candidate {}, mode {}",
+        source.describe(),
         stats.batches,
         stats.events,
         args.from.map_or(String::new(), |f| format!(", from {f}")),
@@ -177,7 +249,13 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
     let rate = stats.events as f64 / seconds.max(1e-9);
     if args.json {
         let report = JsonReport {
-            recording: &args.recording,
+            recording: source.dir(),
+            source: match (&stream, source.dir()) {
+                (Some(s), _) => ReadFrom::Stream(s),
+                (None, dir) => ReadFrom::Recording {
+                    dir: dir.unwrap_or(Path::new("")),
+                },
+            },
             from_ms: args.from,
             to_ms: args.to,
             mode: mode.name(),
@@ -207,6 +285,13 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
                 String::new()
             }
         );
+        if let Some(s) = stream.as_ref().filter(|s| s.unreadable > 0) {
+            println!(
+                "跳过 passed over {} message(s) this binary cannot read (as the cluster does), the first: {}",
+                s.unreadable,
+                s.first_unreadable.as_deref().unwrap_or("")
+            );
+        }
         let street = |code: &str| {
             map.streets()
                 .iter()
@@ -230,14 +315,28 @@ fn rules(name: &str, text: &str, mode: Mode) -> Result<Arc<crate::engine::RuleSe
     Ok(profiles.get(mode).clone())
 }
 
-fn progress(total: u64, hidden: bool) -> indicatif::ProgressBar {
+/// The servers of the cluster's events stream the command names.
+fn servers_of(args: &ReplayArgs) -> String {
+    match &args.nats {
+        Some(s) => format!("--nats {}", s.join(",")),
+        None => "cluster.servers in --config".into(),
+    }
+}
+
+fn progress(total: u64, unit: source::Unit, hidden: bool) -> indicatif::ProgressBar {
     if hidden {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "回放 replaying {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-    ) {
+    let template = match unit {
+        source::Unit::Bytes => {
+            "回放 replaying {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+        }
+        source::Unit::Messages => {
+            "回放 replaying {bar:40} {pos}/{len} messages {per_sec} eta {eta}"
+        }
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar

@@ -139,6 +139,46 @@ impl Replay {
         self.run.events += events.len() as u64;
     }
 
+    /// Runs one message of the cluster's events log (a replay of as many
+    /// shards as the cluster has partitions, shard p for partition p): the
+    /// events of partition `partition` at `now_ms`, the arrival time
+    /// ingest stamped on them, or, with no events, a tick its owner wrote
+    /// while it was quiet. Only that partition moves, by its own messages,
+    /// as on whichever node owned it (`Shard::handle_partition_events`
+    /// and `handle_partition_tick`); the correlator hears its own
+    /// watermark, as the dispatch owner does. Other partitions' time does
+    /// not move with it: a quiet one follows its own ticks.
+    pub fn handle_partition_message(&mut self, partition: usize, now_ms: i64, events: &[Event]) {
+        let n = self.shards.len();
+        assert!(partition < n, "partition {partition} of a replay of {n}");
+        debug_assert!(events.iter().all(|e| shard_of(e.cell, n) == partition));
+        // The shard's own clock only sweeps stale state, as the owner's
+        // shard thread does by its clock; decisions go by the lane.
+        self.now_ms = self.now_ms.max(now_ms);
+        let shard = &mut self.shards[partition];
+        if self.now_ms >= shard.poll_timeout() {
+            shard.handle_timeout(self.now_ms);
+        }
+        let p = partition as u32;
+        if events.is_empty() {
+            shard.handle_partition_tick(p, now_ms);
+        } else {
+            shard.handle_partition_events(p, now_ms, 0, events);
+        }
+        while let Some(d) = shard.poll_detection() {
+            self.correlator.handle_detection(d);
+        }
+        self.correlator.flush();
+        if let Some((_, w)) = shard.partition_watermarks().find(|&(q, _)| q == p) {
+            self.correlator.handle_watermark(partition, w);
+        }
+        self.take_warnings();
+        if !events.is_empty() {
+            self.run.batches += 1;
+            self.run.events += events.len() as u64;
+        }
+    }
+
     /// Moves the clock to `now_ms` with no events (the end of a range):
     /// quiet shards' watermarks follow it and incidents close.
     pub fn handle_timeout(&mut self, now_ms: i64) {
