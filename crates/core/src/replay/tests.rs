@@ -142,3 +142,46 @@ fn percentiles_are_nearest_rank() {
     assert_eq!(percentile(&[7], 90), Some(7));
     assert_eq!(percentile(&[], 50), None);
 }
+
+#[test]
+fn the_clusters_log_replayed_partition_by_partition_gives_the_recordings_orders() {
+    // The same batches as the cluster's log holds them: each part on its
+    // partition's subject, and a tick for every quiet partition each
+    // second, as their owners write them.
+    let map = Arc::new(RegionMap::sample());
+    let partitions = 64;
+    let by_batch = {
+        let mut r = Replay::new(
+            rules(3.0, "0s"),
+            EngineSettings::default(),
+            partitions,
+            map.clone(),
+        );
+        for (arrival, events) in recording() {
+            r.handle_batch(arrival, &events);
+        }
+        r.handle_timeout(T0 + 600_000);
+        r.finish()
+    };
+    let mut r = Replay::new(rules(3.0, "0s"), EngineSettings::default(), partitions, map);
+    let mut next_tick = T0;
+    for (arrival, events) in recording() {
+        while next_tick < arrival {
+            for p in 0..partitions {
+                r.handle_partition_message(p, next_tick, &[]);
+            }
+            next_tick += 1_000;
+        }
+        let mut parts = vec![Vec::new(); partitions];
+        for e in &events {
+            parts[crate::engine::partition::shard_of(e.cell, partitions)].push(*e);
+        }
+        for (p, part) in parts.iter().enumerate().filter(|(_, x)| !x.is_empty()) {
+            r.handle_partition_message(p, arrival, part);
+        }
+    }
+    r.handle_timeout(T0 + 600_000);
+    let by_partition = r.finish();
+    assert_eq!(by_partition.orders, by_batch.orders);
+    assert_eq!(by_partition.events, 31);
+}
