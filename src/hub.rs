@@ -291,12 +291,24 @@ impl Hub {
             config.limits.max_events_per_second_per_token,
         );
         let cluster_ok = Arc::new(AtomicBool::new(true));
+        // Before the cluster is joined: a node puts the cluster's rules in
+        // force through it before it runs any partition.
+        let rules = rules_control::RulesControl::new(
+            rules_source,
+            profiles,
+            rules_control::Ends {
+                shards: engine.handle.clone(),
+                correlator: engine.rules_tx.clone(),
+                metrics: metrics.clone(),
+            },
+        );
         let parts = engine.cluster.take().map(|ends| crate::nats::NodeParts {
             ends,
             store: store.clone(),
             subscribers: subscribers.clone(),
             map: map.clone(),
             book: devices.clone(),
+            rules: rules.clone(),
         });
         let cluster = crate::nats::join(
             &config,
@@ -361,7 +373,7 @@ impl Hub {
             devices,
             photos,
             admission,
-            rules: rules_control::RulesControl::new(rules_source, profiles),
+            rules,
             rules_tx: engine.rules_tx.clone(),
             subscribers,
             sink,

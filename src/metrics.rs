@@ -154,6 +154,10 @@ pub struct Metrics {
     pub cluster_replay_lag: IntGauge,
     /// Partition states saved, loaded, refused or not written, by result.
     pub cluster_checkpoints: IntCounterVec,
+    /// The cluster's revision of the rules in force on this node.
+    pub cluster_rules_revision: IntGauge,
+    /// Changes of the rules or the mode put in force from the cluster, by what.
+    pub cluster_rules_applied: IntCounterVec,
     /// The recording's counts (`[record]`).
     pub record: RecordMetrics,
 }
@@ -316,7 +320,7 @@ impl Metrics {
             cluster_errors: counter_vec(
                 &r,
                 "tongguan_cluster_errors_total",
-                "Cluster mode: failed operations against NATS, by operation: read, renew, release (the members and leases buckets), publish (an attempt to store a batch's part in the events stream), consume (a partition consumer restarted), pending (a partition consumer's info not read), book (the device book's bucket not written or followed), photos (the photo store not written or read), activity (the other nodes not asked about devices).",
+                "Cluster mode: failed operations against NATS, by operation: read, renew, release (the members and leases buckets), publish (an attempt to store a batch's part in the events stream), consume (a partition consumer restarted), pending (a partition consumer's info not read), book (the device book's bucket not written or followed), photos (the photo store not written or read), activity (the other nodes not asked about devices), rules (the rules' bucket not written or followed, or a rules text there that does not compile on this node).",
                 &["operation"],
             ),
             cluster_dispatch_owner: gauge(
@@ -381,6 +385,17 @@ impl Metrics {
                 "tongguan_cluster_checkpoints_total",
                 "Cluster mode: partition engine states, by result: saved, loaded (by a new owner), refused (a saved state this node cannot read: the partition replays the stream from its start), failed (not written; tried again an interval later), fenced (another node wrote the partition's state since: this node stops the partition).",
                 &["result"],
+            ),
+            cluster_rules_revision: gauge(
+                &r,
+                "tongguan_cluster_rules_revision",
+                "Cluster mode: the revision in the rules' bucket of the rules in force on this node (the nodes should agree within a moment of a change); 0 in the embedded hub.",
+            ),
+            cluster_rules_applied: counter_vec(
+                &r,
+                "tongguan_cluster_rules_applied_total",
+                "Cluster mode: changes another node wrote to the rules' bucket that this node put in force (at start or while running), by what: rules, mode.",
+                &["what"],
             ),
             engine_checkpoints_ok: checkpoints.with_label_values(&["ok"]),
             engine_checkpoints_failed: checkpoints.with_label_values(&["failed"]),
@@ -587,7 +602,7 @@ impl Metrics {
         }
         for op in [
             "read", "renew", "release", "publish", "consume", "pending", "book", "photos",
-            "activity",
+            "activity", "rules",
         ] {
             m.cluster_errors.with_label_values(&[op]);
         }
@@ -596,6 +611,9 @@ impl Metrics {
         }
         for what in ["detections", "orders"] {
             m.cluster_fenced.with_label_values(&[what]);
+        }
+        for what in ["rules", "mode"] {
+            m.cluster_rules_applied.with_label_values(&[what]);
         }
         for change in ["gained", "lost"] {
             m.cluster_ownership_changes.with_label_values(&[change]);

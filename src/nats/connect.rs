@@ -7,7 +7,8 @@
 //! the members bucket (a key per live node, lapsing unless renewed),
 //! the leases bucket (a key per partition, lapsing unless renewed), the
 //! device book's bucket (a key per registered device and one for the
-//! maintenance windows, kept) and the photos' object store.
+//! maintenance windows, kept), the rules' bucket (the rules file and the
+//! mode, a few revisions kept) and the photos' object store.
 
 use crate::config::cluster::ClusterConfig;
 use async_nats::jetstream::{self, kv, object_store, stream};
@@ -64,6 +65,8 @@ pub struct Nats {
     pub leases: kv::Store,
     /// The device book (registry and maintenance windows).
     pub book: kv::Store,
+    /// The rules in force and the mode.
+    pub rules: kv::Store,
     /// Photos from the spot, by their SHA-256.
     pub photos: object_store::ObjectStore,
 }
@@ -158,6 +161,11 @@ impl Names {
         format!("{}_book", self.prefix)
     }
 
+    /// The bucket of the rules in force and the mode.
+    pub fn rules_bucket(&self) -> String {
+        format!("{}_rules", self.prefix)
+    }
+
     /// The photos' object store.
     pub fn photos_store(&self) -> String {
         format!("{}_photos", self.prefix)
@@ -229,6 +237,9 @@ impl Nats {
         let book = bucket(&js, names.book_bucket(), Duration::ZERO, cfg.replicas)
             .await
             .map_err(fail(names.book_bucket()))?;
+        let rules = kept_bucket(&js, names.rules_bucket(), RULES_HISTORY, cfg.replicas)
+            .await
+            .map_err(fail(names.rules_bucket()))?;
         let photos = photo_store(&js, names.photos_store(), cfg.replicas)
             .await
             .map_err(fail(names.photos_store()))?;
@@ -239,6 +250,7 @@ impl Nats {
             members,
             leases,
             book,
+            rules,
             photos,
         })
     }
@@ -298,6 +310,31 @@ async fn bucket(
             bucket: name,
             history: 1,
             max_age: ttl,
+            storage: stream::StorageType::File,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await?)
+}
+
+/// Revisions of each key the rules' bucket keeps: the text before a bad
+/// change is still there to put back.
+const RULES_HISTORY: i64 = 5;
+
+/// A bucket of keys kept until changed, `history` revisions of each.
+async fn kept_bucket(
+    js: &jetstream::Context,
+    name: String,
+    history: i64,
+    replicas: usize,
+) -> Result<kv::Store, Box<dyn std::error::Error + Send + Sync>> {
+    if let Ok(store) = js.get_key_value(&name).await {
+        return Ok(store);
+    }
+    Ok(js
+        .create_key_value(kv::Config {
+            bucket: name,
+            history,
             storage: stream::StorageType::File,
             num_replicas: replicas,
             ..Default::default()

@@ -1,8 +1,8 @@
 //! The cluster mode's shell: the node's NATS connection and the JetStream
 //! resources the nodes share ([`connect`]), and its partition ownership
 //! driven by the core's lease machine ([`ownership`]); the device book,
-//! photos and devices' activity every node shares ([`book`], [`photos`],
-//! [`activity`]). What is decided
+//! photos, devices' activity, and rules and mode every node shares
+//! ([`book`], [`photos`], [`activity`], [`rules`]). What is decided
 //! (who should own what, when a lease is surely still ours) is in the
 //! core's `cluster`; this only moves bytes to and from NATS.
 
@@ -20,6 +20,7 @@ pub mod pending;
 pub mod photos;
 pub mod replicate;
 pub mod requests;
+pub mod rules;
 pub mod stream_source;
 
 use crate::cluster::lease::LeaseTimings;
@@ -43,9 +44,11 @@ pub struct ClusterNode {
     pub dispatch_lease: ownership::OwnershipHandle,
     /// The dispatch role and the orders stream's follower.
     pub dispatch_tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// The device book, photos and devices' activity, for the HTTP side.
+    /// The device book, photos, devices' activity and rules, for the
+    /// HTTP side.
     pub shared: crate::runtime::cluster_shared::ClusterShared,
-    /// The device book's follower and the activity answerer.
+    /// The device book's and the rules' followers and the activity
+    /// answerer.
     pub shared_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -61,6 +64,8 @@ pub struct NodeParts {
     pub map: Arc<crate::geo::RegionMap>,
     /// This node's device book (a copy of the cluster's).
     pub book: Arc<crate::store::devices::DeviceBook>,
+    /// This node's rules in force and mode (the cluster's).
+    pub rules: crate::runtime::rules_control::RulesControl,
 }
 
 /// Joins the cluster the config names, if it names one: connects, opens
@@ -114,7 +119,7 @@ pub async fn join(
     let (shared, shared_tasks) = start_shared(
         &nats,
         &name,
-        parts.book.clone(),
+        (parts.book.clone(), parts.rules.clone()),
         handle.clone(),
         config,
         (metrics.clone(), clock.clone()),
@@ -152,13 +157,16 @@ pub async fn join(
     }))
 }
 
-/// Starts what the nodes share besides orders: the device book (this
-/// node's made the bucket's before this returns, bounded), the photos and
-/// the answers about devices' activity.
+/// Starts what the nodes share besides orders: the device book and the
+/// rules (this node's made the buckets' before this returns, bounded), the
+/// photos and the answers about devices' activity.
 async fn start_shared(
     nats: &connect::Nats,
     name: &str,
-    book: Arc<crate::store::devices::DeviceBook>,
+    (book, rules): (
+        Arc<crate::store::devices::DeviceBook>,
+        crate::runtime::rules_control::RulesControl,
+    ),
     handle: crate::runtime::handle::Handle,
     config: &Config,
     (metrics, clock): (Arc<Metrics>, Arc<dyn Clock>),
@@ -169,6 +177,7 @@ async fn start_shared(
     let file = config.devices.registry_file().map(|p| p.to_owned());
     let (shared_book, follower) =
         book::start(nats, book, handle.clone(), file, metrics.clone()).await;
+    let (shared_rules, rules_follower) = rules::start(nats, rules, metrics.clone()).await;
     let (n, node, h) = (nats.clone(), name.to_owned(), handle.clone());
     let answerer = tokio::spawn(async move {
         if let Err(e) = activity::serve(n, node, h).await {
@@ -188,8 +197,9 @@ async fn start_shared(
             clock,
             metrics,
         )),
+        rules: shared_rules,
     };
-    (shared, vec![follower, answerer])
+    (shared, vec![follower, rules_follower, answerer])
 }
 
 /// Starts the dispatch side: the detections publisher, the orders
@@ -209,6 +219,7 @@ fn start_dispatch(
         subscribers,
         map,
         book: _,
+        rules: _,
     } = parts;
     // This process, apart from an earlier one of the same node name.
     let origin = format!(

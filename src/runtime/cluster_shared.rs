@@ -2,10 +2,13 @@
 //! NATS side implements (so the runtime and the HTTP handlers do not
 //! depend on its client): the device book written to the cluster before
 //! this node's copy, photos kept where every node finds them, and the
-//! devices' activity from every node's shards. The embedded hub has none
-//! of these: its book, photos and shards are all there is.
+//! devices' activity from every node's shards, and the rules and the mode
+//! written to the cluster before they are put in force here. The embedded
+//! hub has none of these: its book, photos, shards and rules are all
+//! there is.
 
 use crate::cluster::book::{WindowChange, WindowOutcome};
+use crate::cluster::rules::{RulesKey, WriteError};
 use crate::dispatch::registry::DeviceInfo;
 use crate::engine::shard::DeviceState;
 use crate::store::devices::BookError;
@@ -63,7 +66,22 @@ pub trait SharedActivity: Send + Sync {
     fn query(&self, ids: Arc<[u64]>) -> Answer<'_, HashMap<u64, DeviceState>>;
 }
 
-/// The three seams, as the HTTP handlers hold them in the cluster mode.
+/// The cluster's rules and mode.
+pub trait SharedRules: Send + Sync {
+    /// Writes `value` (the rules file's text, or the mode's name) under
+    /// `key` by compare-and-set on the revision `expected` (none: only if
+    /// the key is absent); answers the revision it is stored at once the
+    /// cluster acknowledged it. A change made meanwhile by another is a
+    /// conflict, unless it is the same value.
+    fn write(
+        &self,
+        key: RulesKey,
+        value: String,
+        expected: Option<u64>,
+    ) -> Answer<'_, Result<u64, WriteError>>;
+}
+
+/// The seams, as the HTTP handlers hold them in the cluster mode.
 #[derive(Clone)]
 pub struct ClusterShared {
     /// The device book.
@@ -72,4 +90,6 @@ pub struct ClusterShared {
     pub photos: Arc<dyn SharedPhotos>,
     /// The devices' activity.
     pub activity: Arc<dyn SharedActivity>,
+    /// The rules and the mode.
+    pub rules: Arc<dyn SharedRules>,
 }

@@ -4,9 +4,10 @@
 //! ([`lease`]), and the fencing of a stale holder's late writes ([`fence`]),
 //! a partition's engine state as it moves between nodes
 //! ([`partition_state`]), the device book as the nodes share it
-//! ([`book`]) and the devices' activity gathered from every node
-//! ([`activity`]). Pure: membership, the lease store's answers and
-//! the time go in, writes to send and ownership changes come out.
+//! ([`book`]), the devices' activity gathered from every node
+//! ([`activity`]) and the rules in force and the mode ([`rules`]). Pure:
+//! membership, the lease store's answers and the time go in, writes to
+//! send and ownership changes come out.
 
 pub mod activity;
 pub mod assignment;
@@ -14,3 +15,4 @@ pub mod book;
 pub mod fence;
 pub mod lease;
 pub mod partition_state;
+pub mod rules;
