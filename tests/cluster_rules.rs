@@ -4,7 +4,8 @@
 //! the old limit and below the new one makes no order, one above the new
 //! makes one); the emergency mode switched on hub-b is hub-a's too; a
 //! change made against a revision someone else changed since is refused
-//! with 409 and changes nothing.
+//! with 409 and changes nothing; a node started again serves the
+//! cluster's rules, not its own.
 
 mod common;
 
@@ -102,7 +103,7 @@ async fn rules_and_mode_put_on_one_node_are_in_force_on_the_other_and_a_stale_ch
     let nats = NatsCluster::start(3).await;
     let urls = nats.urls();
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    let hubs: Vec<HubProcess> = (0..2)
+    let mut hubs: Vec<HubProcess> = (0..2)
         .map(|i| hub_node(dirs[i].path(), &urls, NODES[i]))
         .collect();
     let https = [hubs[A].http, hubs[B].http];
@@ -235,7 +236,24 @@ async fn rules_and_mode_put_on_one_node_are_in_force_on_the_other_and_a_stale_ch
         m["mode"] == "normal"
     })
     .await;
+
+    // hub-b killed and started again on a new data dir, its config naming
+    // no rules file: the cluster's rules and mode are in force there as
+    // soon as it serves, and it says they win over its own.
+    drop(hubs.pop());
+    let dir = tempfile::tempdir().unwrap();
+    let again = hub_node(dir.path(), &urls, NODES[B]);
+    let rules = api(again.http, "/api/rules").await;
+    assert_eq!(rules["source"], forty.as_str());
+    assert_eq!(rules["revision"], forty_at);
+    assert_eq!(api(again.http, "/api/mode").await["mode"], "normal");
+    let log = std::fs::read_to_string(dir.path().join("hub.log")).unwrap();
+    assert!(
+        log.contains("the cluster's rules are in force, not this node's rules file"),
+        "{log}"
+    );
     println!("cluster rules test: {:?}", started.elapsed());
+    drop(again);
     drop(hubs);
     drop(nats);
 }
