@@ -108,14 +108,21 @@ pub fn get_rules() {}
 
 /// Puts a rules file (TOML) in force
 ///
-/// A bad file is refused and the rules in force stay.
+/// A bad file is refused and the rules in force stay. In the cluster mode
+/// the rules are the cluster's: written against `revision` (else the one in
+/// force on this node), answered once stored, in force on every node moments
+/// later.
 #[utoipa::path(put, path = "/api/rules", tag = "rules",
+    params(("revision" = Option<u64>, Query,
+        description = "Cluster mode: the revision GET /api/rules answered, the one this change is made on")),
     request_body(content = String, content_type = "text/plain", description = "A rules file, TOML"),
     responses(
         (status = 200, description = "In force", body = RulesReplaced),
         (status = 400, description = "Refused: the reason", body = Error),
         (status = 401, description = "No admin token", body = Error),
         (status = 403, description = "Changes over HTTP are refused, or a role that may not", body = Error),
+        (status = 409, description = "Cluster mode: the rules were changed since that revision; read them again", body = Error),
+        (status = 503, description = "Cluster mode: the cluster did not store the change; send it again", body = Error),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn put_rules() {}
@@ -151,14 +158,20 @@ pub fn post_backtest() {}
 pub fn get_mode() {}
 
 /// Switches the mode
+///
+/// In the cluster mode on every node, as `PUT /api/rules` changes the rules.
 #[utoipa::path(put, path = "/api/mode", tag = "rules",
+    params(("revision" = Option<u64>, Query,
+        description = "Cluster mode: the revision GET /api/mode answered, the one this switch is made on")),
     request_body(content = ModeName, content_type = "text/plain",
         description = "normal or emergency (plain, or as a JSON string)"),
     responses(
         (status = 200, description = "The mode now", body = ModeAnswer),
-        (status = 400, description = "Neither normal nor emergency", body = Error),
+        (status = 400, description = "Neither normal nor emergency, or not a revision", body = Error),
         (status = 401, description = "No admin token", body = Error),
         (status = 403, description = "Changes over HTTP are refused, or a role that may not", body = Error),
+        (status = 409, description = "Cluster mode: the mode was switched since that revision; read it again", body = Error),
+        (status = 503, description = "Cluster mode: the cluster did not store the switch; send it again", body = Error),
     ),
     security(("bearer" = []), ("session" = [], "csrf" = [])))]
 pub fn put_mode() {}

@@ -321,6 +321,9 @@ pub struct Rules {
     rules: Vec<RuleView>,
     /// The rules file in force (TOML).
     source: String,
+    /// Cluster mode only: the cluster's revision of the rules in force
+    /// here, to send back as `PUT /api/rules?revision=`.
+    revision: Option<u64>,
 }
 
 /// `PUT /api/rules` taken.
@@ -329,6 +332,8 @@ pub struct RulesReplaced {
     ok: bool,
     /// Rules now in force.
     rules: u64,
+    /// Cluster mode only: the cluster's revision the rules are stored at.
+    revision: Option<u64>,
 }
 
 /// `POST /api/rules/backtest`: the rules proposed, over the recording.
@@ -384,6 +389,9 @@ pub struct BacktestJob {
 #[derive(ToSchema)]
 pub struct ModeAnswer {
     mode: ModeName,
+    /// Cluster mode only: the cluster's revision of the mode, to send back
+    /// as `PUT /api/mode?revision=`.
+    revision: Option<u64>,
 }
 
 /// Sign-in: a name and password, or the identity provider's JWT.
