@@ -161,6 +161,15 @@ async fn the_events_stream_replayed_through_the_rules_in_force_gives_the_cluster
         report["source"]["messages"], report["source"]["ticks"], report["events"], orders.len()
     );
 
+    // The table, Chinese first as the rest of replay prints.
+    let out = replay(&["--nats", &urls, "--rules", &rules, "--config", &config]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "replay failed: {out:?}");
+    assert!(
+        table.starts_with("回放 replayed events stream TG_EVENTS at nats://"),
+        "{table}"
+    );
+
     // One source, and a stream that is there: said, nothing created.
     let out = replay(&[
         "--recording",

@@ -336,7 +336,11 @@ async fn deliver(
     let prefix = format!("{}.events.", cfg.prefix);
     let mut last = 0u64;
     while last < opened.last_seq {
-        let next = tokio::time::timeout(STALL, messages.next()).await;
+        // (The replay gone, the read ends without waiting for the next.)
+        let next = tokio::select! {
+            next = tokio::time::timeout(STALL, messages.next()) => next,
+            () = tx.closed() => break,
+        };
         let msg = match next {
             Ok(Some(Ok(msg))) => msg,
             Ok(Some(Err(e))) => return Err(fail("reading it")(&e)),
