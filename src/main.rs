@@ -140,7 +140,8 @@ enum Command {
         #[command(subcommand)]
         action: OutboxCommand,
     },
-    /// Replay a recording ([record] in the config) through proposed rules
+    /// Replay a recording ([record] in the config), or a time range of the
+    /// cluster's events stream (--nats), through proposed rules
     /// and compare with the rules in force: orders, multi-source warnings
     /// and delays per rule and street, false alarms avoided and incidents
     /// missed (judged by the outbox's acks), the orders that differ.
