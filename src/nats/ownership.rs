@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::runtime::clock::Clock;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
+use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -138,28 +139,88 @@ async fn run(
     let every = Duration::from_millis(plan.timings.renew_ms as u64 / 2);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let on_time = OnTime {
+        plan: &plan,
+        tx: &tx,
+        metrics: &metrics,
+        clock: clock.as_ref(),
+    };
     loop {
         tick.tick().await;
         // A node that was stopped gives up what may have lapsed before it
         // reads or writes anything.
-        leases.handle_timeout(clock.now_ms());
-        forward(&mut leases, &plan, &tx, &metrics);
-        let read = refresh(&nats, &plan, &mut leases, clock.as_ref()).await;
+        on_time.catch_up(&mut leases);
+        let read = on_time
+            .meanwhile(&mut leases, refresh(&nats, &plan, clock.as_ref()))
+            .await;
+        let read = read.map(|view| view.apply(&mut leases));
         reachable.store(read.is_ok(), Ordering::Release);
         if let Err(e) = read {
             metrics.cluster_errors.with_label_values(&["read"]).inc();
             tracing::warn!(error = %e, "cannot read the cluster's members and leases");
         }
         // What is given up stops before the release is written.
-        forward(&mut leases, &plan, &tx, &metrics);
-        while let Some(op) = leases.poll_op() {
-            apply(&nats, &plan, op, &mut leases, clock.as_ref(), &metrics).await;
+        on_time.catch_up(&mut leases);
+        // The writes go out together (one slow key does not hold up the
+        // others) and each result is told to the machine as it comes.
+        let mut sends: FuturesUnordered<_> = std::iter::from_fn(|| leases.poll_op())
+            .map(|op| send(&nats, &plan, op))
+            .collect();
+        while !sends.is_empty() {
+            let Some((op, result)) = on_time.meanwhile(&mut leases, sends.next()).await else {
+                break;
+            };
+            record(op, result, &mut leases, clock.as_ref(), &metrics);
         }
-        forward(&mut leases, &plan, &tx, &metrics);
+        on_time.catch_up(&mut leases);
         if let LeaseKeys::Partitions = plan.keys {
             metrics
                 .cluster_partitions_unowned
                 .set(leases.unowned() as i64);
+        }
+    }
+}
+
+/// Keeps the machine's time while the task waits on NATS: a lease that
+/// may have lapsed is dropped (and its loss forwarded, the metrics set)
+/// when its time comes, not when a read or write that hangs (every
+/// server gone: each waits for the client's timeout) finally returns.
+struct OnTime<'a> {
+    plan: &'a OwnershipPlan,
+    tx: &'a mpsc::UnboundedSender<Ownership>,
+    metrics: &'a Metrics,
+    clock: &'a dyn Clock,
+}
+
+impl OnTime<'_> {
+    /// Moves the machine to now and forwards what changed.
+    fn catch_up(&self, leases: &mut Leases) {
+        leases.handle_timeout(self.clock.now_ms());
+        forward(leases, self.plan, self.tx, self.metrics);
+    }
+
+    /// Awaits `work`, catching the machine up whenever a held lease's
+    /// time runs out meanwhile.
+    async fn meanwhile<T>(
+        &self,
+        leases: &mut Leases,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        tokio::pin!(work);
+        loop {
+            // The earliest a held lease may lapse; nothing held, nothing
+            // to keep.
+            let lapse = leases
+                .owned()
+                .filter_map(|(p, _)| leases.valid_until(p))
+                .min();
+            let wait = lapse.map_or(Duration::from_secs(3600), |until| {
+                Duration::from_millis((until - self.clock.now_ms()).max(0) as u64 + 1)
+            });
+            tokio::select! {
+                out = &mut work => return out,
+                _ = tokio::time::sleep(wait) => self.catch_up(leases),
+            }
         }
     }
 }
@@ -195,13 +256,39 @@ fn forward(
     }
 }
 
-/// Renews this node's member key and reads the members and every lease.
+/// What one read of the buckets saw: the live nodes and each lease's
+/// holder (none: free), when it was read; a lease that could not be read
+/// is left out, so the machine keeps it as last seen.
+struct View {
+    now_ms: i64,
+    live: Vec<String>,
+    holders: Vec<(u32, Option<Holder>)>,
+    /// The first lease read that failed, if any (the rest were read).
+    error: Option<kv::EntryError>,
+}
+
+impl View {
+    /// Tells the machine what was read; the first failed read, if any.
+    fn apply(self, leases: &mut Leases) -> Result<(), kv::EntryError> {
+        leases.set_members(self.now_ms, self.live);
+        for (p, holder) in self.holders {
+            leases.observe(self.now_ms, p, holder);
+        }
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Renews this node's member key and reads the members and every lease
+/// (the leases all at once: when a server is slow or gone, one read's
+/// timeout is the whole read's, not one per key).
 async fn refresh(
     nats: &Nats,
     plan: &OwnershipPlan,
-    leases: &mut Leases,
     clock: &dyn Clock,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<View, Box<dyn std::error::Error + Send + Sync>> {
     nats.members
         .put(&plan.node, Bytes::from(clock.now_ms().to_string()))
         .await?;
@@ -210,13 +297,19 @@ async fn refresh(
     while let Some(k) = keys.next().await {
         live.push(k?);
     }
-    let now = clock.now_ms();
-    leases.set_members(now, live);
-    // A lease that cannot be read this time is left as last seen (the
-    // others are still read), and counted.
-    let mut first_error = None;
-    for p in 0..plan.partitions {
-        match nats.leases.entry(plan.keys.key(p)).await {
+    let now_ms = clock.now_ms();
+    let reads = (0..plan.partitions).map(|p| async move {
+        let entry = nats.leases.entry(plan.keys.key(p)).await;
+        (p, entry)
+    });
+    let mut view = View {
+        now_ms,
+        live,
+        holders: Vec::new(),
+        error: None,
+    };
+    for (p, entry) in futures_util::future::join_all(reads).await {
+        match entry {
             Ok(entry) => {
                 let holder = entry
                     .filter(|e| e.operation == kv::Operation::Put)
@@ -224,34 +317,36 @@ async fn refresh(
                         node: String::from_utf8_lossy(&e.value).into_owned(),
                         revision: e.revision,
                     });
-                leases.observe(now, p, holder);
+                view.holders.push((p, holder));
             }
             Err(e) => {
-                first_error.get_or_insert(e);
+                view.error.get_or_insert(e);
             }
         }
     }
-    match first_error {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    Ok(view)
 }
 
-/// Sends one write and tells the machine what came of it.
-async fn apply(
-    nats: &Nats,
-    plan: &OwnershipPlan,
-    op: LeaseOp,
-    leases: &mut Leases,
-    clock: &dyn Clock,
-    metrics: &Metrics,
-) {
+/// What became of one write.
+enum Sent {
+    /// A claim or renewal stored at this revision.
+    Stored(u64),
+    /// A renewal refused: the key's revision moved (someone else's now).
+    Taken,
+    /// Not stored (the store unreachable, or a claim of a held key).
+    Failed,
+    /// A release sent (or failed: either way no longer processed here).
+    Released,
+}
+
+/// Sends one write; what came of it goes to [`record`].
+async fn send(nats: &Nats, plan: &OwnershipPlan, op: LeaseOp) -> (LeaseOp, Sent) {
     let me = Bytes::from(plan.node.clone());
-    match op {
+    let sent = match &op {
         LeaseOp::Claim { partition } => {
-            match nats.leases.create(plan.keys.key(partition), me).await {
-                Ok(revision) => leases.claimed(clock.now_ms(), partition, revision),
-                Err(_) => leases.claim_failed(clock.now_ms(), partition),
+            match nats.leases.create(plan.keys.key(*partition), me).await {
+                Ok(revision) => Sent::Stored(revision),
+                Err(_) => Sent::Failed,
             }
         }
         LeaseOp::Renew {
@@ -259,32 +354,54 @@ async fn apply(
             revision,
         } => match nats
             .leases
-            .update(plan.keys.key(partition), me, revision)
+            .update(plan.keys.key(*partition), me, *revision)
             .await
         {
-            Ok(revision) => leases.renewed(clock.now_ms(), partition, revision),
-            Err(e) => {
-                let taken = e.kind() == kv::UpdateErrorKind::WrongLastRevision;
-                if !taken {
-                    metrics.cluster_errors.with_label_values(&["renew"]).inc();
-                }
-                leases.renew_failed(clock.now_ms(), partition, taken);
-            }
+            Ok(revision) => Sent::Stored(revision),
+            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Sent::Taken,
+            Err(_) => Sent::Failed,
         },
         LeaseOp::Release {
             partition,
             revision,
         } => {
-            let key = plan.keys.key(partition);
-            if nats
+            let key = plan.keys.key(*partition);
+            match nats
                 .leases
-                .delete_expect_revision(&key, Some(revision))
+                .delete_expect_revision(&key, Some(*revision))
                 .await
-                .is_err()
             {
+                Ok(()) => Sent::Released,
+                Err(_) => Sent::Failed,
+            }
+        }
+    };
+    (op, sent)
+}
+
+/// Tells the machine what came of a write.
+fn record(op: LeaseOp, sent: Sent, leases: &mut Leases, clock: &dyn Clock, metrics: &Metrics) {
+    let now = clock.now_ms();
+    match (op, sent) {
+        (LeaseOp::Claim { partition }, Sent::Stored(revision)) => {
+            leases.claimed(now, partition, revision)
+        }
+        (LeaseOp::Claim { partition }, _) => leases.claim_failed(now, partition),
+        (LeaseOp::Renew { partition, .. }, Sent::Stored(revision)) => {
+            leases.renewed(now, partition, revision)
+        }
+        (LeaseOp::Renew { partition, .. }, sent) => {
+            let taken = matches!(sent, Sent::Taken);
+            if !taken {
+                metrics.cluster_errors.with_label_values(&["renew"]).inc();
+            }
+            leases.renew_failed(now, partition, taken);
+        }
+        (LeaseOp::Release { partition, .. }, sent) => {
+            if !matches!(sent, Sent::Released) {
                 metrics.cluster_errors.with_label_values(&["release"]).inc();
             }
-            leases.released(clock.now_ms(), partition);
+            leases.released(now, partition);
         }
     }
 }

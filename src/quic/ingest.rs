@@ -83,9 +83,13 @@ async fn write_acks(
     while let Some(p) = pending.recv().await {
         for part in p.parts {
             if part.await.is_err() {
-                // The hub stopped before it was durable: no ack, so the
-                // device sends it again.
-                return Err(Close::new(ErrorCode::GoingAway, "the hub is shutting down"));
+                // Not durable: the hub stopped first, or (cluster mode)
+                // the events stream did not take it in time. No ack, so
+                // the device sends it again; the reason says both.
+                return Err(Close::new(
+                    ErrorCode::GoingAway,
+                    "a batch was not stored (the hub is stopping, or the cluster's log is unreachable): reconnect and send it again",
+                ));
             }
         }
         frame.clear();
