@@ -221,8 +221,8 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
     let read = match &stream {
         None => format!("{} segments", stats.segments),
         Some(s) => format!(
-            "messages {}..={} of {}, {} read, {} ticks",
-            s.first_seq, s.last_seq, s.stream, s.messages, s.ticks
+            "messages {}..={}, {} read, {} ticks",
+            s.first_seq, s.last_seq, s.messages, s.ticks
         ),
     };
     let title = format!(
