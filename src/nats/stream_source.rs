@@ -363,7 +363,12 @@ async fn deliver(
         {
             break;
         }
-        let item = message(&msg, seq, stored_ms, &prefix, opened.partitions, range)?;
+        let at = Stored {
+            subject: msg.subject.as_str(),
+            seq,
+            stored_ms,
+        };
+        let item = message(at, &msg.payload, &prefix, opened.partitions, range)?;
         if tx.send(Ok(item)).await.is_err() {
             // The replay stopped reading.
             break;
@@ -372,16 +377,27 @@ async fn deliver(
     Ok(())
 }
 
-/// What one message of the stream is for the replay.
-fn message(
-    msg: &async_nats::jetstream::Message,
+/// Where and when the stream stored a message.
+#[derive(Debug, Clone, Copy)]
+struct Stored<'a> {
+    subject: &'a str,
     seq: u64,
     stored_ms: i64,
+}
+
+/// What one message of the stream is for the replay.
+fn message(
+    at: Stored<'_>,
+    payload: &[u8],
     prefix: &str,
     partitions: usize,
     range: Range,
 ) -> Result<Item, StreamError> {
-    let subject = msg.subject.as_str();
+    let Stored {
+        subject,
+        seq,
+        stored_ms,
+    } = at;
     let wrong = || StreamError::Partitions {
         seq,
         subject: subject.to_owned(),
@@ -393,7 +409,7 @@ fn message(
         .filter(|&p| p < partitions)
         .ok_or_else(wrong)?;
     let mut events = Vec::new();
-    let part = match event_log::decode(&msg.payload, &mut events) {
+    let part = match event_log::decode(payload, &mut events) {
         Ok(part) => part,
         Err(e) => {
             return Ok(Item::Passed {
@@ -439,5 +455,114 @@ fn unix_ms(t: impl Into<SystemTime>) -> i64 {
     match t.into().duration_since(UNIX_EPOCH) {
         Ok(d) => d.as_millis() as i64,
         Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CameraRef, Category, Source};
+
+    const T: i64 = 1_780_000_000_000;
+
+    fn smoke(cell: u64) -> Event {
+        Event {
+            device: 7,
+            seq: 1,
+            time_ms: T,
+            value: 8.0,
+            lat: 31.25,
+            lon: 121.41,
+            cell,
+            category: Category::Smoke,
+            source: Source::Sensor,
+            camera: CameraRef::NONE,
+        }
+    }
+
+    fn at(subject: &str) -> Stored<'_> {
+        Stored {
+            subject,
+            seq: 9,
+            stored_ms: T + 40,
+        }
+    }
+
+    #[test]
+    fn a_part_runs_on_its_subjects_partition_at_its_arrival_and_a_tick_has_no_events() {
+        let cell = crate::geo::cell_of(31.25, 121.41).unwrap();
+        let p = shard_of(cell, 64);
+        let subject = format!("tg.events.{p}");
+        let mut bytes = Vec::new();
+        event_log::encode(T + 5, &[smoke(cell)], &mut bytes);
+        let Ok(Item::Message(m)) =
+            message(at(&subject), &bytes, "tg.events.", 64, Range::default())
+        else {
+            panic!("a message");
+        };
+        assert_eq!((m.seq, m.partition, m.arrival_ms), (9, p, T + 5));
+        assert_eq!(m.events, [smoke(cell)]);
+        let mut tick = Vec::new();
+        event_log::encode(T + 9, &[], &mut tick);
+        let Ok(Item::Message(t)) =
+            message(at("tg.events.3"), &tick, "tg.events.", 64, Range::default())
+        else {
+            panic!("a tick");
+        };
+        assert_eq!((t.partition, t.arrival_ms, t.events.len()), (3, T + 9, 0));
+        // Format 1 had no arrival: the time the stream stored it.
+        let old = [&[1u8][..], &bytes[9..]].concat();
+        let Ok(Item::Message(m)) = message(at(&subject), &old, "tg.events.", 64, Range::default())
+        else {
+            panic!("a message of format 1");
+        };
+        assert_eq!(m.arrival_ms, T + 40);
+    }
+
+    #[test]
+    fn out_of_range_unreadable_and_another_maps_messages_are_told_apart() {
+        let cell = crate::geo::cell_of(31.25, 121.41).unwrap();
+        let p = shard_of(cell, 64);
+        let subject = format!("tg.events.{p}");
+        let mut bytes = Vec::new();
+        event_log::encode(T, &[smoke(cell)], &mut bytes);
+        let later = Range {
+            from: Some(T + 1),
+            to: None,
+        };
+        let got = message(at(&subject), &bytes, "tg.events.", 64, later);
+        assert!(
+            matches!(
+                got,
+                Ok(Item::Passed {
+                    unreadable: None,
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        let got = message(at(&subject), &[3, 0], "tg.events.", 64, Range::default());
+        assert!(
+            matches!(&got, Ok(Item::Passed { unreadable: Some(why), .. }) if why.contains("format")),
+            "{got:?}"
+        );
+        // The config says 32 partitions: the subject or the cell disagree.
+        let wrong = message(
+            at("tg.events.40"),
+            &bytes,
+            "tg.events.",
+            32,
+            Range::default(),
+        );
+        assert!(
+            matches!(wrong, Err(StreamError::Partitions { .. })),
+            "{wrong:?}"
+        );
+        let other = format!("tg.events.{}", (p + 1) % 64);
+        let wrong = message(at(&other), &bytes, "tg.events.", 64, Range::default());
+        assert!(
+            matches!(wrong, Err(StreamError::Partitions { .. })),
+            "{wrong:?}"
+        );
     }
 }
