@@ -774,9 +774,9 @@ async fn a_load_spread_over_both_nodes_makes_exactly_the_orders_of_the_one_proce
     let sent = started.elapsed();
     let seen = until_orders(
         &c.https,
-        "the oracle's count of orders",
+        "the oracle's count of orders, the camera joined",
         Duration::from_secs(40),
-        |o| o.len() >= alarms,
+        |o| o.len() >= alarms && o.values().any(|o| o["multi_source"] == true),
     )
     .await;
     let ordered = started.elapsed();

@@ -144,6 +144,9 @@ async fn run(
         tx: &tx,
         metrics: &metrics,
         clock: clock.as_ref(),
+        client: &nats.client,
+        reachable: &reachable,
+        every,
     };
     loop {
         tick.tick().await;
@@ -183,18 +186,28 @@ async fn run(
 
 /// Keeps the machine's time while the task waits on NATS: a lease that
 /// may have lapsed is dropped (and its loss forwarded, the metrics set)
-/// when its time comes, not when a read or write that hangs (every
-/// server gone: each waits for the client's timeout) finally returns.
+/// when its time comes, and a lost connection makes the node unready,
+/// not when a read or write that hangs (every server gone: each waits
+/// for the client's timeout) finally returns.
 struct OnTime<'a> {
     plan: &'a OwnershipPlan,
     tx: &'a mpsc::UnboundedSender<Ownership>,
     metrics: &'a Metrics,
     clock: &'a dyn Clock,
+    /// The connection: while it is down, NATS is unreachable at once,
+    /// not when a read times out.
+    client: &'a async_nats::Client,
+    reachable: &'a AtomicBool,
+    /// How often a wait looks at the connection.
+    every: Duration,
 }
 
 impl OnTime<'_> {
     /// Moves the machine to now and forwards what changed.
     fn catch_up(&self, leases: &mut Leases) {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            self.reachable.store(false, Ordering::Release);
+        }
         leases.handle_timeout(self.clock.now_ms());
         forward(leases, self.plan, self.tx, self.metrics);
     }
@@ -214,8 +227,9 @@ impl OnTime<'_> {
                 .owned()
                 .filter_map(|(p, _)| leases.valid_until(p))
                 .min();
-            let wait = lapse.map_or(Duration::from_secs(3600), |until| {
-                Duration::from_millis((until - self.clock.now_ms()).max(0) as u64 + 1)
+            let wait = lapse.map_or(self.every, |until| {
+                let left = Duration::from_millis((until - self.clock.now_ms()).max(0) as u64 + 1);
+                left.min(self.every)
             });
             tokio::select! {
                 out = &mut work => return out,

