@@ -119,7 +119,8 @@ async fn the_events_stream_replayed_through_the_rules_in_force_gives_the_cluster
 
     let ordered_in = sent.elapsed().as_secs_f64();
 
-    // The replay: the rules in force (embedded) on the hub's config.
+    // The replay: the rules the cluster runs (the embedded ones, which the
+    // first node put in the rules' bucket) on the hub's config.
     let rules = write(dirs[2].path(), "rules.toml", DEFAULT_RULES);
     let config = dirs[0].path().join("cluster.toml").display().to_string();
     let from = (started - 1_000).to_string();
@@ -145,6 +146,11 @@ async fn the_events_stream_replayed_through_the_rules_in_force_gives_the_cluster
     let baseline_count = report["baseline"]["orders"].as_array().unwrap().len();
     assert_eq!(baseline_count, orders.len(), "one replayed order per order");
     assert_eq!(replayed, orders, "the cluster's orders, ids and devices");
+    let baseline_rules = report["baseline_rules"].as_str().unwrap();
+    assert!(
+        baseline_rules.starts_with("the cluster's rules in force (tg_rules revision"),
+        "the baseline is what the cluster runs: {baseline_rules}"
+    );
     assert_eq!(report["source"]["kind"], "stream");
     assert_eq!(report["source"]["stream"], "TG_EVENTS");
     assert_eq!(report["partitions"], 64, "a shard per partition");

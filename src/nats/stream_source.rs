@@ -116,6 +116,20 @@ pub struct Opened {
     pub first_ms: i64,
     /// When the last message was stored, Unix ms (0: the stream is empty).
     pub last_ms: i64,
+    /// The cluster's rules in force now (`<prefix>_rules`, the rules
+    /// file's text as a desk put it), if the bucket holds them.
+    pub rules: Option<RulesInForce>,
+}
+
+/// The rules file the cluster runs, as read when the read began.
+#[derive(Debug, Clone)]
+pub struct RulesInForce {
+    /// The bucket.
+    pub bucket: String,
+    /// The key's revision.
+    pub revision: u64,
+    /// The rules file's text.
+    pub text: String,
 }
 
 /// One message of the stream, in the range.
@@ -180,6 +194,7 @@ impl StreamReader {
                 last_seq: 0,
                 first_ms: 0,
                 last_ms: 0,
+                rules: None,
             },
             items,
             thread: Some(thread),
@@ -279,8 +294,27 @@ async fn find(cfg: &ClusterConfig) -> Result<(jetstream::Context, Opened), Strea
         last_seq: state.last_sequence,
         first_ms: held(state.first_timestamp),
         last_ms: held(state.last_timestamp),
+        rules: rules_in_force(&js, &names).await,
     };
     Ok((js, opened))
+}
+
+/// The cluster's rules in force, looked up (never created): none when
+/// the bucket or its key is not there, or cannot be read.
+async fn rules_in_force(js: &jetstream::Context, names: &Names) -> Option<RulesInForce> {
+    let bucket = names.rules_bucket();
+    let kv = js.get_key_value(&bucket).await.ok()?;
+    let entry = kv
+        .entry(crate::cluster::rules::RULES_KEY)
+        .await
+        .ok()
+        .flatten()?;
+    let text = String::from_utf8(entry.value.to_vec()).ok()?;
+    Some(RulesInForce {
+        bucket,
+        revision: entry.revision,
+        text,
+    })
 }
 
 /// Reads the range through an ephemeral ordered consumer into `tx`.

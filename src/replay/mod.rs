@@ -58,7 +58,8 @@ pub struct ReplayArgs {
     /// The rules proposed (the candidate), a rules file (TOML).
     #[arg(long, value_name = "NEW.toml")]
     pub rules: PathBuf,
-    /// The rules in force (the baseline) [default: the embedded rules].
+    /// The rules in force (the baseline) [default: with --nats, the
+    /// cluster's rules in force now; else the embedded rules].
     #[arg(long, value_name = "CURRENT.toml")]
     pub baseline: Option<PathBuf>,
     /// Which profile of both rules files runs.
@@ -151,11 +152,6 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
         ModeArg::Normal => Mode::Normal,
         ModeArg::Emergency => Mode::Emergency,
     };
-    let (base_name, base_text) = match &args.baseline {
-        Some(p) => (p.display().to_string(), read(p)?),
-        None => ("embedded rules".to_owned(), DEFAULT_RULES.to_owned()),
-    };
-    let base_rules = rules(&base_name, &base_text, mode)?;
     let cand_rules = rules(&args.rules.display().to_string(), &read(&args.rules)?, mode)?;
     let recording = match (&args.recording, config.cluster.enabled()) {
         (Some(_), true) => bail!(
@@ -194,6 +190,24 @@ pub fn run(args: &ReplayArgs) -> Result<()> {
             )?)
         }
     };
+    // The baseline: the file given, else the rules the cluster runs now
+    // (a stream read), else the embedded ones.
+    let in_force = match &source {
+        source::Source::Stream(reader) => reader.opened().rules.clone(),
+        source::Source::Recording { .. } => None,
+    };
+    let (base_name, base_text) = match (&args.baseline, in_force) {
+        (Some(p), _) => (p.display().to_string(), read(p)?),
+        (None, Some(r)) => (
+            format!(
+                "the cluster's rules in force ({} revision {})",
+                r.bucket, r.revision
+            ),
+            r.text,
+        ),
+        (None, None) => ("embedded rules".to_owned(), DEFAULT_RULES.to_owned()),
+    };
+    let base_rules = rules(&base_name, &base_text, mode)?;
     let (total, unit) = source.total();
     let bar = progress(total, unit, args.json);
     let settings = config.engine.settings();
