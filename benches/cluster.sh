@@ -16,7 +16,7 @@
 # have no replay left to do), with the median.
 #
 # Usage: benches/cluster.sh [HUB] [LOADGEN]   (release binaries)
-# Env: RUNS (3), SECS (10), RATE (200000), FAILOVERS (5), MAX_LAG (500)
+# Env: RUNS (3), SECS (10), RATE (200000), FAILOVERS (5), MAX_LAG (500), SIDES ("a b c")
 set -euo pipefail
 HUB=${1:-target/release/tongguan}; LOADGEN=${2:-target/release/loadgen}
 RUNS=${RUNS:-3}; SECS=${SECS:-10}; RATE=${RATE:-200000}; FAILOVERS=${FAILOVERS:-5}
@@ -161,7 +161,7 @@ PY
 
 echo "side verdict achieved_events_per_s p99_event_to_order_ms hub_cpu_ns_per_event nats_cpu_ns_per_event"
 for _ in $(seq "$RUNS"); do
-    for s in a b c; do side "$s"; done
+    for s in ${SIDES:-a b c}; do side "$s"; done
 done
 times=()
 for _ in $(seq "$FAILOVERS"); do times+=("$(failover)"); done
