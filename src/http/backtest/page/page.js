@@ -16,7 +16,7 @@ const POLL_MS = 500;
 const SHANGHAI_MS = 8 * 3600 * 1000;
 
 const auth = { token: "", csrf: "" };
-const state = { viewer: null, tried: null, inForce: "", polling: null };
+const state = { viewer: null, tried: null, inForce: "", revision: null, polling: null };
 const watermark = new Watermark($("watermark"));
 
 class HubError extends Error {
@@ -83,6 +83,10 @@ function askToken(message = "") {
 async function loadRules() {
   const rules = await call("/api/rules");
   state.inForce = rules.source || "";
+  // The cluster's revision of what was read (none on an embedded hub): the
+  // change is made against it, so another desk's change made meanwhile is
+  // refused (409) instead of being overwritten.
+  state.revision = rules.revision ?? null;
   $("rules").value = state.inForce;
   updateApply();
 }
@@ -171,8 +175,10 @@ async function apply() {
   const text = $("rules").value;
   if (text !== state.tried) return updateApply();
   try {
-    const answer = await call("/api/rules", { method: "PUT", body: text, type: "text/plain; charset=utf-8" });
+    const at = state.revision === null ? "" : `?revision=${state.revision}`;
+    const answer = await call(`/api/rules${at}`, { method: "PUT", body: text, type: "text/plain; charset=utf-8" });
     state.inForce = text;
+    state.revision = answer.revision ?? null;
     $("status").textContent = t("apply.done", { n: answer.rules });
   } catch (err) {
     showError(err.message);
