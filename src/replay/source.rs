@@ -1,4 +1,4 @@
-//! Where a replay's batches come from, so that one pass ([`super::pass`])
+//! Where a replay's batches come from, so that one pass (`pass.rs`)
 //! runs a hub's recording (docs/RECORDING.md) and the cluster's events
 //! stream (docs/CLUSTER.md) alike: each says how many shards the replay
 //! runs on and hands its batches over, in order, with how far it is.

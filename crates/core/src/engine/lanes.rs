@@ -1,5 +1,5 @@
 //! A watermark per partition, for a shard that runs several partitions of
-//! the cluster's map ([`super::shard::Shard::handle_partition_events`]).
+//! the cluster's map (`Shard::handle_partition_events` in shard.rs).
 //!
 //! Why not the shard's one watermark: a partition moves between nodes,
 //! and on its new node it shares a shard with other partitions than on
