@@ -334,6 +334,11 @@ async fn nats_gone_entirely_pushes_devices_back_and_everything_acknowledged_is_o
     }
     let (answer, closed_after) = refused.await.unwrap();
     let closed = answer.expect_err("no BATCH_ACK while NATS is gone");
+    let m = metrics(c.https[1]).await;
+    assert!(
+        metric(&m, "tongguan_cluster_publish_failed_total", "") >= 1.0,
+        "the refused batch's parts counted as not stored"
+    );
     eprintln!(
         "NATS gone: /readyz 503 on both nodes {:.1} s after the stop, nothing owned at {:.1} s \
          (lease ttl 3 s, renewed every 1 s), the device's batch unacknowledged and its connection closed at {:.1} s ({closed})",
@@ -369,6 +374,7 @@ async fn nats_gone_entirely_pushes_devices_back_and_everything_acknowledged_is_o
         .await
         .unwrap();
     send(&mut again, &pushed_back).await;
+    let resent = restarted.elapsed();
     acked.push(100);
     let first_new = until_orders(
         &c.https[1..],
@@ -393,10 +399,12 @@ async fn nats_gone_entirely_pushes_devices_back_and_everything_acknowledged_is_o
     one_order_per_alarm(&seen, &acked);
     eprintln!(
         "NATS back: servers ready {:.1} s after the restart, /readyz 200 on both nodes at {:.1} s, \
-         the partitions and dispatch leased at {:.1} s, the first new order at {:.1} s",
+         the partitions and dispatch leased at {:.1} s, the resent batch acknowledged at {:.1} s, \
+         the first new order at {:.1} s",
         nats_ready.as_secs_f64(),
         ready.as_secs_f64(),
         leased.as_secs_f64(),
+        resent.as_secs_f64(),
         ordered.as_secs_f64()
     );
 }
