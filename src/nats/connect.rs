@@ -177,11 +177,36 @@ impl Names {
     }
 }
 
+/// Times the shared resources are asked for before a node gives up.
+const JOIN_ATTEMPTS: u32 = 6;
+/// The wait after the n-th failure is n times this: about a minute in all.
+const JOIN_RETRY: Duration = Duration::from_secs(3);
+
 impl Nats {
     /// Connects to the configured servers and opens (or creates) the
-    /// shared resources.
+    /// shared resources. A cluster that does not answer yet (servers just
+    /// started, electing their JetStream leader: requests time out) is
+    /// asked again for about a minute before the node gives up, so nodes
+    /// and servers may start in any order.
     pub async fn join(cfg: &ClusterConfig, node: &str) -> Result<Nats, ClusterError> {
         let client = connect(cfg, node).await?;
+        let mut attempt = 1;
+        loop {
+            match Nats::open(client.clone(), cfg).await {
+                Ok(nats) => return Ok(nats),
+                Err(e) if attempt < JOIN_ATTEMPTS => {
+                    let wait = JOIN_RETRY * attempt;
+                    tracing::warn!(error = %e, attempt, "the cluster's JetStream does not answer yet; asking again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Opens (or creates) the shared resources on `client`.
+    async fn open(client: async_nats::Client, cfg: &ClusterConfig) -> Result<Nats, ClusterError> {
         let js = jetstream::new(client.clone());
         let names = Names::new(&cfg.prefix);
         let fail = |what: String| {
