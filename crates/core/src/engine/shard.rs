@@ -448,7 +448,7 @@ impl Shard {
     /// as [`Shard::handle_events`] does, but judged late or on time by the
     /// partition's own watermark, moved by these events only: so whichever
     /// shard of whichever node runs the partition, beside whichever other
-    /// partitions, decides the same ([`super::lanes`]).
+    /// partitions, decides the same (see lanes.rs).
     pub fn handle_partition_events(
         &mut self,
         partition: u32,
