@@ -11,7 +11,6 @@ use crate::metrics::Metrics;
 use crate::runtime::clock::Clock;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
-use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -139,102 +138,53 @@ async fn run(
     let every = Duration::from_millis(plan.timings.renew_ms as u64 / 2);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let on_time = OnTime {
-        plan: &plan,
-        tx: &tx,
-        metrics: &metrics,
-        clock: clock.as_ref(),
-        client: &nats.client,
-        reachable: &reachable,
-        every,
-    };
     loop {
         tick.tick().await;
         // A node that was stopped gives up what may have lapsed before it
         // reads or writes anything.
-        on_time.catch_up(&mut leases);
-        let read = on_time
-            .meanwhile(&mut leases, refresh(&nats, &plan, clock.as_ref()))
-            .await;
-        let read = read.map(|view| view.apply(&mut leases));
+        leases.handle_timeout(clock.now_ms());
+        forward(&mut leases, &plan, &tx, &metrics);
+        // A read that hangs (every server gone: each request waits for the
+        // client's timeout) must not hold up the machine's time: what may
+        // have lapsed is dropped, and the node says it is unready, within
+        // a tick or two.
+        let read = match tokio::time::timeout(
+            every * 2,
+            refresh(&nats, &plan, &mut leases, clock.as_ref()),
+        )
+        .await
+        {
+            Ok(read) => read,
+            Err(_) => Err("the cluster's members and leases not read in time".into()),
+        };
         reachable.store(read.is_ok(), Ordering::Release);
         if let Err(e) = read {
             metrics.cluster_errors.with_label_values(&["read"]).inc();
             tracing::warn!(error = %e, "cannot read the cluster's members and leases");
         }
         // What is given up stops before the release is written.
-        on_time.catch_up(&mut leases);
-        // The writes go out together (one slow key does not hold up the
-        // others) and each result is told to the machine as it comes.
-        let mut sends: FuturesUnordered<_> = std::iter::from_fn(|| leases.poll_op())
-            .map(|op| send(&nats, &plan, op))
-            .collect();
-        while !sends.is_empty() {
-            let Some((op, result)) = on_time.meanwhile(&mut leases, sends.next()).await else {
-                break;
-            };
-            record(op, result, &mut leases, clock.as_ref(), &metrics);
+        forward(&mut leases, &plan, &tx, &metrics);
+        while let Some(op) = leases.poll_op() {
+            apply(
+                &nats,
+                &plan,
+                op,
+                &mut leases,
+                clock.as_ref(),
+                &metrics,
+                every,
+            )
+            .await;
+            // (Writes that hang are bounded each: meanwhile the leases'
+            // time goes on.)
+            leases.handle_timeout(clock.now_ms());
+            forward(&mut leases, &plan, &tx, &metrics);
         }
-        on_time.catch_up(&mut leases);
+        forward(&mut leases, &plan, &tx, &metrics);
         if let LeaseKeys::Partitions = plan.keys {
             metrics
                 .cluster_partitions_unowned
                 .set(leases.unowned() as i64);
-        }
-    }
-}
-
-/// Keeps the machine's time while the task waits on NATS: a lease that
-/// may have lapsed is dropped (and its loss forwarded, the metrics set)
-/// when its time comes, and a lost connection makes the node unready,
-/// not when a read or write that hangs (every server gone: each waits
-/// for the client's timeout) finally returns.
-struct OnTime<'a> {
-    plan: &'a OwnershipPlan,
-    tx: &'a mpsc::UnboundedSender<Ownership>,
-    metrics: &'a Metrics,
-    clock: &'a dyn Clock,
-    /// The connection: while it is down, NATS is unreachable at once,
-    /// not when a read times out.
-    client: &'a async_nats::Client,
-    reachable: &'a AtomicBool,
-    /// How often a wait looks at the connection.
-    every: Duration,
-}
-
-impl OnTime<'_> {
-    /// Moves the machine to now and forwards what changed.
-    fn catch_up(&self, leases: &mut Leases) {
-        if self.client.connection_state() != async_nats::connection::State::Connected {
-            self.reachable.store(false, Ordering::Release);
-        }
-        leases.handle_timeout(self.clock.now_ms());
-        forward(leases, self.plan, self.tx, self.metrics);
-    }
-
-    /// Awaits `work`, catching the machine up whenever a held lease's
-    /// time runs out meanwhile.
-    async fn meanwhile<T>(
-        &self,
-        leases: &mut Leases,
-        work: impl std::future::Future<Output = T>,
-    ) -> T {
-        tokio::pin!(work);
-        loop {
-            // The earliest a held lease may lapse; nothing held, nothing
-            // to keep.
-            let lapse = leases
-                .owned()
-                .filter_map(|(p, _)| leases.valid_until(p))
-                .min();
-            let wait = lapse.map_or(self.every, |until| {
-                let left = Duration::from_millis((until - self.clock.now_ms()).max(0) as u64 + 1);
-                left.min(self.every)
-            });
-            tokio::select! {
-                out = &mut work => return out,
-                _ = tokio::time::sleep(wait) => self.catch_up(leases),
-            }
         }
     }
 }
@@ -270,39 +220,13 @@ fn forward(
     }
 }
 
-/// What one read of the buckets saw: the live nodes and each lease's
-/// holder (none: free), when it was read; a lease that could not be read
-/// is left out, so the machine keeps it as last seen.
-struct View {
-    now_ms: i64,
-    live: Vec<String>,
-    holders: Vec<(u32, Option<Holder>)>,
-    /// The first lease read that failed, if any (the rest were read).
-    error: Option<kv::EntryError>,
-}
-
-impl View {
-    /// Tells the machine what was read; the first failed read, if any.
-    fn apply(self, leases: &mut Leases) -> Result<(), kv::EntryError> {
-        leases.set_members(self.now_ms, self.live);
-        for (p, holder) in self.holders {
-            leases.observe(self.now_ms, p, holder);
-        }
-        match self.error {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Renews this node's member key and reads the members and every lease
-/// (the leases all at once: when a server is slow or gone, one read's
-/// timeout is the whole read's, not one per key).
+/// Renews this node's member key and reads the members and every lease.
 async fn refresh(
     nats: &Nats,
     plan: &OwnershipPlan,
+    leases: &mut Leases,
     clock: &dyn Clock,
-) -> Result<View, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     nats.members
         .put(&plan.node, Bytes::from(clock.now_ms().to_string()))
         .await?;
@@ -311,19 +235,13 @@ async fn refresh(
     while let Some(k) = keys.next().await {
         live.push(k?);
     }
-    let now_ms = clock.now_ms();
-    let reads = (0..plan.partitions).map(|p| async move {
-        let entry = nats.leases.entry(plan.keys.key(p)).await;
-        (p, entry)
-    });
-    let mut view = View {
-        now_ms,
-        live,
-        holders: Vec::new(),
-        error: None,
-    };
-    for (p, entry) in futures_util::future::join_all(reads).await {
-        match entry {
+    let now = clock.now_ms();
+    leases.set_members(now, live);
+    // A lease that cannot be read this time is left as last seen (the
+    // others are still read), and counted.
+    let mut first_error = None;
+    for p in 0..plan.partitions {
+        match nats.leases.entry(plan.keys.key(p)).await {
             Ok(entry) => {
                 let holder = entry
                     .filter(|e| e.operation == kv::Operation::Put)
@@ -331,91 +249,73 @@ async fn refresh(
                         node: String::from_utf8_lossy(&e.value).into_owned(),
                         revision: e.revision,
                     });
-                view.holders.push((p, holder));
+                leases.observe(now, p, holder);
             }
             Err(e) => {
-                view.error.get_or_insert(e);
+                first_error.get_or_insert(e);
             }
         }
     }
-    Ok(view)
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
-/// What became of one write.
-enum Sent {
-    /// A claim or renewal stored at this revision.
-    Stored(u64),
-    /// A renewal refused: the key's revision moved (someone else's now).
-    Taken,
-    /// Not stored (the store unreachable, or a claim of a held key).
-    Failed,
-    /// A release sent (or failed: either way no longer processed here).
-    Released,
-}
-
-/// Sends one write; what came of it goes to [`record`].
-async fn send(nats: &Nats, plan: &OwnershipPlan, op: LeaseOp) -> (LeaseOp, Sent) {
+/// Sends one write and tells the machine what came of it.
+async fn apply(
+    nats: &Nats,
+    plan: &OwnershipPlan,
+    op: LeaseOp,
+    leases: &mut Leases,
+    clock: &dyn Clock,
+    metrics: &Metrics,
+    within: Duration,
+) {
     let me = Bytes::from(plan.node.clone());
-    let sent = match &op {
+    // A write not answered within `within` counts as failed: a claim then
+    // lapses unused, a renewal leaves the lease to lapse by its last
+    // renewal (the safe side either way).
+    match op {
         LeaseOp::Claim { partition } => {
-            match nats.leases.create(plan.keys.key(*partition), me).await {
-                Ok(revision) => Sent::Stored(revision),
-                Err(_) => Sent::Failed,
+            let create = nats.leases.create(plan.keys.key(partition), me);
+            match tokio::time::timeout(within, create).await {
+                Ok(Ok(revision)) => leases.claimed(clock.now_ms(), partition, revision),
+                _ => leases.claim_failed(clock.now_ms(), partition),
             }
         }
         LeaseOp::Renew {
             partition,
             revision,
-        } => match nats
-            .leases
-            .update(plan.keys.key(*partition), me, *revision)
-            .await
+        } => match tokio::time::timeout(
+            within,
+            nats.leases.update(plan.keys.key(partition), me, revision),
+        )
+        .await
         {
-            Ok(revision) => Sent::Stored(revision),
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Sent::Taken,
-            Err(_) => Sent::Failed,
+            Ok(Ok(revision)) => leases.renewed(clock.now_ms(), partition, revision),
+            Err(_) => {
+                metrics.cluster_errors.with_label_values(&["renew"]).inc();
+                leases.renew_failed(clock.now_ms(), partition, false);
+            }
+            Ok(Err(e)) => {
+                let taken = e.kind() == kv::UpdateErrorKind::WrongLastRevision;
+                if !taken {
+                    metrics.cluster_errors.with_label_values(&["renew"]).inc();
+                }
+                leases.renew_failed(clock.now_ms(), partition, taken);
+            }
         },
         LeaseOp::Release {
             partition,
             revision,
         } => {
-            let key = plan.keys.key(*partition);
-            match nats
-                .leases
-                .delete_expect_revision(&key, Some(*revision))
-                .await
-            {
-                Ok(()) => Sent::Released,
-                Err(_) => Sent::Failed,
-            }
-        }
-    };
-    (op, sent)
-}
-
-/// Tells the machine what came of a write.
-fn record(op: LeaseOp, sent: Sent, leases: &mut Leases, clock: &dyn Clock, metrics: &Metrics) {
-    let now = clock.now_ms();
-    match (op, sent) {
-        (LeaseOp::Claim { partition }, Sent::Stored(revision)) => {
-            leases.claimed(now, partition, revision)
-        }
-        (LeaseOp::Claim { partition }, _) => leases.claim_failed(now, partition),
-        (LeaseOp::Renew { partition, .. }, Sent::Stored(revision)) => {
-            leases.renewed(now, partition, revision)
-        }
-        (LeaseOp::Renew { partition, .. }, sent) => {
-            let taken = matches!(sent, Sent::Taken);
-            if !taken {
-                metrics.cluster_errors.with_label_values(&["renew"]).inc();
-            }
-            leases.renew_failed(now, partition, taken);
-        }
-        (LeaseOp::Release { partition, .. }, sent) => {
-            if !matches!(sent, Sent::Released) {
+            let key = plan.keys.key(partition);
+            let delete = nats.leases.delete_expect_revision(&key, Some(revision));
+            if !matches!(tokio::time::timeout(within, delete).await, Ok(Ok(_))) {
                 metrics.cluster_errors.with_label_values(&["release"]).inc();
             }
-            leases.released(now, partition);
+            leases.released(clock.now_ms(), partition);
         }
     }
 }
