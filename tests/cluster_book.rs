@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::nats::{get, hub_node as node, send_alarms, NatsCluster};
+use common::nats::{get, hub_node as node, send_alarms, until_doc as until, NatsCluster};
 use common::*;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -77,31 +77,6 @@ async fn settled(https: &[SocketAddr; 2]) -> usize {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("not settled within 30 s: owned, dispatching {seen:?}");
-}
-
-/// Polls `check` on a JSON document of `http` until it holds (20 s at
-/// most); returns the document.
-async fn until(
-    http: SocketAddr,
-    path: &str,
-    what: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
-        let doc = match get(http, path).await {
-            Some((200, body)) => serde_json::from_str(&body).unwrap(),
-            _ => serde_json::Value::Null,
-        };
-        if check(&doc) {
-            return doc;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{what}: not within 20 s on {http}: {doc}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The orders' events a node lists, by device.

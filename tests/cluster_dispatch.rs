@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::nats::{get, hub_node as node, send_alarms, signal, NatsCluster};
+use common::nats::{hub_node as node, send_alarms, signal, until_orders, NatsCluster};
 use common::*;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -21,47 +21,6 @@ use tongguan::wire::control::{AckResult, Feature, Outcome};
 
 const PARTITIONS: u32 = 64;
 const NODES: [&str; 2] = ["hub-a", "hub-b"];
-
-/// The orders a node lists, by id: (severity, status, multi_source).
-async fn orders(http: SocketAddr) -> HashMap<String, serde_json::Value> {
-    let Some((200, body)) = get(http, "/api/orders?limit=10000").await else {
-        return HashMap::new();
-    };
-    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
-    list["orders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| (o["id"].as_str().unwrap().to_owned(), o.clone()))
-        .collect()
-}
-
-/// Waits until `check` holds for the orders of every node in `https`.
-async fn until_every_node(
-    https: &[SocketAddr],
-    what: &str,
-    limit: Duration,
-    check: impl Fn(&HashMap<String, serde_json::Value>) -> bool,
-) -> Vec<HashMap<String, serde_json::Value>> {
-    let start = std::time::Instant::now();
-    loop {
-        let mut all = Vec::new();
-        for &h in https {
-            all.push(orders(h).await);
-        }
-        if all.iter().all(&check) {
-            return all;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "{what}: not within {limit:?}: {:?}",
-            all.iter()
-                .map(|o| o.keys().collect::<Vec<_>>())
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Two places a few metres apart in adjacent map cells whose partitions
 /// the two nodes own one each (by the same assignment the nodes compute).
@@ -164,7 +123,7 @@ async fn an_incident_across_two_nodes_partitions_is_one_order_that_every_node_se
     let ack = dev.send_and_wait(&[smoke, fire]).await.unwrap();
     assert_eq!((ack.accepted, ack.rejected), (2, 0));
 
-    let seen = until_every_node(
+    let seen = until_orders(
         &c.https,
         "one multi-source order on both nodes",
         Duration::from_secs(30),
@@ -205,7 +164,7 @@ async fn an_incident_across_two_nodes_partitions_is_one_order_that_every_node_se
     .expect("an answer within 15 s")
     .unwrap();
     assert_eq!(answer, AckResult::Applied);
-    until_every_node(
+    until_orders(
         &c.https,
         "the ack on both nodes",
         Duration::from_secs(15),
@@ -246,7 +205,7 @@ async fn the_dispatching_node_killed_its_successor_resumes_from_its_copy() {
     let survivor = 1 - c.dispatcher;
     let t0 = now_ms() - 3 * 3_600_000;
     let mut acked = alarms(c.quics[survivor], 1, 12, t0).await;
-    until_every_node(&c.https, "the first orders", Duration::from_secs(30), |o| {
+    until_orders(&c.https, "the first orders", Duration::from_secs(30), |o| {
         o.len() == 12
     })
     .await;
@@ -274,7 +233,7 @@ async fn the_dispatching_node_killed_its_successor_resumes_from_its_copy() {
     let killed = std::time::Instant::now();
     acked.extend(alarms(c.quics[survivor], 13, 12, t0).await);
     let only = [c.https[survivor]];
-    let seen = until_every_node(
+    let seen = until_orders(
         &only,
         "every alarm ordered by the survivor",
         Duration::from_secs(45),
@@ -332,7 +291,7 @@ async fn a_dispatcher_woken_from_a_stop_makes_nothing_that_counts() {
     let t0 = now_ms() - 3 * 3_600_000;
     let acked = alarms(c.quics[other], 200, 8, t0).await;
     let only = [c.https[other]];
-    until_every_node(
+    until_orders(
         &only,
         "the alarms ordered by the other node",
         Duration::from_secs(60),
@@ -343,7 +302,7 @@ async fn a_dispatcher_woken_from_a_stop_makes_nothing_that_counts() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     // The woken node catches up from the stream: both list the same
     // orders, one per alarm, none twice.
-    let seen = until_every_node(
+    let seen = until_orders(
         &c.https,
         "the same orders on both nodes",
         Duration::from_secs(20),

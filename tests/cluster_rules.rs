@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::nats::{get, hub_node, shared_evenly, NatsCluster};
+use common::nats::{get, hub_node, shared_evenly, until_doc as until, NatsCluster};
 use common::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -21,31 +21,6 @@ const PARTITIONS: u32 = 64;
 const NODES: [&str; 2] = ["hub-a", "hub-b"];
 const A: usize = 0;
 const B: usize = 1;
-
-/// Polls `check` on a JSON document of `http` until it holds (20 s at
-/// most); returns the document.
-async fn until(
-    http: SocketAddr,
-    path: &str,
-    what: &str,
-    check: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let start = Instant::now();
-    loop {
-        let doc = match get(http, path).await {
-            Some((200, body)) => serde_json::from_str(&body).unwrap(),
-            _ => serde_json::Value::Null,
-        };
-        if check(&doc) {
-            return doc;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{what}: not within 20 s on {http}: {doc}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// The devices of the orders a node lists.
 async fn ordered_devices(http: SocketAddr) -> Vec<u64> {

@@ -453,3 +453,70 @@ pub async fn one_cluster_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
 }
+
+/// The orders a node lists, by id.
+pub async fn orders(http: SocketAddr) -> std::collections::HashMap<String, serde_json::Value> {
+    let Some((200, body)) = get(http, "/api/orders?limit=10000").await else {
+        return Default::default();
+    };
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["id"].as_str().unwrap().to_owned(), o.clone()))
+        .collect()
+}
+
+/// Waits until `check` holds for the orders of every node in `https`;
+/// returns what they listed then.
+pub async fn until_orders(
+    https: &[SocketAddr],
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&std::collections::HashMap<String, serde_json::Value>) -> bool,
+) -> Vec<std::collections::HashMap<String, serde_json::Value>> {
+    let start = Instant::now();
+    loop {
+        let mut all = Vec::new();
+        for &h in https {
+            all.push(orders(h).await);
+        }
+        if all.iter().all(&check) {
+            return all;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{what}: not within {limit:?}: {:?}",
+            all.iter()
+                .map(|o| o.keys().collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls `check` on a JSON document of `http` until it holds (20 s at
+/// most); returns the document.
+pub async fn until_doc(
+    http: SocketAddr,
+    path: &str,
+    what: &str,
+    check: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let start = Instant::now();
+    loop {
+        let doc = match get(http, path).await {
+            Some((200, body)) => serde_json::from_str(&body).unwrap(),
+            _ => serde_json::Value::Null,
+        };
+        if check(&doc) {
+            return doc;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what}: not within 20 s on {http}: {doc}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
