@@ -156,6 +156,11 @@ impl Names {
         format!("{}_engine", self.prefix)
     }
 
+    /// The object store of the partitions' states too big for a KV value.
+    pub fn engine_states_store(&self) -> String {
+        format!("{}_engine_states", self.prefix)
+    }
+
     /// The device book's bucket.
     pub fn book_bucket(&self) -> String {
         format!("{}_book", self.prefix)

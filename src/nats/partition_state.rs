@@ -60,7 +60,7 @@ pub struct States {
 pub async fn open(nats: &Nats) -> Result<States, StateError> {
     let store = |e: &dyn std::fmt::Display| StateError::Store(e.to_string());
     let name = nats.names.engine_bucket();
-    let objects_name = format!("{name}_states");
+    let objects_name = nats.names.engine_states_store();
     if let (Ok(bucket), Ok(objects)) = (
         nats.js.get_key_value(&name).await,
         nats.js.get_object_store(&objects_name).await,
