@@ -37,6 +37,19 @@ async fn the_exposition_passes_promtool_check_metrics() {
     let (status, body) = http_get(hub.admin_addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(metric(&body, "tongguan_event_to_order_seconds_count", "major") >= 1.0);
+    // The order's latency split in two: each part observed once per order,
+    // and together no longer than the whole.
+    let orders = metric(&body, "tongguan_event_to_order_seconds_count", "");
+    let before = metric(
+        &body,
+        "tongguan_order_stage_seconds_count",
+        "\"before_dispatch\"",
+    );
+    let round = metric(&body, "tongguan_order_stage_seconds_count", "\"dispatch\"");
+    assert_eq!((before, round), (orders, orders), "{body}");
+    let parts = metric(&body, "tongguan_order_stage_seconds_sum", "");
+    let whole = metric(&body, "tongguan_event_to_order_seconds_sum", "");
+    assert!(parts <= whole + 1e-9, "stages {parts} s > whole {whole} s");
 
     let mut child = Command::new("promtool")
         .args(["check", "metrics"])

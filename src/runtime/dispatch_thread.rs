@@ -79,6 +79,9 @@ pub struct Dispatcher {
     /// In the cluster mode, while this node dispatches: where every
     /// commit goes before anything is sent.
     replicate: Option<Arc<dyn Replicate>>,
+    /// When the current round started (clock::stamp_ns), for the split
+    /// of each order's latency.
+    round_started_ns: u64,
 }
 
 /// What [`Dispatcher::reopen`] starts from besides the outbox.
@@ -151,6 +154,7 @@ impl Dispatcher {
             receipts: Vec::new(),
             reopen,
             replicate: None,
+            round_started_ns: 0,
         };
         Ok((dispatcher, flagged))
     }
@@ -193,6 +197,7 @@ impl Dispatcher {
         receipts: Vec<Receipt>,
         correlator: &mut Correlator,
     ) {
+        self.round_started_ns = clock::stamp_ns();
         self.receipts.extend(receipts);
         for w in warnings {
             let reports = w
@@ -332,9 +337,15 @@ impl Dispatcher {
             Output::DeviceFlag { device, flagged } => correlator.set_flagged(device, flagged),
             Output::Dispatched(d) => {
                 self.metrics.warning(d.category, d.severity);
-                let latency = clock::stamp_ns().saturating_sub(d.arrival) as f64 / 1e9;
+                let now = clock::stamp_ns();
+                let latency = now.saturating_sub(d.arrival) as f64 / 1e9;
                 self.metrics
                     .order(&d.street, d.severity, d.revision, latency);
+                let started = self.round_started_ns.max(d.arrival);
+                self.metrics.order_stages(
+                    started.saturating_sub(d.arrival) as f64 / 1e9,
+                    now.saturating_sub(started) as f64 / 1e9,
+                );
             }
             Output::Escalated { .. } => self.metrics.orders_escalated.inc(),
             Output::Suppressed { .. } => {
