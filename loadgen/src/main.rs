@@ -3,6 +3,7 @@
 //! acknowledging orders and measuring event-to-order latency from each
 //! event's intended send time.
 
+mod ahead;
 mod client_options;
 mod connection;
 mod counters;
@@ -54,6 +55,12 @@ pub struct Args {
     /// standing inside the streets of the embedded region map.
     #[arg(long, default_value_t = 1000)]
     pub devices: usize,
+    /// Send every device once, in order, before the skewed mix; with it
+    /// every device is heard at least once (each connection covers its own
+    /// share of the devices, so at --rate R this takes --devices / R
+    /// seconds).
+    #[arg(long)]
+    pub cover: bool,
     /// QUIC connections (gateways) the devices are spread over, each sent
     /// on by a thread of its own (pinned to a core where the OS allows).
     #[arg(long, default_value_t = 1)]

@@ -122,6 +122,10 @@ pub struct Population {
     /// Pairs (smoke sensor index, camera index) at one place.
     pub fire_pairs: Vec<(usize, usize)>,
     next_hotline: u64,
+    /// With `--cover`, the next device to draw in order before the skewed
+    /// mix begins; `devices.len()` once every device has been drawn (or
+    /// without `--cover`).
+    cover_next: usize,
 }
 
 /// A category and source drawn from [`MIX`].
@@ -199,7 +203,16 @@ impl Population {
             devices,
             fire_pairs,
             next_hotline: base + count as u64,
+            cover_next: count,
         }
+    }
+
+    /// `--cover`: the next `devices.len()` draws of [`Population::next_device`]
+    /// are every device once, in order (0, 1, 2 ...); the skewed mix
+    /// follows. So every device is heard at least once in a run long
+    /// enough for that.
+    pub fn cover_in_order(&mut self) {
+        self.cover_next = 0;
     }
 
     /// Prefetches device `i`'s state: it is read a few events later.
@@ -334,11 +347,16 @@ impl Population {
 
     /// The next device to report: skewed, so a few devices are very busy
     /// and most are quiet (index ~ n * u^3: the busiest tenth sends about
-    /// half the events).
+    /// half the events). With `--cover`, every device once in order first.
     #[inline]
-    pub fn next_device(&self, rng: &mut fastrand::Rng) -> usize {
-        let u = rng.f64();
+    pub fn next_device(&mut self, rng: &mut fastrand::Rng) -> usize {
         let n = self.devices.len();
+        if self.cover_next < n {
+            let i = self.cover_next;
+            self.cover_next += 1;
+            return i;
+        }
+        let u = rng.f64();
         ((n as f64 * u * u * u) as usize).min(n - 1)
     }
 }
@@ -427,12 +445,25 @@ mod tests {
 
     #[test]
     fn activity_is_skewed_towards_a_few_devices() {
-        let p = population(1_000);
+        let mut p = population(1_000);
         let mut rng = fastrand::Rng::with_seed(11);
         let busiest_tenth = (0..100_000)
             .filter(|_| p.next_device(&mut rng) < 100)
             .count();
         // u^3 < 0.1 for u < 0.464: about 46 % of the picks.
+        assert!((40_000..52_000).contains(&busiest_tenth), "{busiest_tenth}");
+    }
+
+    #[test]
+    fn cover_draws_every_device_once_in_order_then_the_skewed_mix() {
+        let mut p = population(1_000);
+        p.cover_in_order();
+        let mut rng = fastrand::Rng::with_seed(11);
+        let first: Vec<usize> = (0..1_000).map(|_| p.next_device(&mut rng)).collect();
+        assert_eq!(first, (0..1_000).collect::<Vec<_>>());
+        let busiest_tenth = (0..100_000)
+            .filter(|_| p.next_device(&mut rng) < 100)
+            .count();
         assert!((40_000..52_000).contains(&busiest_tenth), "{busiest_tenth}");
     }
 }

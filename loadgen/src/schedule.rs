@@ -1,6 +1,7 @@
 //! 发送计划 / One connection's plan: when event i is due (open loop:
 //! start + i / rate, whatever the hub does), how many events the run has,
-//! and which events start an incident. Pure arithmetic on nanoseconds
+//! which events start an incident, and whether the first events go to
+//! every device once in order (`--cover`). Pure arithmetic on nanoseconds
 //! since the run's start, so the sender reads the clock once per wake-up,
 //! not once per event.
 
@@ -36,6 +37,9 @@ pub struct Plan {
     pub incident_every: u64,
     /// Share of batches sent twice.
     pub retransmit_share: f64,
+    /// `--cover`: the first events go to each of the connection's devices
+    /// once, in order, before the skewed mix.
+    pub cover: bool,
 }
 
 impl Plan {
@@ -71,6 +75,7 @@ impl Plan {
                 Scenario::DuplicateStorm => args.retransmit_share.max(0.3),
                 _ => args.retransmit_share,
             },
+            cover: args.cover,
         }
     }
 
@@ -113,6 +118,8 @@ mod tests {
         assert_eq!(p.due(250_000, ns), 1_000_000_000);
         assert_eq!(p.end, 2_000_000_000);
         assert_eq!(p.give_up, 7_000_000_000, "at least 5 s of overtime");
+        assert!(!p.cover);
+        assert!(plan(&["--cover"]).cover);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! millisecond), not per event; the events of one wake-up share its event
 //! time. Nothing is allocated per event or per batch.
 
+use crate::ahead::Ahead;
 use crate::counters::Counters;
 use crate::population::Population;
 use crate::schedule::Plan;
@@ -21,10 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
 use tongguan::client::DeviceClient;
-
-/// How many events ahead a device is drawn and its state prefetched:
-/// enough to hide a miss to memory behind the events in between.
-const AHEAD: usize = 8;
 
 fn unix_ms() -> i64 {
     SystemTime::now()
@@ -51,8 +48,7 @@ pub struct Sender {
     next_batch: u64,
     next_incident: u64,
     /// The devices of the next events, drawn ahead and prefetched.
-    ahead: [usize; AHEAD],
-    slot: usize,
+    ahead: Ahead,
     /// Events generated so far.
     i: u64,
 }
@@ -61,12 +57,16 @@ impl Sender {
     /// A sender for a connected client; nothing is sent before [`Sender::run`].
     pub fn new(
         client: DeviceClient,
-        population: Population,
-        rng: fastrand::Rng,
+        mut population: Population,
+        mut rng: fastrand::Rng,
         plan: Plan,
         counters: Arc<Counters>,
         triggers: Triggers,
     ) -> Sender {
+        if plan.cover {
+            population.cover_in_order();
+        }
+        let ahead = Ahead::new(&mut population, &mut rng);
         Sender {
             frame: BatchFrame::with_capacity(plan.batch + 3),
             started: None,
@@ -75,8 +75,7 @@ impl Sender {
             window: Arc::new(Semaphore::new(plan.window)),
             next_batch: 1,
             next_incident: plan.first_incident(),
-            ahead: [0; AHEAD],
-            slot: 0,
+            ahead,
             i: 0,
             client,
             population,
@@ -223,17 +222,11 @@ impl Sender {
         self.i += 1;
     }
 
-    /// The device of this event: drawn `AHEAD` events ago and prefetched
-    /// then; the one drawn now replaces it. The draws are the same
-    /// independent skewed picks, only made earlier.
+    /// The device of this event, drawn a few events ago and prefetched
+    /// then (ahead.rs).
     #[inline]
     fn next_device(&mut self) -> usize {
-        let d = self.ahead[self.slot];
-        let next = self.population.next_device(&mut self.rng);
-        self.population.prefetch(next);
-        self.ahead[self.slot] = next;
-        self.slot = (self.slot + 1) % AHEAD;
-        d
+        self.ahead.next(&mut self.population, &mut self.rng)
     }
 
     /// Sends the frame (twice, now and then, as a retransmit), waiting
