@@ -218,22 +218,33 @@ fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogr
     h
 }
 
+/// A registered histogram family.
+fn histogram_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+    buckets: Vec<f64>,
+) -> HistogramVec {
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets), labels)
+        .expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
 /// `tongguan_order_stage_seconds{stage}`: where an order's
 /// `tongguan_event_to_order_seconds` went, in two parts.
 fn order_stages(r: &Registry) -> [Histogram; 2] {
-    let vec = HistogramVec::new(
-        HistogramOpts::new(
-            "tongguan_order_stage_seconds",
-            "Parts of tongguan_event_to_order_seconds: stage=before_dispatch from the batch's arrival to the dispatcher round that took the warning (ingest, shard queue, shard, correlation), stage=dispatch that round (building, the outbox commit with its fsync, handing to subscribers).",
-        )
-        .buckets(vec![
+    let vec = histogram_vec(
+        r,
+        "tongguan_order_stage_seconds",
+        "Parts of tongguan_event_to_order_seconds: stage=before_dispatch from the batch's arrival to the dispatcher round that took the warning (ingest, shard queue, shard, correlation), stage=dispatch that round (building, the outbox commit with its fsync, handing to subscribers).",
+        &["stage"],
+        vec![
             0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.005,
             0.01, 0.025, 0.1,
-        ]),
-        &["stage"],
-    )
-    .expect("valid metric");
-    r.register(Box::new(vec.clone())).expect("unique metric");
+        ],
+    );
     ["before_dispatch", "dispatch"].map(|s| vec.with_label_values(&[s]))
 }
 
@@ -286,19 +297,16 @@ impl Metrics {
             "Events dropped as duplicates: retransmits by (device, seq), or older than the device's window.",
             &["reason"],
         );
-        let hist = HistogramVec::new(
-            HistogramOpts::new(
-                "tongguan_event_to_order_seconds",
-                "Time from the arrival at the hub of the batch that triggered an order to the order handed to its subscribers.",
-            )
-            .buckets(vec![
+        let hist = histogram_vec(
+            &r,
+            "tongguan_event_to_order_seconds",
+            "Time from the arrival at the hub of the batch that triggered an order to the order handed to its subscribers.",
+            &["severity"],
+            vec![
                 0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.0025, 0.003, 0.005, 0.01, 0.025,
                 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &["severity"],
-        )
-        .expect("valid metric");
-        r.register(Box::new(hist.clone())).expect("unique metric");
+            ],
+        );
         let event_to_order = Severity::ALL
             .iter()
             .map(|s| hist.with_label_values(&[s.name()]))
