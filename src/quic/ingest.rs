@@ -116,6 +116,10 @@ async fn write_acks(
     Ok(())
 }
 
+/// How many events ahead of validation a position's cache line is asked
+/// for: the cache is larger than the CPU's and read in random order.
+const CELL_LOOKAHEAD: usize = 8;
+
 /// Reads, validates and queues batches until the stream ends or a frame
 /// is bad, handing each batch's pending ack to the writer.
 async fn read_batches(
@@ -169,7 +173,14 @@ async fn read_batches(
         let mut rejects = Vec::new();
         let mut accepted = 0u32;
         valid.clear();
-        for (i, e) in batch.events.iter().enumerate() {
+        let events = &batch.events;
+        for e in events.iter().take(CELL_LOOKAHEAD) {
+            cells.prefetch(e.lat.to_native(), e.lon.to_native());
+        }
+        for (i, e) in events.iter().enumerate() {
+            if let Some(later) = events.get(i + CELL_LOOKAHEAD) {
+                cells.prefetch(later.lat.to_native(), later.lon.to_native());
+            }
             match e.validate_cached(bounds, &mut cells) {
                 Ok(event) => {
                     received[slot(&event)] += 1;

@@ -26,4 +26,6 @@ pub mod replay;
 pub mod rule_test;
 pub mod wire;
 
+mod prefetch;
+
 mod vocabulary;

@@ -27,6 +27,11 @@ pub struct SeqWindow {
 }
 
 impl SeqWindow {
+    /// A window that has seen nothing.
+    pub(crate) const fn new() -> SeqWindow {
+        SeqWindow { top: 0, seen: 0 }
+    }
+
     /// Records `seq` and says whether it is new.
     #[inline]
     pub fn check(&mut self, seq: u64) -> SeqVerdict {

@@ -26,9 +26,9 @@ pub(crate) struct Device {
 }
 
 impl Device {
-    pub(crate) fn new() -> Device {
+    pub(crate) const fn new() -> Device {
         Device {
-            window: SeqWindow::default(),
+            window: SeqWindow::new(),
             last_seen_ms: 0,
             events: 0,
             newest_ms: i64::MIN,

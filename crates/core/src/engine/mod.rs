@@ -22,6 +22,7 @@ pub mod correlate;
 pub mod dedup;
 pub mod detection;
 pub(crate) mod device;
+pub(crate) mod device_table;
 pub(crate) mod lanes;
 pub mod partition;
 pub mod pipeline;

@@ -37,7 +37,7 @@ use super::checkpoint::{ConditionEntry, CountEntry, Restored, RuleKind, ShardChe
 use super::condition::{Condition, CountWindow, Step};
 use super::dedup::SeqVerdict;
 use super::detection::Detection;
-use super::device::Device;
+use super::device_table::DeviceTable;
 use super::lanes::PartitionLanes;
 use super::partition::shard_of;
 use super::rules::{RuleSet, Test};
@@ -48,8 +48,11 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// How many events ahead [`Shard::handle_events`] looks a device up.
-const LOOKAHEAD: usize = 4;
+/// How many events ahead [`Shard::handle_events`] asks for a device's
+/// slot: far enough that the memory has answered when the shard gets
+/// there (an event takes a few hundred cycles, a miss to memory about
+/// as many).
+const LOOKAHEAD: usize = 8;
 
 /// How often (in processing time) stale state is swept, ms.
 const SWEEP_EVERY_MS: i64 = 10_000;
@@ -138,7 +141,7 @@ impl ShardStats {
 pub struct Shard {
     rules: Arc<RuleSet>,
     settings: EngineSettings,
-    devices: FxHashMap<u64, Device>,
+    devices: DeviceTable,
     offline: usize,
     skewed: usize,
     conditions: FxHashMap<(u64, u16), Condition>,
@@ -161,7 +164,7 @@ impl Shard {
         Shard {
             rules,
             settings,
-            devices: FxHashMap::default(),
+            devices: DeviceTable::default(),
             offline: 0,
             skewed: 0,
             conditions: FxHashMap::default(),
@@ -201,13 +204,15 @@ impl Shard {
     /// `arrival` is carried into detections untouched.
     pub fn handle_events(&mut self, now_ms: i64, arrival: u64, events: &[Event]) {
         self.generation += 1;
+        // A device's slot misses the cache (devices arrive in random
+        // order): asked for ahead, it is there when its event's turn
+        // comes. Only a hint; no decision changes.
+        for e in events.iter().take(LOOKAHEAD) {
+            self.devices.prefetch(e.device);
+        }
         for (i, e) in events.iter().enumerate() {
-            // Look the device of a later event up now: its probe misses
-            // the cache (devices arrive in random order), and issued
-            // ahead it overlaps with this event's work instead of
-            // stalling the next one. Only reads; no decision changes.
             if let Some(later) = events.get(i + LOOKAHEAD) {
-                std::hint::black_box(self.devices.contains_key(&later.device));
+                self.devices.prefetch(later.device);
             }
             self.handle_event(now_ms, arrival, e);
         }
@@ -215,15 +220,14 @@ impl Shard {
 
     #[inline]
     fn handle_event(&mut self, now_ms: i64, arrival: u64, e: &Event) {
-        if self.devices.len() >= self.settings.max_devices && !self.devices.contains_key(&e.device)
-        {
+        if self.devices.len() >= self.settings.max_devices && !self.devices.contains(e.device) {
             self.evict_devices(now_ms);
         }
         if self.conditions.len() + self.counts.len() >= self.settings.max_conditions {
             self.evict_conditions();
         }
         let threshold = self.settings.clock_skew_threshold_ms;
-        let device = self.devices.entry(e.device).or_insert_with(Device::new);
+        let device = self.devices.get_or_new(e.device);
         device.last_seen_ms = now_ms;
         device.events += 1;
         match device.window.check(e.seq) {
@@ -496,7 +500,7 @@ impl Shard {
     pub fn handle_heartbeat(&mut self, now_ms: i64, ids: &[u64]) {
         self.generation += 1;
         for id in ids {
-            if let Some(d) = self.devices.get_mut(id) {
+            if let Some(d) = self.devices.get_mut(*id) {
                 d.last_seen_ms = now_ms;
             }
         }
@@ -505,7 +509,7 @@ impl Shard {
     /// What this shard knows of a device.
     pub fn device(&self, id: u64) -> Option<DeviceState> {
         let threshold = self.settings.clock_skew_threshold_ms;
-        self.devices.get(&id).map(|d| DeviceState {
+        self.devices.get(id).map(|d| DeviceState {
             last_seen_ms: d.last_seen_ms,
             events: d.events,
             clock_offset_ms: d.clock_offset_ms.into(),
@@ -607,7 +611,7 @@ impl Shard {
         let in_part =
             |cell: u64| part.is_none_or(|(p, n)| shard_of(cell, n as usize) == p as usize);
         let device_in_part =
-            |id: &u64| part.is_none() || self.devices.get(id).is_some_and(|d| in_part(d.cell));
+            |id: &u64| part.is_none() || self.devices.get(*id).is_some_and(|d| in_part(d.cell));
         ShardCheckpoint {
             shard,
             shards,
@@ -620,7 +624,7 @@ impl Shard {
                 .devices
                 .iter()
                 .filter(|(_, d)| in_part(d.cell))
-                .map(|(&id, &d)| (id, d))
+                .map(|(id, &d)| (id, d))
                 .collect(),
             conditions: self
                 .conditions
@@ -694,9 +698,9 @@ impl Shard {
             .devices
             .iter()
             .filter(|(_, d)| ours(d.cell))
-            .map(|(&id, _)| id)
+            .map(|(id, _)| id)
             .collect();
-        self.devices.retain(|id, _| !gone.contains(id));
+        self.devices.retain(|id, _| !gone.contains(&id));
         self.conditions
             .retain(|&(device, _), _| !gone.contains(&device));
         self.counts.retain(|&(cell, _), _| !ours(cell));

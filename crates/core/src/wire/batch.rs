@@ -6,7 +6,7 @@
 //! in docs/PROTOCOL.md; `documented_layout_is_what_rkyv_writes` below keeps
 //! the two in step.
 
-use crate::geo;
+pub use super::cell_cache::CellCache;
 use crate::model::{CameraRef, Category, Event, Source};
 use crate::vocabulary::vocabulary;
 use rkyv::rancor;
@@ -150,46 +150,6 @@ impl ArchivedWireEvent {
             camera: self.camera,
         }
         .validate_cached(bounds, cache)
-    }
-}
-
-/// Map cells of positions seen recently, per connection. Bounded: it
-/// starts over when full.
-pub struct CellCache {
-    cells: rustc_hash::FxHashMap<(u64, u64), u64>,
-    capacity: usize,
-}
-
-impl CellCache {
-    /// A cache of up to `capacity` positions.
-    pub fn new(capacity: usize) -> CellCache {
-        CellCache {
-            cells: rustc_hash::FxHashMap::default(),
-            capacity,
-        }
-    }
-
-    /// A cache that keeps nothing.
-    pub(crate) fn disabled() -> CellCache {
-        CellCache::new(0)
-    }
-
-    /// The cell of a position, or `None` if it is not a valid one.
-    #[inline]
-    pub fn cell_of(&mut self, lat: f64, lon: f64) -> Option<u64> {
-        if self.capacity == 0 {
-            return geo::cell_of(lat, lon);
-        }
-        let key = (lat.to_bits(), lon.to_bits());
-        if let Some(&cell) = self.cells.get(&key) {
-            return Some(cell);
-        }
-        let cell = geo::cell_of(lat, lon)?;
-        if self.cells.len() >= self.capacity {
-            self.cells.clear();
-        }
-        self.cells.insert(key, cell);
-        Some(cell)
     }
 }
 
@@ -597,21 +557,6 @@ mod tests {
         for (event, reason) in cases {
             assert_eq!(check(event, &mut enc), Err(reason), "{event:?}");
         }
-    }
-
-    #[test]
-    fn the_cell_cache_gives_the_cells_h3_gives_and_stays_bounded() {
-        let mut cache = CellCache::new(4);
-        for i in 0..20 {
-            let (lat, lon) = (31.23 + (i % 6) as f64 * 0.001, 121.4);
-            assert_eq!(cache.cell_of(lat, lon), geo::cell_of(lat, lon));
-            assert!(cache.cells.len() <= 4);
-        }
-        assert_eq!(cache.cell_of(f64::NAN, 121.4), None);
-        assert_eq!(
-            CellCache::disabled().cell_of(31.25, 121.4),
-            geo::cell_of(31.25, 121.4)
-        );
     }
 
     #[test]

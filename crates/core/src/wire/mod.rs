@@ -7,6 +7,7 @@
 //! and [`frame::FrameDecoder`] is handed bytes and polled for frames.
 
 pub mod batch;
+pub mod cell_cache;
 pub mod control;
 pub mod detection_log;
 pub mod error_code;

@@ -1,0 +1,238 @@
+//! The shard's table of devices: open addressing with linear probing, one
+//! cache line a slot.
+//!
+//! Why not a `HashMap`: a device's state is the one read per event that
+//! misses the caches (devices arrive in random order, a million of them
+//! do not fit), and std's map hides where an id's slot is until it has
+//! probed it, so a lookup done ahead stalls like the real one. Here the
+//! slot an id starts from is a multiplication away, so
+//! [`DeviceTable::prefetch`] can ask the memory for a batch's devices
+//! before the shard reaches them, without waiting. The table's size is
+//! any number of slots (the hash is mapped onto it by a multiply, not a
+//! mask), so it grows by half instead of doubling and holds a million
+//! devices in less memory.
+//!
+//! Invariants: every id is in at most one slot, reachable from its home
+//! slot over occupied slots only (no tombstones: [`DeviceTable::retain`]
+//! re-seats what follows a removed slot); at most [`MAX_LOAD_PERCENT`] of
+//! the slots are occupied, so a probe always ends at a free one. The id
+//! that marks a free slot ([`FREE`]) is a valid device id too: that one
+//! device is kept aside.
+
+use super::device::Device;
+
+/// The id that marks a free slot.
+const FREE: u64 = u64::MAX;
+
+/// Occupied slots at most, in percent of all, before the table grows.
+const MAX_LOAD_PERCENT: usize = 80;
+
+/// Slots of a table's first allocation.
+const MIN_SLOTS: usize = 64;
+
+/// One slot: an id and its device, aligned to a cache line so a probe
+/// that finds its id at home touches one line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Slot {
+    id: u64,
+    device: Device,
+}
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 64);
+
+const FREE_SLOT: Slot = Slot {
+    id: FREE,
+    device: Device::new(),
+};
+
+/// The devices of one shard by id.
+#[derive(Default)]
+pub(crate) struct DeviceTable {
+    slots: Vec<Slot>,
+    /// Occupied slots.
+    occupied: usize,
+    /// The device whose id is [`FREE`], which no slot can hold.
+    aside: Option<Device>,
+}
+
+impl DeviceTable {
+    /// Devices held.
+    pub(crate) fn len(&self) -> usize {
+        self.occupied + usize::from(self.aside.is_some())
+    }
+
+    /// Whether `id` is held.
+    pub(crate) fn contains(&self, id: u64) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// The device `id`.
+    pub(crate) fn get(&self, id: u64) -> Option<&Device> {
+        if id == FREE {
+            return self.aside.as_ref();
+        }
+        self.find(id).map(|i| &self.slots[i].device)
+    }
+
+    /// The device `id`, to change.
+    pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut Device> {
+        if id == FREE {
+            return self.aside.as_mut();
+        }
+        self.find(id).map(|i| &mut self.slots[i].device)
+    }
+
+    /// The device `id`, a new one if it was not held.
+    #[inline]
+    pub(crate) fn get_or_new(&mut self, id: u64) -> &mut Device {
+        self.get_or_insert(id, Device::new())
+    }
+
+    /// Puts `device` as `id`'s, replacing what was held.
+    pub(crate) fn insert(&mut self, id: u64, device: Device) {
+        *self.get_or_insert(id, device) = device;
+    }
+
+    /// Asks the memory for `id`'s home slot, without waiting for it: a
+    /// lookup of `id` a little later finds it in the cache.
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let slot: *const Slot = &self.slots[self.home(id)];
+        crate::prefetch::line(slot.cast());
+    }
+
+    /// Every device held with its id, in no order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &Device)> {
+        let aside = self.aside.as_ref().map(|d| (FREE, d));
+        self.slots
+            .iter()
+            .filter(|s| s.id != FREE)
+            .map(|s| (s.id, &s.device))
+            .chain(aside)
+    }
+
+    /// Every device held, in no order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Device> {
+        self.iter().map(|(_, d)| d)
+    }
+
+    /// Keeps only the devices `keep` says yes to; the memory stays.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(u64, &Device) -> bool) {
+        if self.aside.is_some_and(|d| !keep(FREE, &d)) {
+            self.aside = None;
+        }
+        let before = self.occupied;
+        for slot in &mut self.slots {
+            if slot.id != FREE && !keep(slot.id, &slot.device) {
+                slot.id = FREE;
+                self.occupied -= 1;
+            }
+        }
+        if self.occupied != before {
+            self.reseat();
+        }
+    }
+
+    /// The slot holding `id` (not [`FREE`]).
+    #[inline]
+    fn find(&self, id: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut i = self.home(id);
+        loop {
+            match self.slots[i].id {
+                x if x == id => return Some(i),
+                FREE => return None,
+                _ => i = self.next(i),
+            }
+        }
+    }
+
+    #[inline]
+    fn get_or_insert(&mut self, id: u64, device: Device) -> &mut Device {
+        if id == FREE {
+            return self.aside.get_or_insert(device);
+        }
+        if (self.occupied + 1) * 100 > self.slots.len() * MAX_LOAD_PERCENT {
+            self.grow();
+        }
+        let mut i = self.home(id);
+        loop {
+            match self.slots[i].id {
+                x if x == id => break,
+                FREE => {
+                    self.slots[i] = Slot { id, device };
+                    self.occupied += 1;
+                    break;
+                }
+                _ => i = self.next(i),
+            }
+        }
+        &mut self.slots[i].device
+    }
+
+    /// Where `id`'s probe starts: its hash mapped onto the slots by a
+    /// multiply, so any number of slots works.
+    #[inline]
+    fn home(&self, id: u64) -> usize {
+        let hash = id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    #[inline]
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// Half as many slots again (at least [`MIN_SLOTS`]), every device
+    /// moved to its place there.
+    #[cold]
+    fn grow(&mut self) {
+        let slots = (self.slots.len() + self.slots.len() / 2).max(MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![FREE_SLOT; slots]);
+        self.occupied = 0;
+        for s in old.into_iter().filter(|s| s.id != FREE) {
+            self.get_or_insert(s.id, s.device);
+        }
+    }
+
+    /// After removals: every device that follows a freed slot is put in
+    /// again, so it is reachable from its home slot. Walks once round from
+    /// a free slot, so each run of occupied slots is redone from its start.
+    fn reseat(&mut self) {
+        let Some(start) = self.slots.iter().position(|s| s.id == FREE) else {
+            return;
+        };
+        let n = self.slots.len();
+        for step in 1..n {
+            let i = (start + step) % n;
+            let slot = self.slots[i];
+            if slot.id == FREE {
+                continue;
+            }
+            self.slots[i].id = FREE;
+            self.occupied -= 1;
+            self.get_or_insert(slot.id, slot.device);
+        }
+    }
+}
+
+impl Extend<(u64, Device)> for DeviceTable {
+    fn extend<T: IntoIterator<Item = (u64, Device)>>(&mut self, devices: T) {
+        for (id, device) in devices {
+            self.insert(id, device);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
