@@ -9,6 +9,12 @@
 //! construction: a full set drops its least recently used position, there
 //! is no clearing all at once.
 //!
+//! It starts small and doubles, up to its capacity, each time it has taken
+//! in half as many new positions as it holds (so a cache that keeps
+//! dropping positions grows too): a device's own connection, which
+//! reports from one place, keeps a few hundred bytes; a gateway's reaches
+//! the capacity's 2 MB only when its devices stand in that many places.
+//!
 //! Invariant: a way whose cell is 0 is empty (0 is no valid H3 index), so
 //! a position is answered from the cache only where it was put with its
 //! cell.
@@ -28,17 +34,27 @@ struct Set {
 
 const _: () = assert!(std::mem::size_of::<Set>() == 64);
 
+/// Sets of a new cache (at most its capacity's).
+const FIRST_SETS: usize = 8;
+
 /// Map cells of positions seen recently, per connection.
 pub struct CellCache {
     sets: Vec<Set>,
+    /// Sets at most.
+    max_sets: usize,
+    /// Positions put in since the cache last grew.
+    taken: usize,
 }
 
 impl CellCache {
-    /// A cache of about `capacity` positions (two a set), or none at all
-    /// when `capacity` is 0.
+    /// A cache of up to about `capacity` positions (two a set), or none at
+    /// all when `capacity` is 0.
     pub fn new(capacity: usize) -> CellCache {
+        let max_sets = capacity.div_ceil(2);
         CellCache {
-            sets: vec![Set::default(); capacity.div_ceil(2)],
+            sets: vec![Set::default(); max_sets.min(FIRST_SETS)],
+            max_sets,
+            taken: 0,
         }
     }
 
@@ -68,7 +84,30 @@ impl CellCache {
         // The older way goes; the new position is the most recent.
         set.keys = [key, set.keys[0]];
         set.cells = [cell, set.cells[0]];
+        self.taken += 1;
+        if self.taken >= self.sets.len() && self.sets.len() < self.max_sets {
+            self.grow();
+        }
         Some(cell)
+    }
+
+    /// Twice the sets (at most `max_sets`), what is held put in again.
+    #[cold]
+    fn grow(&mut self) {
+        let sets = (self.sets.len() * 2).min(self.max_sets);
+        let old = std::mem::replace(&mut self.sets, vec![Set::default(); sets]);
+        self.taken = 0;
+        for set in old.iter().rev() {
+            // The older way first, so the newer one ends up in way 0.
+            for w in [1, 0] {
+                if set.cells[w] != 0 {
+                    let i = self.set_of(set.keys[w]);
+                    let to = &mut self.sets[i];
+                    to.keys = [set.keys[w], to.keys[0]];
+                    to.cells = [set.cells[w], to.cells[0]];
+                }
+            }
+        }
     }
 
     /// Asks the memory for the set of a position without waiting: a
@@ -119,6 +158,34 @@ mod tests {
             CellCache::disabled().cell_of(31.25, 121.4),
             geo::cell_of(31.25, 121.4)
         );
+    }
+
+    #[test]
+    fn it_grows_with_the_places_it_hears_up_to_its_capacity() {
+        let mut one_place = CellCache::new(65_536);
+        for _ in 0..1000 {
+            one_place.cell_of(31.25, 121.4);
+        }
+        assert_eq!(one_place.sets.len(), FIRST_SETS);
+        let mut many = CellCache::new(65_536);
+        let places: Vec<(f64, f64)> = (0..40_000)
+            .map(|i| {
+                (
+                    31.20 + (i / 200) as f64 * 0.0005,
+                    121.35 + (i % 200) as f64 * 0.0005,
+                )
+            })
+            .collect();
+        for &(lat, lon) in &places {
+            assert_eq!(many.cell_of(lat, lon), geo::cell_of(lat, lon));
+        }
+        assert_eq!(many.sets.len(), 32_768, "grown to its capacity, no further");
+        // The moves kept what they could: 40,000 places over 32,768 sets
+        // of two leave some sets with three or more, whose oldest go.
+        assert!(many.len() > 25_000, "{}", many.len());
+        for &(lat, lon) in places.iter().step_by(97) {
+            assert_eq!(many.cell_of(lat, lon), geo::cell_of(lat, lon));
+        }
     }
 
     #[test]
