@@ -10,7 +10,7 @@
 //! is no clearing all at once.
 //!
 //! It starts small and doubles, up to its capacity, each time it has taken
-//! in half as many new positions as it holds (so a cache that keeps
+//! in a quarter as many new positions as it holds (so a cache that keeps
 //! dropping positions grows too): a device's own connection, which
 //! reports from one place, keeps a few hundred bytes; a gateway's reaches
 //! the capacity's 2 MB only when its devices stand in that many places.
@@ -85,7 +85,7 @@ impl CellCache {
         set.keys = [key, set.keys[0]];
         set.cells = [cell, set.cells[0]];
         self.taken += 1;
-        if self.taken >= self.sets.len() && self.sets.len() < self.max_sets {
+        if self.taken * 2 >= self.sets.len() && self.sets.len() < self.max_sets {
             self.grow();
         }
         Some(cell)
