@@ -10,7 +10,7 @@
 
 #![warn(missing_docs)]
 
-pub use tongguan_core::{cluster, dispatch, engine, geo, model, wire};
+pub use tongguan_core::{cluster, dispatch, engine, geo, model, prefetch, wire};
 
 pub mod audit;
 pub mod auth;

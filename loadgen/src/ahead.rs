@@ -1,5 +1,5 @@
 //! 预取队列 / The devices of a connection's next events, drawn a few
-//! events ahead and prefetched (prefetch.rs), so the pick of a device
+//! events ahead and prefetched (tongguan's `prefetch`), so the pick of a device
 //! among hundreds of thousands does not stall on a cache miss per event.
 //! The ring is filled when the sender is made, so the devices come out in
 //! the order they were drawn, from the first event on (what `--cover`

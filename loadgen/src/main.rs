@@ -11,7 +11,6 @@ mod listeners;
 mod places;
 mod plot;
 mod population;
-mod prefetch;
 mod report;
 mod run;
 mod schedule;

@@ -5,9 +5,9 @@
 //! sensor and a camera seeing one fire, a burst of hotline complaints).
 
 use crate::places::Places;
-use crate::prefetch::prefetch;
 use crate::template::{template, BatchFrame, Template};
 use tongguan::model::{Category, Source};
+use tongguan::prefetch::prefetch;
 use tongguan::wire::WireEvent;
 
 /// What the load looks like.

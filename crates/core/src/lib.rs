@@ -13,6 +13,7 @@
 //! - [`cluster`]: partition ownership among the nodes of a cluster.
 //! - [`people`]: the roles people sign in with and what each may do.
 //! - [`replay`]: the recording format, replays and their comparison.
+//! - [`prefetch`]: asking for memory ahead of its use (the hot tables').
 
 #![warn(missing_docs)]
 
@@ -22,10 +23,9 @@ pub mod engine;
 pub mod geo;
 pub mod model;
 pub mod people;
+pub mod prefetch;
 pub mod replay;
 pub mod rule_test;
 pub mod wire;
-
-mod prefetch;
 
 mod vocabulary;

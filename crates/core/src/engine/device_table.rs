@@ -101,8 +101,7 @@ impl DeviceTable {
         if self.slots.is_empty() {
             return;
         }
-        let slot: *const Slot = &self.slots[self.home(id)];
-        crate::prefetch::line(slot.cast());
+        crate::prefetch::prefetch(&self.slots[self.home(id)], 1);
     }
 
     /// Every device held with its id, in no order.

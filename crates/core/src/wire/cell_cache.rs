@@ -97,7 +97,7 @@ impl CellCache {
         let sets = (self.sets.len() * 2).min(self.max_sets);
         let old = std::mem::replace(&mut self.sets, vec![Set::default(); sets]);
         self.taken = 0;
-        for set in old.iter().rev() {
+        for set in &old {
             // The older way first, so the newer one ends up in way 0.
             for w in [1, 0] {
                 if set.cells[w] != 0 {
@@ -117,8 +117,8 @@ impl CellCache {
         if self.sets.is_empty() {
             return;
         }
-        let set: *const Set = &self.sets[self.set_of((lat.to_bits(), lon.to_bits()))];
-        crate::prefetch::line(set.cast());
+        let i = self.set_of((lat.to_bits(), lon.to_bits()));
+        crate::prefetch::prefetch(&self.sets[i], 1);
     }
 
     /// A position's set: its bits mixed, then mapped onto the sets by a
