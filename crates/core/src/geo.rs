@@ -46,6 +46,31 @@ pub(crate) fn shard_key(cell: u64) -> u64 {
         .map_or(u64::from(cell), u64::from)
 }
 
+/// Bits of an H3 index that hold its base cell and first seven digits
+/// (bits 24..52): all that tells a resolution-7 cell from another, and all
+/// a finer cell says of its resolution-7 parent.
+const PARENT_BITS_SHIFT: u32 = 24;
+const PARENT_BITS_MASK: u64 = (1 << 28) - 1;
+
+/// What is the same in every resolution-7 cell index: mode 1 (a cell),
+/// resolution 7, and digits 8 to 15 unused (7 each).
+const PARENT_FIXED: u64 = (1 << 59) | (7 << 52) | ((1 << PARENT_BITS_SHIFT) - 1);
+
+/// The resolution-7 parent of `cell` (a cell of resolution 7 or finer, as
+/// [`cell_of`] returns) in 32 bits, by the H3 index layout: a shard keeps
+/// it for each of its million devices. [`unpack_parent`] gives the parent
+/// back.
+#[inline]
+pub(crate) fn pack_parent(cell: u64) -> u32 {
+    ((cell >> PARENT_BITS_SHIFT) & PARENT_BITS_MASK) as u32
+}
+
+/// The resolution-7 cell [`pack_parent`] packed.
+#[inline]
+pub(crate) fn unpack_parent(packed: u32) -> u64 {
+    PARENT_FIXED | (u64::from(packed) << PARENT_BITS_SHIFT)
+}
+
 /// The centre of a cell, (lat, lon) degrees.
 pub(crate) fn cell_center(cell: u64) -> (f64, f64) {
     let ll = LatLng::from(CellIndex::try_from(cell).expect("valid cell"));
@@ -294,6 +319,29 @@ mod tests {
         }
         // Far outside the district.
         assert_eq!(map.street_of(cell_of(39.9, 116.4).unwrap()), None);
+    }
+
+    proptest::proptest! {
+        /// The packed parent is h3o's parent, for cells anywhere on the
+        /// globe (pentagons' base cells among them) and for the parent
+        /// itself.
+        #[test]
+        fn a_packed_parent_is_the_parent(lat in -90.0f64..90.0, lon in -180.0f64..180.0) {
+            let cell = cell_of(lat, lon).unwrap();
+            let parent = shard_key(cell);
+            proptest::prop_assert_eq!(unpack_parent(pack_parent(cell)), parent);
+            proptest::prop_assert_eq!(unpack_parent(pack_parent(parent)), parent);
+        }
+    }
+
+    #[test]
+    fn every_base_cells_parents_pack() {
+        for base in CellIndex::base_cells() {
+            for child in base.children(Resolution::Seven).take(50) {
+                let packed = pack_parent(u64::from(child));
+                assert_eq!(unpack_parent(packed), u64::from(child), "{child}");
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! state into bytes and back.
 
 use super::condition::Condition;
-use super::device::Device;
+use super::device::DeviceRecord;
 use super::rules::Test;
 use super::watermark::WatermarkTracker;
 use rkyv::rancor;
@@ -38,7 +38,7 @@ pub struct ShardCheckpoint {
     /// Processing time when it was taken, Unix ms.
     pub taken_ms: i64,
     pub(crate) watermark: WatermarkTracker,
-    pub(crate) devices: Vec<(u64, Device)>,
+    pub(crate) devices: Vec<(u64, DeviceRecord)>,
     pub(crate) conditions: Vec<ConditionEntry>,
     pub(crate) counts: Vec<CountEntry>,
 }

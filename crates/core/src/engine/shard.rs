@@ -227,9 +227,7 @@ impl Shard {
             self.evict_conditions();
         }
         let threshold = self.settings.clock_skew_threshold_ms;
-        let device = self.devices.get_or_new(e.device);
-        device.last_seen_ms = now_ms;
-        device.events += 1;
+        let device = self.devices.touch(e.device, now_ms);
         match device.window.check(e.seq) {
             SeqVerdict::New => {}
             SeqVerdict::Retransmit => {
@@ -244,9 +242,10 @@ impl Shard {
         let was_skewed = device.clock_skewed(threshold);
         let offset = e.time_ms.saturating_sub(now_ms);
         device.clock_offset_ms = offset.clamp(i32::MIN.into(), i32::MAX.into()) as i32;
-        let in_device_order = e.time_ms >= device.newest_ms;
-        device.newest_ms = device.newest_ms.max(e.time_ms);
-        device.cell = e.cell;
+        let newest_ms = device.newest_ms();
+        let in_device_order = e.time_ms >= newest_ms;
+        device.set_newest_ms(newest_ms.max(e.time_ms));
+        device.set_cell(e.cell);
         match (was_skewed, device.clock_skewed(threshold)) {
             (false, true) => {
                 self.skewed += 1;
@@ -412,7 +411,7 @@ impl Shard {
         let threshold = self.settings.clock_skew_threshold_ms;
         let mut skewed_gone = 0;
         self.devices.retain(|_, d| {
-            let keep = d.last_seen_ms >= silent_since;
+            let keep = d.last_seen_ms() >= silent_since;
             skewed_gone += usize::from(!keep && d.clock_skewed(threshold));
             keep
         });
@@ -501,7 +500,7 @@ impl Shard {
         self.generation += 1;
         for id in ids {
             if let Some(d) = self.devices.get_mut(*id) {
-                d.last_seen_ms = now_ms;
+                d.see(now_ms);
             }
         }
     }
@@ -510,8 +509,8 @@ impl Shard {
     pub fn device(&self, id: u64) -> Option<DeviceState> {
         let threshold = self.settings.clock_skew_threshold_ms;
         self.devices.get(id).map(|d| DeviceState {
-            last_seen_ms: d.last_seen_ms,
-            events: d.events,
+            last_seen_ms: d.last_seen_ms(),
+            events: self.devices.events(id, d),
             clock_offset_ms: d.clock_offset_ms.into(),
             clock_skewed: d.clock_skewed(threshold),
         })
@@ -558,7 +557,7 @@ impl Shard {
         self.offline = self
             .devices
             .values()
-            .filter(|d| d.last_seen_ms < silent_since)
+            .filter(|d| d.last_seen_ms() < silent_since)
             .count();
     }
 
@@ -611,7 +610,7 @@ impl Shard {
         let in_part =
             |cell: u64| part.is_none_or(|(p, n)| shard_of(cell, n as usize) == p as usize);
         let device_in_part =
-            |id: &u64| part.is_none() || self.devices.get(*id).is_some_and(|d| in_part(d.cell));
+            |id: &u64| part.is_none() || self.devices.get(*id).is_some_and(|d| in_part(d.place_cell()));
         ShardCheckpoint {
             shard,
             shards,
@@ -622,9 +621,8 @@ impl Shard {
             },
             devices: self
                 .devices
-                .iter()
+                .records()
                 .filter(|(_, d)| in_part(d.cell))
-                .map(|(id, &d)| (id, d))
                 .collect(),
             conditions: self
                 .conditions
@@ -697,7 +695,7 @@ impl Shard {
         let gone: FxHashSet<u64> = self
             .devices
             .iter()
-            .filter(|(_, d)| ours(d.cell))
+            .filter(|(_, d)| ours(d.place_cell()))
             .map(|(id, _)| id)
             .collect();
         self.devices.retain(|id, _| !gone.contains(&id));

@@ -179,9 +179,51 @@ fn layout_is_pinned() {
     let bytes = c.encode();
     assert_eq!(
         (bytes.len(), fnv(&bytes)),
-        (648, 15257999730322192769),
+        (648, 7519708522875409593),
         "the archived layout changed: raise checkpoint::VERSION"
     );
+    // Devices save their cell's resolution-7 parent now; with the cells
+    // themselves there, as before, the bytes are those the format had.
+    for (id, d) in &mut c.devices {
+        d.cell = reading(*id, 1, T0, Category::Smoke, 0.0).cell;
+    }
+    assert_eq!(
+        fnv(&c.encode()),
+        15257999730322192769,
+        "format 2 as it was"
+    );
+}
+
+/// A checkpoint from before devices were narrowed (their cells, not the
+/// parents) loads alike: each device still in its partition.
+#[test]
+fn a_checkpoint_with_whole_cells_loads_into_the_same_partitions() {
+    let mut c = busy_shard().checkpoint(0, 1, T0);
+    for (id, d) in &mut c.devices {
+        d.cell = reading(*id, 1, T0, Category::Smoke, 0.0).cell;
+    }
+    let (s, _) = Shard::restore(
+        Arc::new(RuleSet::defaults()),
+        EngineSettings::default(),
+        ShardCheckpoint::decode(&c.encode()).unwrap(),
+    );
+    for p in 0..4 {
+        let mut ours: Vec<u64> = s
+            .checkpoint_partition(p, 4, T0)
+            .devices
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
+        ours.sort_unstable();
+        let mut expected: Vec<u64> = (1..=4)
+            .filter(|&id| {
+                let cell = reading(id, 1, T0, Category::Smoke, 0.0).cell;
+                crate::engine::partition::shard_of(cell, 4) == p as usize
+            })
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(ours, expected, "partition {p}");
+    }
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
