@@ -206,6 +206,9 @@ mod tests {
         let r = d.record(1);
         assert_eq!(Device::from_record(&r), d);
         assert_eq!((r.events, r.newest_ms, r.last_seen_ms), (1, T0 - 7, T0));
-        assert_eq!(r.cell, crate::geo::shard_key(crate::geo::cell_of(31.25, 121.40).unwrap()));
+        assert_eq!(
+            r.cell,
+            crate::geo::shard_key(crate::geo::cell_of(31.25, 121.40).unwrap())
+        );
     }
 }

@@ -135,7 +135,8 @@ impl DeviceTable {
 
     /// Every device held with its id, as a checkpoint saves it.
     pub(crate) fn records(&self) -> impl Iterator<Item = (u64, DeviceRecord)> + '_ {
-        self.iter().map(|(id, d)| (id, d.record(self.events(id, d))))
+        self.iter()
+            .map(|(id, d)| (id, d.record(self.events(id, d))))
     }
 
     /// Asks the memory for `id`'s home slot, without waiting for it: a

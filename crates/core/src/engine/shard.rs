@@ -609,8 +609,13 @@ impl Shard {
         };
         let in_part =
             |cell: u64| part.is_none_or(|(p, n)| shard_of(cell, n as usize) == p as usize);
-        let device_in_part =
-            |id: &u64| part.is_none() || self.devices.get(*id).is_some_and(|d| in_part(d.place_cell()));
+        let device_in_part = |id: &u64| {
+            part.is_none()
+                || self
+                    .devices
+                    .get(*id)
+                    .is_some_and(|d| in_part(d.place_cell()))
+        };
         ShardCheckpoint {
             shard,
             shards,

@@ -187,11 +187,7 @@ fn layout_is_pinned() {
     for (id, d) in &mut c.devices {
         d.cell = reading(*id, 1, T0, Category::Smoke, 0.0).cell;
     }
-    assert_eq!(
-        fnv(&c.encode()),
-        15257999730322192769,
-        "format 2 as it was"
-    );
+    assert_eq!(fnv(&c.encode()), 15257999730322192769, "format 2 as it was");
 }
 
 /// A checkpoint from before devices were narrowed (their cells, not the
