@@ -40,7 +40,7 @@ pub(crate) struct Device {
     /// duplicates), packed: its state belongs to that place's partition.
     place: u32,
     /// Events seen from it (duplicates and late ones included), the low 32
-    /// bits: [`super::device_table::DeviceTable`] holds the rest.
+    /// bits: the shard's device table holds the rest.
     pub(crate) events_low: u32,
 }
 
