@@ -139,9 +139,7 @@ impl Device {
             events_low: r.events as u32,
         };
         d.set_newest_ms(r.newest_ms);
-        if r.cell != 0 {
-            d.set_cell(r.cell);
-        }
+        d.set_cell(r.cell);
         d
     }
 }
